@@ -1,0 +1,178 @@
+"""Hidden tests of the bandits assignment. Never released to students."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from grader.suite import CheckFailed, GroupContext, as_array, group, import_local
+
+testbed = import_local(__file__, "testbed")
+
+
+def _choices(ctx: GroupContext, estimates: np.ndarray, epsilon: float, seed: int, n: int) -> np.ndarray:
+    reply = ctx.call("epsilon_greedy", estimates=estimates, epsilon=epsilon, seed=seed, n=n)
+    if reply.get("type") != "int":
+        raise CheckFailed(f"epsilon_greedy should return a plain int (use int(...)), got {reply.get('type')}")
+    choices = as_array(reply["choices"], "choices", shape=(n,), kind="iu")
+    bad = choices[(choices < 0) | (choices >= len(estimates))]
+    if bad.size:
+        raise CheckFailed(f"epsilon_greedy returned arm {int(bad[0])}, outside 0..{len(estimates) - 1}")
+    if reply.get("mutated"):
+        raise CheckFailed("epsilon_greedy modified the estimates array it was given")
+    return choices
+
+
+def _tolerance(p: float, n: int, sigmas: float = 5.0) -> float:
+    return sigmas * math.sqrt(p * (1 - p) / n)
+
+
+def _seed(ctx: GroupContext) -> int:
+    return int(ctx.rng.integers(2**31))
+
+
+@group("epsilon_greedy")
+def epsilon_greedy(ctx: GroupContext) -> None:
+    rng = ctx.rng
+    n = int(ctx.params.get("samples", 20000))
+
+    with ctx.check("returns a plain int in range and leaves the estimates unchanged"):
+        _choices(ctx, rng.normal(size=10), 0.3, _seed(ctx), 300)
+
+    with ctx.check("ε = 0 always takes the greedy arm"):
+        est = rng.normal(size=7)
+        choices = _choices(ctx, est, 0.0, _seed(ctx), 500)
+        ctx.require(np.all(choices == np.argmax(est)),
+                    f"with ε = 0 the greedy arm {int(np.argmax(est))} must always be chosen; "
+                    f"other arms were chosen {int(np.sum(choices != np.argmax(est)))} times out of 500")
+
+    with ctx.check("ties go to the lowest index"):
+        est = np.array([0.5, 2.0, -1.0, 2.0, 2.0])
+        choices = _choices(ctx, est, 0.0, _seed(ctx), 200)
+        ctx.require(np.all(choices == 1), "with ε = 0 and estimates [0.5, 2, -1, 2, 2] the choice must be arm 1 "
+                                          "(ties broken toward the lowest index, as np.argmax does)")
+
+    with ctx.check("ε = 1 explores uniformly over all arms"):
+        k = 5
+        est = rng.normal(size=k)
+        freq = np.bincount(_choices(ctx, est, 1.0, _seed(ctx), n), minlength=k) / n
+        tol = _tolerance(1 / k, n)
+        ctx.require(np.all(np.abs(freq - 1 / k) < tol),
+                    f"with ε = 1 every arm should be chosen 1/{k} of the time; frequencies were {np.round(freq, 3).tolist()}")
+
+    with ctx.check("greedy share is 1 − ε + ε/k, exploration uniform over all arms (ε = 0.5, k = 4)", weight=2):
+        k, eps = 4, 0.5
+        est = rng.permutation(np.arange(k, dtype=float))
+        greedy = int(np.argmax(est))
+        freq = np.bincount(_choices(ctx, est, eps, _seed(ctx), n), minlength=k) / n
+        share = 1 - eps + eps / k
+        ctx.require(abs(freq[greedy] - share) < _tolerance(share, n),
+                    f"the greedy arm was chosen {freq[greedy]:.3f} of the time; expected 1 − ε + ε/k = {share:.3f} "
+                    f"(exploration picks among all arms, the greedy one included)")
+        others = np.delete(freq, greedy)
+        ctx.require(np.all(np.abs(others - eps / k) < _tolerance(eps / k, n)),
+                    f"each non-greedy arm should be chosen ε/k = {eps / k:.3f} of the time; got {np.round(others, 3).tolist()}")
+
+    with ctx.check("greedy share with ε = 0.1, k = 10"):
+        k, eps = 10, 0.1
+        est = rng.normal(size=k)
+        freq = np.bincount(_choices(ctx, est, eps, _seed(ctx), n), minlength=k) / n
+        share = 1 - eps + eps / k
+        ctx.require(abs(freq[np.argmax(est)] - share) < _tolerance(share, n),
+                    f"the greedy arm was chosen {freq[np.argmax(est)]:.3f} of the time; expected {share:.3f}")
+
+    with ctx.check("randomness comes only from rng: same seed ⇒ same choices, other seed ⇒ other choices"):
+        est = rng.normal(size=6)
+        seed = _seed(ctx)
+        a = _choices(ctx, est, 0.5, seed, 400)
+        b = _choices(ctx, est, 0.5, seed, 400)
+        c = _choices(ctx, est, 0.5, seed + 1, 400)
+        ctx.require(np.array_equal(a, b), "two runs with generators of the same seed made different choices; "
+                                          "draw random numbers only from the rng argument")
+        ctx.require(not np.array_equal(a, c), "generators with different seeds gave identical choices; "
+                                              "draw random numbers from the rng argument")
+
+
+@group("update_estimate")
+def update_estimate(ctx: GroupContext) -> None:
+    rng = ctx.rng
+
+    def run(estimates, counts, rewards, alphas) -> np.ndarray:
+        reply = ctx.call("update_estimate", estimates=np.asarray(estimates, float), counts=np.asarray(counts),
+                         rewards=np.asarray(rewards, float), alphas=np.asarray(alphas, float))
+        if reply.get("type") != "float":
+            raise CheckFailed(f"update_estimate should return a float, got {reply.get('type')}")
+        return as_array(reply["values"], "update_estimate's results", shape=(len(estimates),), kind="f")
+
+    def expected(e, c, r, a):
+        e, c, r, a = map(np.asarray, (e, c, r, a))
+        return np.where(a == 0, e + (r - e) / c, e + a * (r - e))
+
+    with ctx.check("first update with the sample average (count = 1) returns the reward"):
+        r = rng.normal(size=5) * 3
+        got = run(rng.normal(size=5), np.ones(5, int), r, np.zeros(5))
+        ctx.require(np.allclose(got, r, rtol=1e-9, atol=1e-12),
+                    f"after the first pull the sample average must equal the reward {r[0]:.4f}; got {got[0]:.4f}")
+
+    with ctx.check("sample average (α = 0) on random cases", weight=2):
+        n = 200
+        e, c, r = rng.normal(size=n) * 2, rng.integers(1, 1000, size=n), rng.normal(size=n) * 2
+        got = run(e, c, r, np.zeros(n))
+        want = expected(e, c, r, np.zeros(n))
+        i = int(np.argmax(np.abs(got - want)))
+        ctx.require(np.allclose(got, want, rtol=1e-9, atol=1e-12),
+                    f"update_estimate({e[i]:.4f}, count={c[i]}, reward={r[i]:.4f}, alpha=0) returned {got[i]:.6f}, "
+                    f"expected Q + (R − Q)/count = {want[i]:.6f}")
+
+    with ctx.check("constant step size (α > 0) on random cases", weight=2):
+        n = 200
+        e, c, r, a = rng.normal(size=n) * 2, rng.integers(1, 1000, size=n), rng.normal(size=n) * 2, rng.uniform(0.01, 1.0, size=n)
+        got = run(e, c, r, a)
+        want = expected(e, c, r, a)
+        i = int(np.argmax(np.abs(got - want)))
+        ctx.require(np.allclose(got, want, rtol=1e-9, atol=1e-12),
+                    f"update_estimate({e[i]:.4f}, count={c[i]}, reward={r[i]:.4f}, alpha={a[i]:.3f}) returned {got[i]:.6f}, "
+                    f"expected Q + α(R − Q) = {want[i]:.6f}")
+
+    with ctx.check("successive sample-average updates give the mean of the rewards"):
+        rewards = rng.normal(size=50)
+        got = run(np.cumsum(rewards)[:-1] / np.arange(1, 50), np.arange(2, 51), rewards[1:], np.zeros(49))
+        want = np.cumsum(rewards)[1:] / np.arange(2, 51)
+        ctx.require(np.allclose(got, want, rtol=1e-9, atol=1e-12),
+                    "updating the mean of the first n rewards with reward n+1 (count = n+1) must give the mean of n+1 rewards")
+
+
+@group("agent")
+def agent(ctx: GroupContext) -> None:
+    p = ctx.params
+    runs, steps, arms = int(p["runs"]), int(p["steps"]), int(p.get("arms", 10))
+    eps, alpha, initial, margin = float(p["epsilon"]), float(p.get("alpha", 0.0)), float(p.get("initial", 0.0)), float(p["margin"])
+    bed = testbed.Testbed.draw(ctx.rng, runs, arms, steps)
+    reference = testbed.run_reference(bed, eps, alpha, initial, np.random.default_rng(ctx.rng.integers(2**63)))
+    seeds = ctx.rng.integers(2**31, size=runs)
+
+    def validate(reply: dict) -> np.ndarray:
+        if reply.get("type") != "int":
+            raise CheckFailed(f"EpsilonGreedyAgent.act should return a plain int, got {reply.get('type')}")
+        actions = as_array(reply["actions"], "actions", shape=(runs,), kind="iu")
+        if np.any((actions < 0) | (actions >= arms)):
+            raise CheckFailed(f"EpsilonGreedyAgent.act returned an arm outside 0..{arms - 1}")
+        return actions
+
+    with ctx.check(f"mean reward on the {arms}-armed testbed ({runs} runs × {steps} steps, ε = {eps:g})"):
+        rewards = testbed.run_agents(
+            bed,
+            lambda: ctx.call("agent_start", n_agents=runs, n_arms=arms, epsilon=eps, alpha=alpha, initial=initial, seeds=seeds),
+            lambda a, r: ctx.call("agent_step", actions=a, rewards=r),
+            validate,
+        )
+        got, ref = float(rewards.mean()), float(reference.mean())
+        last, ref_last = float(rewards[:, -100:].mean()), float(reference[:, -100:].mean())
+        ctx.extra("curve", np.round(rewards.mean(axis=0)[:: max(1, steps // 100)], 4).tolist())
+        ctx.extra("reference_curve", np.round(reference.mean(axis=0)[:: max(1, steps // 100)], 4).tolist())
+        ctx.leaderboard("mean reward", got)
+        ctx.note(f"mean reward {got:.3f} (reference {ref:.3f}); last 100 steps {last:.3f} (reference {ref_last:.3f})")
+        ctx.require(got >= ref - margin,
+                    f"mean reward {got:.3f} is below the threshold {ref - margin:.3f} "
+                    f"(reference {ref:.3f} on the same bandit problems, minus a margin of {margin:g})")

@@ -1,0 +1,151 @@
+"""The ``grader`` command. Usage errors print one line and exit 2; grading always writes a result."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+
+from . import __version__
+from .assignment import AssignmentError, UnknownAssignment, infer_assignment, list_assignments, load_assignment
+from .devices import DEVICES, DeviceError
+from .grading import GradeOptions, SelectionError, grade_submission
+from .markers import MarkerError
+from .report import print_report
+from .results import write_json_atomic
+from .sandbox import select_isolation
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Wrong use of the command: reported on one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="grader", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    g = sub.add_parser("grade", help="grade one submission with the hidden tests")
+    g.add_argument("file", type=Path, help="the submission (.py)")
+    _grading_options(g)
+    g.add_argument("--json", type=Path, metavar="OUT", help="write Gradescope-shaped results.json here")
+    g.add_argument("--artifacts", type=Path, metavar="DIR", help="write plots and other artifacts here")
+    g.add_argument("--only", metavar="GROUP,...", help="grade only these test groups")
+    g.add_argument("-v", "--verbose", action="store_true", help="show the feedback of passed groups too")
+
+    t = sub.add_parser("templates", help="generate templates/ from solutions/")
+    t.add_argument("--check", action="store_true", help="only report templates out of sync (exit 1)")
+
+    v = sub.add_parser("verify", help="instructor check: solutions score full marks, templates score zero")
+    v.add_argument("what", choices=["solutions", "templates"])
+    v.add_argument("--assignment", help="only this assignment")
+    v.add_argument("--device", default="auto", choices=DEVICES)
+    v.add_argument("--seed", type=int)
+
+    sub.add_parser("list", help="list the assignments and their test groups")
+    return parser
+
+
+def _grading_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--assignment", help="assignment name (default: inferred from the file name)")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--seed", type=int, help="master seed (default: fresh and secret)")
+    p.add_argument("--require-isolation", action="store_true",
+                   help="refuse to grade without namespace isolation")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (MarkerError, AssignmentError) as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130
+
+
+def _resolve(file: Path, assignment: str | None):
+    try:
+        name = assignment or infer_assignment(file)
+        return load_assignment(name)
+    except UnknownAssignment as exc:
+        raise UsageError(str(exc).strip('"')) from None
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    if not args.file.exists():
+        raise UsageError(f"no such file: {args.file}")
+    if args.file.is_dir():
+        raise UsageError(f"{args.file} is a directory, not a submission file")
+    assignment = _resolve(args.file, args.assignment)
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    try:
+        isolation = select_isolation(require=args.require_isolation)
+    except RuntimeError as exc:
+        raise UsageError(str(exc)) from None
+    options = GradeOptions(device=args.device, seed=args.seed, only=only, isolation=isolation,
+                           artifacts_dir=args.artifacts)
+    try:
+        result = grade_submission(args.file, assignment, options)
+    except (SelectionError, DeviceError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        try:
+            write_json_atomic(args.json, result.to_gradescope())
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.json}: {exc.strerror}") from None
+    print_report(result, Console(), verbose=args.verbose)
+    return 0
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from .templates import stale_templates, write_templates
+
+    if args.check:
+        stale = stale_templates()
+        for path in stale:
+            print(f"out of sync: {path} (run 'grader templates')")
+        return 1 if stale else 0
+    for path in write_templates():
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    try:
+        return verify(args.what, assignment=args.assignment, device=args.device, seed=args.seed)
+    except (UnknownAssignment, DeviceError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for name in list_assignments():
+        a = load_assignment(name)
+        groups = ", ".join(f"{g.name} ({g.points:g})" for g in a.groups.values())
+        print(f"{name}: {a.title} — {groups}")
+    return 0
+
+
+COMMANDS = {"grade": cmd_grade, "templates": cmd_templates, "verify": cmd_verify, "list": cmd_list}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Grade one submission: run each selected test group in its own child, score in the parent."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .assignment import Assignment, AssignmentError, GroupConfig
+from .devices import resolve_device
+from .results import GradeResult, TestResult
+from .sandbox import ChildSpec, Isolation, NoIsolation
+from .suite import GroupContext, GroupOutcome, seed_for
+
+MAX_FEEDBACK_OUTPUT = 4000
+
+
+@dataclass
+class GradeOptions:
+    device: str = "auto"
+    seed: int | None = None
+    only: Sequence[str] | None = None
+    suite: str = "hidden"            # or "public" for ``grader check``
+    isolation: Isolation = field(default_factory=NoIsolation)
+    artifacts_dir: Path | None = None
+    time_scale: float = 1.0          # multiply every wall/CPU limit (slow machines, CI)
+
+
+class SelectionError(ValueError):
+    """``--only`` named groups the assignment does not have."""
+
+
+def select_groups(assignment: Assignment, names: Sequence[str] | None, available: Sequence[str]) -> list[str]:
+    if not names:
+        return list(available)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise SelectionError(f"unknown test group(s) {', '.join(unknown)} for {assignment.name} "
+                             f"(groups: {', '.join(available)})")
+    return [n for n in available if n in names]
+
+
+def grade_submission(submission: Path, assignment: Assignment, options: GradeOptions) -> GradeResult:
+    """Grade ``submission``; never raises for anything the submission does."""
+    t0 = time.monotonic()
+    master_seed = options.seed if options.seed is not None else secrets.randbits(63)
+    suite = assignment.suite(options.suite)
+    configs = _group_configs(assignment, suite, options.suite)
+    names = select_groups(assignment, options.only, list(configs))
+    device = resolve_device(options.device) if assignment.uses_torch else "cpu"
+    result = GradeResult(assignment=assignment.name, submission=submission.name)
+    header = [f"{assignment.title}: {submission.name}", options.isolation.describe(), f"device: {device}"]
+
+    problem = submission_problem(submission)
+    for name in names:
+        config = _scaled(configs[name], options.time_scale, device)
+        if problem:
+            outcome = GroupOutcome()
+            outcome.checks.append(_failed_record(problem))
+        else:
+            outcome = run_group(suite[name], config, submission, assignment, master_seed, device, options)
+        result.tests.append(to_test_result(config, outcome))
+        result.leaderboard.extend(outcome.leaderboard)
+
+    result.execution_time = time.monotonic() - t0
+    result.output = "\n".join(header + [f"score: {result.score:g} / {result.max_score:g}"])
+    result.extra_data = {
+        "grader_version": __version__,
+        "device": device,
+        "suite": options.suite,
+        "seed": master_seed,
+        "submission_sha256": _sha256(submission),
+        "isolation": options.isolation.name,
+    }
+    return result
+
+
+def run_group(fn, config: GroupConfig, submission: Path, assignment: Assignment, master_seed: int,
+              device: str, options: GradeOptions) -> GroupOutcome:
+    hash_seed = int(seed_for(master_seed, config.name, "hash").generate_state(1)[0] % (2**32 - 1))
+    spec = ChildSpec(
+        submission=submission,
+        probes=assignment.probes_path,
+        limits=config.limits,
+        isolation=options.isolation,
+        env={"GRADER_DEVICE": device},
+        hash_seed=hash_seed,
+    )
+    ctx = GroupContext(config, spec, master_seed, device, options.artifacts_dir)
+    try:
+        fn(ctx)
+    except AssignmentError:
+        raise
+    except Exception as exc:  # a bug in the suite: say so, give no points, keep grading
+        ctx.outcome.error = f"internal grader error in group {config.name}: {type(exc).__name__}: {exc}"
+    finally:
+        ctx.close()
+    return ctx.outcome
+
+
+def to_test_result(config: GroupConfig, outcome: GroupOutcome) -> TestResult:
+    score = round(config.points * outcome.fraction, 4)
+    passed = bool(outcome.checks) and all(c.passed for c in outcome.checks) and not outcome.error
+    lines = []
+    for c in outcome.checks:
+        mark = "✓" if c.passed else "✗"
+        lines.append(f"{mark} {c.name}")
+        if c.message:
+            lines.extend("    " + ln for ln in c.message.splitlines())
+    lines.extend(outcome.notes)
+    if outcome.error:
+        lines.append(outcome.error)
+    if outcome.student_output.strip():
+        text = outcome.student_output
+        if len(text) > MAX_FEEDBACK_OUTPUT:
+            text = text[:MAX_FEEDBACK_OUTPUT] + "\n[... more output not shown]"
+        lines.append("--- your program printed ---\n" + text.rstrip())
+    return TestResult(
+        name=config.name,
+        score=score,
+        max_score=config.points,
+        status="passed" if passed else "failed",
+        summary=_summary(outcome, passed),
+        output="\n".join(lines),
+        visibility=config.visibility,
+        kind=config.kind,
+        seconds=outcome.seconds,
+        extra_data={"checks": [{"name": c.name, "passed": c.passed, "weight": c.weight} for c in outcome.checks],
+                    "startup_seconds": [round(s, 3) for s in outcome.startup_seconds], **outcome.extra},
+    )
+
+
+def _summary(outcome: GroupOutcome, passed: bool) -> str:
+    if outcome.error:
+        return "internal grader error"
+    if passed:
+        return outcome.notes[0] if outcome.notes else f"all {len(outcome.checks)} checks passed"
+    failed = [c for c in outcome.checks if not c.passed]
+    first = failed[0].message.splitlines()[0] if failed and failed[0].message else "failed"
+    return f"{len(failed)}/{len(outcome.checks)} checks failed: {first}"[:160]
+
+
+def submission_problem(path: Path) -> str:
+    """Why a file cannot be a Python submission at all, or '' if it may be one."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read the submission: {exc.strerror}"
+    if b"\x00" in raw[:4096]:
+        return "the submission is not a Python source file (it contains binary data)"
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the submission is not UTF-8 text"
+    try:
+        compile(source, path.name, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
+        snippet = (exc.text or "").rstrip()
+        return f"the submission does not parse: {exc.msg} ({path.name}, {where})" + (f"\n    {snippet}" if snippet else "")
+    except ValueError as exc:
+        return f"the submission does not parse: {exc}"
+    return ""
+
+
+def _failed_record(message: str):
+    from .suite import CheckRecord
+    return CheckRecord("submission loads", 1.0, False, message)
+
+
+def _group_configs(assignment: Assignment, suite: dict, kind: str) -> dict[str, GroupConfig]:
+    if kind == "hidden":
+        return {name: assignment.groups[name] for name in assignment.groups}
+    base = next(iter(assignment.groups.values())).limits if assignment.groups else None
+    public = {}
+    for name in suite:
+        cfg = assignment.groups.get(name)
+        public[name] = replace(cfg, points=1.0) if cfg else GroupConfig(name=name, points=1.0, limits=base)
+    return public
+
+
+def _scaled(config: GroupConfig, scale: float, device: str) -> GroupConfig:
+    limits = config.limits
+    if scale != 1.0:
+        limits = replace(limits, wall_seconds=limits.wall_seconds * scale, cpu_seconds=int(limits.cpu_seconds * scale))
+    if device == "cuda":
+        limits = replace(limits, address_space=False)
+    return replace(config, limits=limits)
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""

@@ -1,0 +1,31 @@
+"""The terminal report: one row per test group, then the feedback of failed groups."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .results import GradeResult
+
+STATUS_STYLE = {"passed": "green", "failed": "red"}
+
+
+def print_report(result: GradeResult, console: Console | None = None, verbose: bool = False) -> None:
+    console = console or Console()
+    table = Table(title=f"{result.assignment} — {result.submission}", title_justify="left")
+    table.add_column("test group")
+    table.add_column("points", justify="right")
+    table.add_column("max", justify="right")
+    table.add_column("status")
+    table.add_column("message", overflow="fold", max_width=90)
+    for t in result.tests:
+        table.add_row(t.name, f"{t.score:g}", f"{t.max_score:g}",
+                      Text(t.status, style=STATUS_STYLE.get(t.status, "")), Text(t.summary))
+    table.add_section()
+    table.add_row("total", f"{result.score:g}", f"{result.max_score:g}", "", f"{result.execution_time:.1f} s")
+    console.print(table)
+    for t in result.tests:
+        if verbose or t.status != "passed":
+            console.rule(f"{t.name} ({t.score:g}/{t.max_score:g})", align="left")
+            console.print(Text(t.output))

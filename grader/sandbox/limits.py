@@ -1,0 +1,51 @@
+"""Resource limits applied to every child, and how they are read from assignment.toml."""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Budget of one child process (one test group).
+
+    ``memory_mb`` caps the address space on CPU. CUDA maps far more virtual
+    memory than it uses, so on a GPU the cap is left to a cgroup instead
+    (``address_space=False``).
+    """
+
+    wall_seconds: float = 60.0
+    cpu_seconds: int = 120
+    memory_mb: int = 4096
+    output_bytes: int = 64 * 1024
+    file_size_mb: int = 256
+    open_files: int = 256
+    processes: int = 64
+    threads: int = 2
+    address_space: bool = True
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], base: "Limits | None" = None) -> "Limits":
+        """Overlay the keys of a ``[limits]`` table on ``base``; unknown keys are an error."""
+        base = base or cls()
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown limit(s) {sorted(unknown)}; known: {sorted(known)}")
+        return replace(base, **{k: data[k] for k in data})
+
+    def apply_in_child(self) -> None:
+        """Set rlimits; runs between fork and exec, so it must not allocate much."""
+        def cap(which: int, value: int) -> None:
+            soft, hard = resource.getrlimit(which)
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (value, value))
+
+        cap(resource.RLIMIT_CPU, int(self.cpu_seconds))
+        cap(resource.RLIMIT_FSIZE, int(self.file_size_mb) << 20)
+        cap(resource.RLIMIT_NOFILE, int(self.open_files))
+        cap(resource.RLIMIT_CORE, 0)
+        if self.address_space:
+            cap(resource.RLIMIT_AS, int(self.memory_mb) << 20)

@@ -1,0 +1,148 @@
+"""Entry point of the sandboxed child. Runs as a script in the child's work dir.
+
+The parent copies this file, ``wire.py`` and the assignment's ``probes.py``
+into ``<workdir>/_runner/`` and starts ``python -I _runner/runner.py``. It
+imports the submission, then serves requests: each request names a probe (a
+function of ``probes.py``) that calls the student's code and returns raw
+values. The child never learns what the right answer is, and nothing it says
+is taken as a verdict: the parent checks every value itself.
+
+Only the standard library and numpy may be imported here at module level.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import wire  # noqa: E402  (copied next to this file)
+
+MAX_TRACEBACK_CHARS = 4000
+
+
+class Context:
+    """State a probe keeps between calls (e.g. a trained policy), plus callbacks to the parent."""
+
+    def __init__(self, channel: "Channel", submission_path: Path) -> None:
+        self._channel = channel
+        self.submission_path = submission_path
+        self.state: dict[str, Any] = {}
+
+    def callback(self, name: str, **data: Any) -> Any:
+        """Ask the parent something mid-call (e.g. step the environment it owns)."""
+        self._channel.send({"status": "callback", "name": name, "data": data})
+        reply = self._channel.recv()
+        if reply.get("status") == "abort":
+            raise ProbeAbort(reply.get("message", "the grader stopped this call"))
+        return reply.get("data")
+
+
+class ProbeAbort(BaseException):
+    """The parent refused a callback (budget spent); unwinds through student code."""
+
+
+class Channel:
+    def __init__(self, in_fd: int, out_fd: int) -> None:
+        self.in_fd, self.out_fd = in_fd, out_fd
+
+    def send(self, message: Any) -> None:
+        wire.write_frame(self.out_fd, message)
+
+    def recv(self) -> Any:
+        return wire.read_frame(self.in_fd)
+
+
+def describe_exception(exc: BaseException, submission_path: Path) -> dict[str, Any]:
+    """Exception summary that shows the student's own frames, not the runner's."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if Path(f.filename).name == submission_path.name]
+    lines = traceback.format_list(own[-8:]) if own else []
+    text = "".join(lines) + "".join(traceback.format_exception_only(type(exc), exc))
+    if isinstance(exc, SystemExit):
+        text = f"the submission called sys.exit({exc.code!r})\n" + "".join(lines)
+    return {
+        "type": type(exc).__name__,
+        "message": _safe_str(exc),
+        "traceback": text[-MAX_TRACEBACK_CHARS:],
+    }
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)[:500]
+    except BaseException:  # a hostile __str__
+        return "<unprintable exception>"
+
+
+def load_module(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path.name}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: list[str]) -> int:
+    in_fd, out_fd, fork_in_fd, fork_out_fd = (int(a) for a in argv[1:5])
+    submission_path = Path(argv[5]).resolve()
+    for fd in (in_fd, out_fd, fork_in_fd, fork_out_fd):
+        os.set_inheritable(fd, False)
+    sys.stdin = open(os.devnull)
+    channel = Channel(in_fd, out_fd)
+    probes = load_module("_grader_probes", HERE / "probes.py")
+    try:
+        submission = load_module(submission_path.stem, submission_path)
+    except BaseException as exc:  # noqa: BLE001 - SystemExit at import included
+        channel.send({"status": "import_error", "error": describe_exception(exc, submission_path)})
+        return 0
+    channel.send({"status": "ready"})
+    ctx = Context(channel, submission_path)
+    return serve(channel, ctx, probes, submission, (fork_in_fd, fork_out_fd))
+
+
+def serve(channel: Channel, ctx: Context, probes: Any, submission: Any, fork_fds: tuple[int, int] | None) -> int:
+    while True:
+        try:
+            request = channel.recv()
+        except EOFError:
+            return 0
+        op = request.get("op")
+        if op == "exit":
+            return 0
+        if op == "__fork__" and fork_fds is not None:
+            pid = os.fork()
+            if pid == 0:  # the copy: serve on the second pipe pair only
+                os.close(channel.in_fd)
+                os.close(channel.out_fd)
+                channel.in_fd, channel.out_fd = fork_fds
+                channel.send({"status": "ready"})
+                os._exit(serve(channel, ctx, probes, submission, None))
+            for fd in fork_fds:
+                os.close(fd)
+            fork_fds = None
+            channel.send({"status": "ok", "result": pid})
+            continue
+        probe = getattr(probes, str(op), None)
+        if probe is None or str(op).startswith("_"):
+            channel.send({"status": "error", "error": {"type": "ProbeError", "message": f"unknown probe {op!r}", "traceback": ""}})
+            continue
+        try:
+            result = probe(submission, ctx, **request.get("args", {}))
+            channel.send({"status": "ok", "result": result})
+        except BaseException as exc:  # noqa: BLE001 - the student may raise anything
+            try:
+                channel.send({"status": "error", "error": describe_exception(exc, ctx.submission_path)})
+            except wire.WireError as wexc:
+                channel.send({"status": "error", "error": {"type": "WireError", "message": str(wexc), "traceback": ""}})
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

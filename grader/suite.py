@@ -1,0 +1,285 @@
+"""What a test suite is written against: ``@group`` functions and their context.
+
+A group function runs in the trusted parent. It asks the sandboxed child for
+raw values with ``ctx.call(probe, **inputs)`` and scores them with
+``ctx.check``::
+
+    @group("update_estimate")
+    def update_estimate(ctx: GroupContext) -> None:
+        with ctx.check("sample average, first update"):
+            got = ctx.call("update_estimate", estimate=0.0, count=1, reward=2.0, alpha=0.0)
+            ctx.require(is_close(got, 2.0), "...")
+
+A check that raises (the student's code raised, the child died, a
+requirement failed) fails alone; the group's score is the passed share of
+its checks' weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+
+from .assignment import GroupConfig
+from .sandbox import Child, ChildFailure, ChildSpec, SubmissionError
+
+_GROUP_ATTR = "__grader_group__"
+MAX_RESPAWNS = 2
+
+
+def group(name: str) -> Callable[[Callable[["GroupContext"], None]], Callable[["GroupContext"], None]]:
+    """Mark a function as the test group ``name`` (the key of ``[groups.NAME]`` in assignment.toml)."""
+    def mark(fn: Callable[["GroupContext"], None]) -> Callable[["GroupContext"], None]:
+        setattr(fn, _GROUP_ATTR, name)
+        return fn
+    return mark
+
+
+def collect_groups(module: Any) -> dict[str, Callable[["GroupContext"], None]]:
+    found = {}
+    for value in vars(module).values():
+        name = getattr(value, _GROUP_ATTR, None)
+        if name is not None:
+            found[name] = value
+    return found
+
+
+class CheckFailed(Exception):
+    """A requirement on the student's values did not hold; the message is feedback."""
+
+
+@dataclass
+class CheckRecord:
+    name: str
+    weight: float
+    passed: bool = False
+    message: str = ""
+
+
+@dataclass
+class GroupOutcome:
+    """Everything a group produced; the parent turns it into a test result."""
+    checks: list[CheckRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    student_output: str = ""
+    seconds: float = 0.0
+    startup_seconds: list[float] = field(default_factory=list)
+    error: str = ""             # the grader's own failure, never the student's
+
+    @property
+    def fraction(self) -> float:
+        total = sum(c.weight for c in self.checks)
+        if total <= 0 or self.error:
+            return 0.0
+        return sum(c.weight for c in self.checks if c.passed) / total
+
+
+def seed_for(master_seed: int, *names: str) -> np.random.SeedSequence:
+    """Independent, reproducible seed per (run, group, purpose); never shown to the student."""
+    return np.random.SeedSequence([master_seed & (2**63 - 1), *(zlib.crc32(n.encode()) for n in names)])
+
+
+class GroupContext:
+    """The parent's side of one test group: inputs, calls into the child, verdicts."""
+
+    def __init__(self, config: GroupConfig, spec: ChildSpec, master_seed: int, device: str,
+                 artifacts_dir: Path | None = None) -> None:
+        self.name = config.name
+        self.config = config
+        self.params: Mapping[str, Any] = config.params
+        self.device = device
+        self.master_seed = master_seed
+        self.rng = np.random.default_rng(seed_for(master_seed, config.name))
+        self.artifacts_dir = artifacts_dir
+        self.outcome = GroupOutcome()
+        self._spec = spec
+        self._child: Child | None = None
+        self._respawns = 0
+        self._t0 = time.monotonic()
+        self.deadline = self._t0 + config.limits.wall_seconds
+        self._outputs: list[str] = []
+        self._last_failure: ChildFailure | None = None
+
+    # -- talking to the child -------------------------------------------
+    def call(self, op: str, *, timeout: float | None = None,
+             handlers: Mapping[str, Callable[[Any], Any]] | None = None,
+             endpoint: str = "main", **args: Any) -> Any:
+        """Raw result of probe ``op``; raises SubmissionError / ChildFailure for the check to record.
+
+        ``endpoint="fork"`` talks to the copy made by :meth:`fork`.
+        """
+        deadline = self._deadline(timeout)
+        if endpoint != "main" and (self._child is None or endpoint not in self._child.endpoints):
+            raise ChildFailure("crashed", f"skipped: no {endpoint} process to ask (an earlier step failed)")
+        child = self._ensure_child(deadline)
+        try:
+            return child.call(op, args, deadline, handlers, endpoint=endpoint)
+        except ChildFailure as exc:
+            self._retire_child(exc)
+            raise
+
+    def fork(self, timeout: float | None = None) -> None:
+        """Freeze the child's current state (e.g. a trained model) in a copy that later calls
+        can reach with ``endpoint="fork"``; the copy never sees what the main process is sent next."""
+        deadline = self._deadline(timeout)
+        child = self._ensure_child(deadline)
+        try:
+            child.fork(deadline)
+        except ChildFailure as exc:
+            self._retire_child(exc)
+            raise
+
+    def _deadline(self, timeout: float | None) -> float:
+        return self.deadline if timeout is None else min(self.deadline, time.monotonic() + timeout)
+
+    def _ensure_child(self, deadline: float) -> Child:
+        if self._child is not None and self._child.alive:
+            return self._child
+        if self._last_failure is not None:
+            if self._last_failure.kind in ("import_error", "timeout") or self._respawns >= MAX_RESPAWNS:
+                raise ChildFailure(self._last_failure.kind, f"skipped: {self._last_failure.message}")
+            self._respawns += 1
+        if time.monotonic() >= self.deadline:
+            raise ChildFailure("timeout", f"skipped: the group's time limit ({self.config.limits.wall_seconds:g} s) was used up")
+        child = Child(self._spec)
+        try:
+            child.start(deadline)
+        except ChildFailure as exc:
+            child.close()
+            self._outputs.append(child.captured_output())
+            self._last_failure = exc
+            raise
+        self.outcome.startup_seconds.append(child.startup_seconds)
+        self._child = child
+        return child
+
+    def _retire_child(self, failure: ChildFailure) -> None:
+        self._last_failure = failure
+        if self._child is not None:
+            self._child.close()
+            self._outputs.append(self._child.captured_output())
+            self._child = None
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.close()
+            self._outputs.append(self._child.captured_output())
+            self._child = None
+        self.outcome.student_output = "\n".join(o for o in self._outputs if o.strip())
+        self.outcome.seconds = time.monotonic() - self._t0
+
+    @property
+    def time_left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    # -- verdicts ----------------------------------------------------------
+    @contextmanager
+    def check(self, name: str, weight: float = 1.0) -> Iterator[CheckRecord]:
+        record = CheckRecord(name, weight)
+        self.outcome.checks.append(record)
+        try:
+            yield record
+        except CheckFailed as exc:
+            record.message = str(exc)
+        except SubmissionError as exc:
+            record.message = explain_submission_error(exc)
+        except ChildFailure as exc:
+            record.message = exc.message
+        else:
+            record.passed = True
+
+    @staticmethod
+    def require(condition: Any, message: str) -> None:
+        if condition is not True and not (isinstance(condition, (bool, np.bool_)) and bool(condition)):
+            raise CheckFailed(message)
+
+    @staticmethod
+    def fail(message: str) -> None:
+        raise CheckFailed(message)
+
+    def note(self, line: str) -> None:
+        """A line of feedback that is not a verdict (e.g. a learning-curve summary)."""
+        self.outcome.notes.append(line)
+
+    def leaderboard(self, name: str, value: float, order: str = "desc") -> None:
+        self.outcome.leaderboard.append({"name": name, "value": float(value), "order": order})
+
+    def extra(self, key: str, value: Any) -> None:
+        self.outcome.extra[key] = value
+
+    def artifact_path(self, filename: str) -> Path | None:
+        """Where to write a file the student should see (a plot); None when artifacts are off."""
+        if self.artifacts_dir is None:
+            return None
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        return self.artifacts_dir / f"{self.name}-{filename}"
+
+
+def explain_submission_error(exc: SubmissionError) -> str:
+    if exc.type == "NotImplementedError":
+        return f"not implemented yet (NotImplementedError: {exc.message})" if exc.message else "not implemented yet (NotImplementedError)"
+    text = f"your code raised {exc.type}: {exc.message}"
+    if exc.traceback.strip() and exc.traceback.strip() != f"{exc.type}: {exc.message}":
+        text += "\n" + exc.traceback.rstrip()
+    return text
+
+
+# -- helpers suites share ---------------------------------------------------
+def as_float(value: Any, what: str) -> float:
+    """A finite float from a probe's reply, or a CheckFailed naming what was wrong."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CheckFailed(f"{what} should be a number, got {describe(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise CheckFailed(f"{what} is {value}")
+    return value
+
+
+def as_array(value: Any, what: str, shape: tuple[int, ...] | None = None, kind: str | None = None) -> np.ndarray:
+    """A numpy array of the expected shape and dtype kind ('f', 'i', 'b'), else CheckFailed."""
+    if not isinstance(value, np.ndarray):
+        raise CheckFailed(f"{what} should be an array, got {describe(value)}")
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise CheckFailed(f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}")
+    if kind is not None and value.dtype.kind not in kind:
+        raise CheckFailed(f"{what} has dtype {value.dtype}, expected {'a float' if kind == 'f' else 'an integer' if kind in ('i', 'iu') else kind} dtype")
+    if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        raise CheckFailed(f"{what} contains NaN or infinite values")
+    return value
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, dict) and "type" in value:
+        return f"a value of type {value['type']}"
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def import_local(anchor: str, name: str) -> Any:
+    """Import ``name.py`` from the suite's folder or its assignment folder (suites are not packages)."""
+    import importlib.util
+    import sys
+
+    here = Path(anchor).resolve().parent
+    for folder in (here, here.parent):
+        path = folder / f"{name}.py"
+        if path.is_file():
+            key = f"_grader_local_{abs(hash(str(path)))}_{name}"
+            if key not in sys.modules:
+                spec = importlib.util.spec_from_file_location(key, path)
+                assert spec and spec.loader
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[key] = module
+                spec.loader.exec_module(module)
+            return sys.modules[key]
+    raise ImportError(f"no {name}.py next to {anchor}")

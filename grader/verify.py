@@ -1,0 +1,32 @@
+"""Instructor self-check behind ``tox -e solutions`` / ``tox -e templates``."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from .assignment import list_assignments, load_assignment
+from .grading import GradeOptions, grade_submission
+from .paths import solutions_dir, templates_dir
+from .report import print_report
+
+
+def verify(what: str, assignment: str | None = None, device: str = "auto", seed: int | None = None) -> int:
+    """Grade every reference solution (expect full marks) or template (expect exactly 0)."""
+    console = Console()
+    folder = solutions_dir() if what == "solutions" else templates_dir()
+    names = [assignment] if assignment else list_assignments()
+    bad = []
+    for name in names:
+        a = load_assignment(name)
+        path = folder / a.submission_name
+        result = grade_submission(path, a, GradeOptions(device=device, seed=seed))
+        print_report(result, console)
+        ok = result.score == result.max_score if what == "solutions" else result.score == 0
+        if not ok:
+            bad.append(f"{name}: {result.score:g}/{result.max_score:g}")
+    expectation = "full marks" if what == "solutions" else "zero"
+    if bad:
+        console.print(f"[red]FAILED[/red]: expected {expectation} for every {what[:-1]}: " + "; ".join(bad))
+        return 1
+    console.print(f"[green]OK[/green]: every {what[:-1]} scored {expectation} ({len(names)} assignments)")
+    return 0
