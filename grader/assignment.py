@@ -56,6 +56,7 @@ class Assignment:
     groups: dict[str, GroupConfig]
     uses_torch: bool = False
     holes: tuple[str, ...] = ()
+    child_files: tuple[Path, ...] = ()   # extra modules copied next to probes.py in the child
 
     @property
     def probes_path(self) -> Path:
@@ -124,6 +125,7 @@ def load_assignment(name: str, root: Path | None = None) -> Assignment:
             groups=groups,
             uses_torch=bool(data.get("uses_torch", False)),
             holes=tuple(data.get("holes", [])),
+            child_files=tuple((directory / f).resolve() for f in data.get("child_files", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise AssignmentError(f"{toml_path}: {exc}") from None

@@ -85,6 +85,7 @@ def run_group(fn, config: GroupConfig, submission: Path, assignment: Assignment,
     spec = ChildSpec(
         submission=submission,
         probes=assignment.probes_path,
+        child_files=assignment.child_files,
         limits=config.limits,
         isolation=options.isolation,
         env={"GRADER_DEVICE": device},

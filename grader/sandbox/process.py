@@ -56,6 +56,7 @@ class ChildSpec:
     submission: Path
     probes: Path
     limits: Limits = field(default_factory=Limits)
+    child_files: tuple[Path, ...] = ()
     isolation: Isolation = field(default_factory=NoIsolation)
     env: Mapping[str, str] = field(default_factory=dict)
     hash_seed: int = 0
@@ -195,6 +196,8 @@ class Child:
         shutil.copy(here / "runner.py", runner_dir / "runner.py")
         shutil.copy(here.parent / "wire.py", runner_dir / "wire.py")
         shutil.copy(self.spec.probes, runner_dir / "probes.py")
+        for extra in self.spec.child_files:
+            shutil.copy(extra, runner_dir / extra.name)
         submission = self.workdir / self.spec.submission.name
         shutil.copy(self.spec.submission, submission)
 
