@@ -12,7 +12,7 @@ from rich.console import Console
 from . import __version__
 from .assignment import AssignmentError, UnknownAssignment, infer_assignment, list_assignments, load_assignment
 from .devices import DEVICES, DeviceError
-from .grading import GradeOptions, SelectionError, grade_submission
+from .grading import GradeOptions, SelectionError, grade_file
 from .markers import MarkerError
 from .report import print_report
 from .results import write_json_atomic
@@ -102,7 +102,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     options = GradeOptions(device=args.device, seed=args.seed, only=only, isolation=isolation,
                            artifacts_dir=args.artifacts)
     try:
-        result = grade_submission(args.file, assignment, options)
+        result = grade_file(args.file, assignment, options)
     except (SelectionError, DeviceError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:

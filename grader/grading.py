@@ -44,8 +44,13 @@ def select_groups(assignment: Assignment, names: Sequence[str] | None, available
     return [n for n in available if n in names]
 
 
-def grade_submission(submission: Path, assignment: Assignment, options: GradeOptions) -> GradeResult:
-    """Grade ``submission``; never raises for anything the submission does."""
+def grade_submission(submission: Path, assignment: Assignment, options: GradeOptions,
+                     problem: str = "", notes: Sequence[str] = ()) -> GradeResult:
+    """Grade ``submission``; never raises for anything the submission does.
+
+    ``problem`` (e.g. a notebook that could not be converted) fails every group
+    with that message without starting a child; ``notes`` go into the output.
+    """
     t0 = time.monotonic()
     master_seed = options.seed if options.seed is not None else secrets.randbits(63)
     suite = assignment.suite(options.suite)
@@ -53,9 +58,9 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
     names = select_groups(assignment, options.only, list(configs))
     device = resolve_device(options.device) if assignment.uses_torch else "cpu"
     result = GradeResult(assignment=assignment.name, submission=submission.name)
-    header = [f"{assignment.title}: {submission.name}", options.isolation.describe(), f"device: {device}"]
+    header = [f"{assignment.title}: {submission.name}", options.isolation.describe(), f"device: {device}", *notes]
 
-    problem = submission_problem(submission)
+    problem = problem or submission_problem(submission)
     for name in names:
         config = _scaled(configs[name], options.time_scale, device)
         if problem:
@@ -198,3 +203,17 @@ def _sha256(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return ""
+
+
+def grade_file(path: Path, assignment: Assignment, options: GradeOptions) -> GradeResult:
+    """Grade a handed-in file of any supported format (``.py``, or one a converter handles)."""
+    from .submission import SubmissionFormatError, prepare_submission
+
+    try:
+        prepared = prepare_submission(path, assignment.submission_name)
+    except SubmissionFormatError as exc:
+        return grade_submission(path, assignment, options, problem=str(exc))
+    with prepared:
+        result = grade_submission(prepared.python_file, assignment, options, notes=prepared.notes)
+    result.submission = path.name
+    return result

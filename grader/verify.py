@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from .assignment import list_assignments, load_assignment
-from .grading import GradeOptions, grade_submission
+from .grading import GradeOptions, grade_file
 from .paths import solutions_dir, templates_dir
 from .report import print_report
 
@@ -19,7 +19,7 @@ def verify(what: str, assignment: str | None = None, device: str = "auto", seed:
     for name in names:
         a = load_assignment(name)
         path = folder / a.submission_name
-        result = grade_submission(path, a, GradeOptions(device=device, seed=seed))
+        result = grade_file(path, a, GradeOptions(device=device, seed=seed))
         print_report(result, console)
         ok = result.score == result.max_score if what == "solutions" else result.score == 0
         if not ok:
