@@ -1,0 +1,91 @@
+"""The command line: usage errors are one line with exit 2; a result file is always written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.timeout(120)
+GRADESCOPE_TOP = {"score", "execution_time", "output", "tests", "leaderboard", "visibility"}
+GRADESCOPE_TEST = {"name", "score", "max_score", "status", "output", "visibility"}
+
+
+def grader(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "required: command"),
+    (["grade"], "required: file"),
+    (["grade", "does/not/exist.py"], "no such file"),
+    (["grade", "solutions/bandits.py", "--assignment", "nope"], "unknown assignment 'nope'"),
+    (["grade", "solutions/bandits.py", "--device", "tpu"], "invalid choice"),
+    (["grade", "solutions/bandits.py", "--only", "nope"], "unknown test group(s) nope"),
+    (["grade", "solutions"], "is a directory"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_usage_errors_are_one_line_exit_2(args, message):
+    proc = grader(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert message in proc.stderr and proc.stderr.startswith("grader: error:")
+
+
+def test_assignment_cannot_be_inferred(tmp_path):
+    path = tmp_path / "homework.py"
+    path.write_text("x = 1\n")
+    proc = grader("grade", str(path))
+    assert proc.returncode == 2 and "pass --assignment" in proc.stderr
+
+
+def test_grade_writes_gradescope_json_and_exits_0(tmp_path):
+    out = tmp_path / "out" / "results.json"
+    proc = grader("grade", "solutions/bandits.py", "--json", str(out), "--seed", "7")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert GRADESCOPE_TOP <= set(data)
+    assert data["score"] == 10
+    assert [t["name"] for t in data["tests"]] == ["epsilon_greedy", "update_estimate", "agent"]
+    for t in data["tests"]:
+        assert GRADESCOPE_TEST <= set(t) and t["status"] in ("passed", "failed")
+    assert data["leaderboard"][0]["name"] == "mean reward"
+    assert "epsilon_greedy" in proc.stdout and "total" in proc.stdout
+
+
+def test_garbage_submission_still_gets_a_result_file(tmp_path):
+    sub = tmp_path / "bandits.py"
+    sub.write_bytes(b"\xff\xfe not utf8 \x00\x01")
+    out = tmp_path / "results.json"
+    proc = grader("grade", str(sub), "--json", str(out))
+    assert proc.returncode == 0
+    data = json.loads(out.read_text())
+    assert data["score"] == 0 and len(data["tests"]) == 3
+
+
+def test_only_selects_groups_and_infers_assignment_from_messy_names(tmp_path):
+    sub = tmp_path / "HW1 - Bandits (2).py"
+    sub.write_text((ROOT / "solutions" / "bandits.py").read_text())
+    out = tmp_path / "r.json"
+    proc = grader("grade", str(sub), "--only", "update_estimate", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert [t["name"] for t in data["tests"]] == ["update_estimate"] and data["score"] == 3
+
+
+def test_unwritable_json_path_is_a_usage_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = grader("grade", "solutions/bandits.py", "--only", "update_estimate", "--json", str(blocker / "r.json"))
+    assert proc.returncode == 2 and "cannot write" in proc.stderr
+
+
+def test_list_and_templates_check():
+    assert "bandits" in grader("list").stdout
+    proc = grader("templates", "--check")
+    assert proc.returncode == 0, proc.stdout
