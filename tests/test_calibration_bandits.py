@@ -1,0 +1,21 @@
+"""Rule 7: the reference passes the bandit threshold on every seed tried (tox -e calibrate)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ROOT, grade_path
+
+SEEDS = range(100, 120)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_reference_agent_passes_threshold_on_20_seeds():
+    failures = []
+    for seed in SEEDS:
+        result = grade_path(ROOT / "solutions" / "bandits.py", "bandits", only=["agent"], seed=seed)
+        if result.tests[0].status != "passed":
+            failures.append((seed, result.tests[0].summary))
+    print(f"bandits agent threshold: reference passed {len(SEEDS) - len(failures)}/{len(SEEDS)} seeds")
+    assert not failures
