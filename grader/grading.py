@@ -14,7 +14,7 @@ from .assignment import Assignment, AssignmentError, GroupConfig
 from .devices import resolve_device
 from .results import GradeResult, TestResult
 from .sandbox import ChildSpec, Isolation, NoIsolation
-from .suite import GroupContext, GroupOutcome, seed_for
+from .suite import CheckRecord, GroupContext, GroupOutcome, seed_for
 
 MAX_FEEDBACK_OUTPUT = 4000
 
@@ -173,8 +173,7 @@ def submission_problem(path: Path) -> str:
     return ""
 
 
-def _failed_record(message: str):
-    from .suite import CheckRecord
+def _failed_record(message: str) -> CheckRecord:
     return CheckRecord("submission loads", 1.0, False, message)
 
 

@@ -211,7 +211,9 @@ class GroupContext:
         self.outcome.notes.append(line)
 
     def leaderboard(self, name: str, value: float, order: str = "desc") -> None:
-        self.outcome.leaderboard.append({"name": name, "value": float(value), "order": order})
+        """A figure for Gradescope's leaderboard; non-finite values (a diverged model) are left out."""
+        if math.isfinite(float(value)):
+            self.outcome.leaderboard.append({"name": name, "value": float(value), "order": order})
 
     def extra(self, key: str, value: Any) -> None:
         self.outcome.extra[key] = value

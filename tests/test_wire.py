@@ -47,3 +47,10 @@ def test_rejects_malformed_frames(frame):
 def test_oversized_frame_is_refused_before_reading():
     with pytest.raises(wire.WireError):
         wire.frame_length(struct.pack(">QQ", 1, wire.MAX_FRAME_BYTES))
+
+
+def test_result_file_survives_non_finite_numbers(tmp_path):
+    import json
+    from grader.results import write_json_atomic
+    write_json_atomic(tmp_path / "r.json", {"a": float("nan"), "b": [float("inf"), 1.0]})
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": None, "b": [None, 1.0]}
