@@ -2,13 +2,13 @@
 
 Usage::
 
-    python bench/bench_vae.py [--z-dim 2] [--epochs 20] [--hidden 500] [--seed 0] [--threads 2]
-    python bench/bench_vae.py --calibrate 20 [--z-dim 2] [--epochs 5]   # final ELBO over seeds
+    python bench/bench_vae.py [--z-dim 2] [--epochs 20] [--hidden 500] [--seed 0] [--threads 1]
+    python bench/bench_vae.py --calibrate 20 [--z-dim 2] [--epochs 10]  # final ELBO over seeds
 
 The training loop is the reference's (``solutions/vae.py``: ``VAE.loss`` + Adam,
 same batching as ``train``), repeated here so that the held-out bound can be
 measured after every epoch. The held-out bound is the grader's own
-(``assignments/vae/evaluation.py``), one ε sample per image.
+(``assignments/vae/hidden/evaluation.py``), one ε sample per image.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def _load(name: str, path: Path):
 
 
 solution = _load("vae_solution", ROOT / "solutions" / "vae.py")
-mnist = _load("vae_mnist", ROOT / "assignments" / "vae" / "mnist.py")
-evaluation = _load("vae_evaluation", ROOT / "assignments" / "vae" / "evaluation.py")
+mnist = _load("vae_mnist", ROOT / "assignments" / "vae" / "hidden" / "mnist.py")
+evaluation = _load("vae_evaluation", ROOT / "assignments" / "vae" / "hidden" / "evaluation.py")
 
 
 def held_out_bound(model, held_out: np.ndarray, seed: int) -> float:
@@ -51,7 +51,7 @@ def held_out_bound(model, held_out: np.ndarray, seed: int) -> float:
 
 
 def run(args: argparse.Namespace, seed: int, verbose: bool) -> list[float]:
-    split = mnist.load_split()
+    split = mnist.load_split({"data": args.data})
     torch.manual_seed(seed)
     data = torch.as_tensor(split.train, dtype=torch.float32) / 255.0
     model = solution.VAE(args.z_dim, args.hidden)
@@ -81,7 +81,8 @@ def main() -> None:
     parser.add_argument("--batch-size", dest="batch_size", type=int, default=100)
     parser.add_argument("--learning-rate", dest="learning_rate", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--data", default="", help="MNIST / Fashion-MNIST IDX directory or .npz (default: embedded 4k/1k split)")
     parser.add_argument("--calibrate", type=int, metavar="SEEDS", default=0,
                         help="train on this many seeds and print the final held-out bound of each")
     args = parser.parse_args()

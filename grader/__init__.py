@@ -1,3 +1,12 @@
 """Autograder for deep reinforcement learning and generative-model assignments."""
 
 __version__ = "0.1.0"
+
+
+def check(path=None, *, assignment=None, full=False, device="cpu"):  # noqa: ANN001, ANN201 - see checking.check
+    """Public checks from a notebook or script: ``from grader import check; check()`` (see grader.checking)."""
+    import sys
+
+    from .checking import check as _check
+
+    return _check(path, assignment=assignment, full=full, device=device, namespace=sys._getframe(1).f_globals)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -36,11 +37,12 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     g = sub.add_parser("grade", help="grade one submission with the hidden tests")
-    g.add_argument("file", type=Path, help="the submission (.py)")
+    g.add_argument("file", type=Path, help="the submission (.py or .ipynb)")
     _grading_options(g)
     g.add_argument("--json", type=Path, metavar="OUT", help="write Gradescope-shaped results.json here")
     g.add_argument("--artifacts", type=Path, metavar="DIR", help="write plots and other artifacts here")
     g.add_argument("--only", metavar="GROUP,...", help="grade only these test groups")
+    g.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML feedback page here")
     g.add_argument("-v", "--verbose", action="store_true", help="show the feedback of passed groups too")
 
     t = sub.add_parser("templates", help="generate templates/ from solutions/")
@@ -52,7 +54,22 @@ def build_parser() -> Parser:
     v.add_argument("--device", default="auto", choices=DEVICES)
     v.add_argument("--seed", type=int)
 
+    c = sub.add_parser("check", help="students: run the public checks of one file (.py or .ipynb)")
+    c.add_argument("file", type=Path, help="your solution (.py or .ipynb)")
+    c.add_argument("--full", action="store_true", help="also run the slow threshold (training) checks")
+    c.add_argument("--assignment", help="assignment name (default: inferred from the file name)")
+    c.add_argument("--device", default="cpu", choices=DEVICES)
+
+    r = sub.add_parser("release", help="instructors: write the student bundle (no solutions, no hidden tests)")
+    r.add_argument("out", type=Path, help="a new directory, or a file name ending in .zip")
+    r.add_argument("--only", metavar="NAME,...", help="release only these assignments (default: all)")
+    r.add_argument("--reveal", metavar="NAME,...",
+                   help="assignments whose solutions may appear in the bundle (deadline over)")
+
     sub.add_parser("list", help="list the assignments and their test groups")
+
+    from .batch_cli import add_commands  # grade-batch, gradescope
+    add_commands(sub, _grading_options)
     return parser
 
 
@@ -80,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def names_list(arg: str | None) -> list[str]:
+    """'a, b,c' → ['a', 'b', 'c'] (for --only and the like); None → []."""
+    return [s.strip() for s in arg.split(",") if s.strip()] if arg else []
+
+
 def _resolve(file: Path, assignment: str | None):
     try:
         name = assignment or infer_assignment(file)
@@ -94,17 +116,26 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if args.file.is_dir():
         raise UsageError(f"{args.file} is a directory, not a submission file")
     assignment = _resolve(args.file, args.assignment)
-    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    only = names_list(args.only) or None
     try:
         isolation = select_isolation(require=args.require_isolation)
     except RuntimeError as exc:
         raise UsageError(str(exc)) from None
     options = GradeOptions(device=args.device, seed=args.seed, only=only, isolation=isolation,
                            artifacts_dir=args.artifacts)
-    try:
-        result = grade_file(args.file, assignment, options)
-    except (SelectionError, DeviceError) as exc:
-        raise UsageError(str(exc)) from None
+    with tempfile.TemporaryDirectory(prefix="grader-artifacts-") as tmp:
+        if args.html and options.artifacts_dir is None:  # the page embeds the artifacts: make them
+            options.artifacts_dir = Path(tmp)
+        try:
+            result = grade_file(args.file, assignment, options)
+        except (SelectionError, DeviceError) as exc:
+            raise UsageError(str(exc)) from None
+        if args.html:
+            from .html_report import write_html
+            try:
+                write_html(args.html, result.to_gradescope(), roots=[options.artifacts_dir])
+            except OSError as exc:
+                raise UsageError(f"cannot write {args.html}: {exc.strerror}") from None
     if args.json:
         try:
             write_json_atomic(args.json, result.to_gradescope())
@@ -144,7 +175,42 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"grade": cmd_grade, "templates": cmd_templates, "verify": cmd_verify, "list": cmd_list}
+def cmd_check(args: argparse.Namespace) -> int:
+    from .checking import CheckError, assignment_for, format_report, run_check
+
+    if not args.file.is_file():
+        raise UsageError(f"no such file: {args.file}")
+    try:
+        report = run_check(args.file, assignment_for(args.file, args.assignment), full=args.full, device=args.device)
+    except (CheckError, DeviceError) as exc:
+        raise UsageError(str(exc)) from None
+    print(format_report(report))
+    return 0 if report.passed else 1
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from .release import LeakError, ReleaseError, build_release
+
+    try:
+        out = build_release(args.out, only=names_list(args.only) or None, reveal=names_list(args.reveal))
+    except LeakError as exc:   # not a usage error: every finding is listed, one per line
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return 1
+    except ReleaseError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote the student bundle {out}")
+    return 0
+
+
+COMMANDS = {"grade": cmd_grade, "templates": cmd_templates, "verify": cmd_verify, "list": cmd_list,
+            "check": cmd_check, "release": cmd_release,
+            "grade-batch": lambda args: _batch_cli().cmd_grade_batch(args),
+            "gradescope": lambda args: _batch_cli().cmd_gradescope(args)}
+
+
+def _batch_cli():
+    from . import batch_cli
+    return batch_cli
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from . import __version__
 from .assignment import Assignment, AssignmentError, GroupConfig
 from .devices import resolve_device
 from .results import GradeResult, TestResult
-from .sandbox import ChildSpec, Isolation, NoIsolation
+from .sandbox import ChildSpec, Isolation, select_isolation
 from .suite import CheckRecord, GroupContext, GroupOutcome, seed_for
 
 MAX_FEEDBACK_OUTPUT = 4000
@@ -25,7 +25,7 @@ class GradeOptions:
     seed: int | None = None
     only: Sequence[str] | None = None
     suite: str = "hidden"            # or "public" for ``grader check``
-    isolation: Isolation = field(default_factory=NoIsolation)
+    isolation: Isolation = field(default_factory=select_isolation)  # namespaces where available
     artifacts_dir: Path | None = None
     time_scale: float = 1.0          # multiply every wall/CPU limit (slow machines, CI)
 
@@ -81,6 +81,8 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
         "submission_sha256": _sha256(submission),
         "isolation": options.isolation.name,
     }
+    if notes:
+        result.extra_data["notes"] = list(notes)   # e.g. what a notebook converter left out
     return result
 
 

@@ -25,6 +25,8 @@ def print_report(result: GradeResult, console: Console | None = None, verbose: b
     table.add_section()
     table.add_row("total", f"{result.score:g}", f"{result.max_score:g}", "", f"{result.execution_time:.1f} s")
     console.print(table)
+    for note in result.extra_data.get("notes", []):
+        console.print(Text(f"note: {note}", style="yellow"))
     for t in result.tests:
         if verbose or t.status != "passed":
             console.rule(f"{t.name} ({t.score:g}/{t.max_score:g})", align="left")

@@ -17,6 +17,14 @@ Converter = Callable[[Path, Path], list[str]]
 CONVERTERS: dict[str, Converter] = {}
 
 
+def _convert_notebook(source: Path, destination: Path) -> list[str]:
+    from .notebooks import convert_notebook  # nbformat is imported only for notebooks
+    return convert_notebook(source, destination)
+
+
+CONVERTERS[".ipynb"] = _convert_notebook
+
+
 class SubmissionFormatError(ValueError):
     """The file cannot be turned into Python source; the message is shown to the student."""
 

@@ -13,6 +13,14 @@ Renderer = Callable[[Path, str], str]
 RENDERERS: dict[str, Renderer] = {".py": lambda path, source: make_template(source, str(path))}
 
 
+def _render_notebook(path: Path, source: str) -> str:
+    from .notebooks import render_template  # nbformat is imported only when notebooks are wanted
+    return render_template(path, source)
+
+
+RENDERERS[".ipynb"] = _render_notebook
+
+
 def expected_templates(solutions: Path | None = None, templates: Path | None = None) -> dict[Path, str]:
     solutions = solutions or solutions_dir()
     templates = templates or templates_dir()

@@ -18,12 +18,15 @@ def verify(what: str, assignment: str | None = None, device: str = "auto", seed:
     bad = []
     for name in names:
         a = load_assignment(name)
-        path = folder / a.submission_name
-        result = grade_file(path, a, GradeOptions(device=device, seed=seed))
-        print_report(result, console)
-        ok = result.score == result.max_score if what == "solutions" else result.score == 0
-        if not ok:
-            bad.append(f"{name}: {result.score:g}/{result.max_score:g}")
+        paths = [folder / a.submission_name]
+        if what == "templates":   # the notebook template must score zero without crashing too
+            paths.append(paths[0].with_suffix(".ipynb"))
+        for path in paths:
+            result = grade_file(path, a, GradeOptions(device=device, seed=seed))
+            print_report(result, console)
+            ok = result.score == result.max_score if what == "solutions" else result.score == 0
+            if not ok:
+                bad.append(f"{path.name}: {result.score:g}/{result.max_score:g}")
     expectation = "full marks" if what == "solutions" else "zero"
     if bad:
         console.print(f"[red]FAILED[/red]: expected {expectation} for every {what[:-1]}: " + "; ".join(bad))

@@ -1,22 +1,63 @@
-"""How a child is walled off from the machine: the seam for namespaces.
+"""How a child is walled off from the machine.
 
 ``Isolation.wrap`` turns the plain child command into the command that runs
-it in isolation. ``NoIsolation`` only relies on rlimits, a scrubbed
-environment and a private work directory.
+it in isolation; ``release`` undoes what ``wrap`` set up outside the child
+(a cgroup) once the child is dead.
+
+* :class:`NamespaceIsolation` (the default where the kernel allows it): new
+  mount, PID, network, IPC and UTS namespaces built by ``nsinit.py``: no
+  network at all, a read-only view of only the Python installation, a few
+  ``/etc`` files and device nodes, a size-limited private work directory and
+  ``/tmp``, nothing of the repository (``solutions/``, hidden tests, the
+  ``grader`` package), of other students or of the grader's temp files.
+  Killing the child's PID 1 kills every process it made.
+* :class:`NoIsolation`: rlimits, a scrubbed environment and a private work
+  directory only. Its ``describe()`` says so in every result, and
+  ``select_isolation(require=True)`` refuses it. It is chosen when the probe
+  (one sandboxed ``python -c`` per process) fails, or when the environment
+  variable ``GRADER_ISOLATION=none`` asks for it (debugging, benchmarks).
+
+Memory: RLIMIT_AS caps each process on CPU; a cgroup (where this process
+may create one) caps the whole sandbox on CUDA, and on CPU too under a
+delegated cgroup v2 subtree.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import glob
+import json
+import os
+import secrets
+import site
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from .cgroups import CgroupRoot, find_cgroup_root
+from .limits import Limits
+
+NSINIT = Path(__file__).resolve().parent / "nsinit.py"
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+             "/etc/nsswitch.conf", "/etc/hosts", "/etc/alternatives")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+CPU_SYS = ("/sys/devices/system/cpu", "/sys/devices/system/node")
+UID_BASE = 2_000_000_000     # root mode: each child gets its own uid from here
+PROBE_TIMEOUT = 20.0
 
 
 class Isolation(Protocol):
     name: str
 
-    def wrap(self, argv: list[str], workdir: Path) -> list[str]:
+    def wrap(self, argv: list[str], workdir: Path, limits: Limits | None = None, device: str = "cpu") -> list[str]:
         """Command line that runs ``argv`` isolated, with ``workdir`` as its only writable place."""
+
+    def release(self, workdir: Path) -> None:
+        """Undo what ``wrap`` set up for ``workdir`` outside the child; the child is dead by now."""
 
     def describe(self) -> str:
         """One line for the result's output: what protection the child had."""
@@ -25,16 +66,194 @@ class Isolation(Protocol):
 @dataclass(frozen=True)
 class NoIsolation:
     name: str = "none"
+    reason: str = ""
 
-    def wrap(self, argv: list[str], workdir: Path) -> list[str]:
+    def wrap(self, argv: list[str], workdir: Path, limits: Limits | None = None, device: str = "cpu") -> list[str]:
         return argv
 
+    def release(self, workdir: Path) -> None:
+        return None
+
     def describe(self) -> str:
-        return "sandbox: rlimits, scrubbed environment and private work directory (no namespaces)"
+        why = f" ({self.reason})" if self.reason else ""
+        return ("sandbox: NO namespace isolation" + why + ": only rlimits (CPU time, memory, file size, "
+                "open files), wall-time kill of the process group, a scrubbed environment and a private work "
+                "directory; the submission could read files, use the network, and the number of processes and "
+                "the disk use are not capped (processes that leave the process group may survive it). "
+                "Use --require-isolation to refuse grading like this.")
+
+
+@dataclass(frozen=True)
+class NamespaceIsolation:
+    """Namespaces built by ``nsinit.py``; ``mode`` is ``root`` (the grader runs as root: it drops
+    to a fresh uid) or ``userns`` (an unprivileged user namespace)."""
+
+    mode: str = "userns"
+    name: str = "namespaces"
+    cgroup: CgroupRoot | None = None
+    hidden: tuple[str, ...] = field(default_factory=lambda: tuple(_secret_paths()))
+
+    def wrap(self, argv: list[str], workdir: Path, limits: Limits | None = None, device: str = "cpu") -> list[str]:
+        limits = limits or Limits()
+        config = build_config(Path(workdir), limits, device, self.mode, self.hidden)
+        if self._uses_cgroup(device):
+            # The tmpfs work directory is charged to the cgroup too: memory plus disk quota.
+            memory = (int(limits.memory_mb) + int(limits.disk_mb)) << 20
+            config["cgroup_procs"] = self.cgroup.create(_cgroup_name(workdir), memory, int(limits.processes))
+        return [sys.executable, "-I", "-S", "-B", str(NSINIT), json.dumps(config), "--", *argv]
+
+    def _uses_cgroup(self, device: str) -> bool:
+        """On CUDA whenever we may; on CPU too where cgroup v2 was delegated to us (an explicit
+        grant), since RLIMIT_AS caps each process but not their sum."""
+        return self.cgroup is not None and (device == "cuda" or self.cgroup.version == 2)
+
+    def release(self, workdir: Path) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove(_cgroup_name(workdir))
+
+    def describe(self) -> str:
+        gpu = ("cgroup memory.max" if self.cgroup is not None
+               else "not limited (no writable cgroup; RLIMIT_AS is off for CUDA)")
+        if self._uses_cgroup("cpu"):
+            gpu += ", also caps the sandbox's total memory on CPU"
+        return ("sandbox: Linux namespaces (mount, PID, network, IPC, UTS"
+                + (", user" if self.mode == "userns" else "; unprivileged uid") + "): no network, "
+                "read-only view of the Python installation only, private size-limited work directory and /tmp; "
+                "limits on CPU time, wall time (whole PID namespace killed), memory, processes, open files, "
+                f"file size, disk and output; memory on CUDA: {gpu}")
+
+
+def _cgroup_name(workdir: Path) -> str:
+    return "grader-" + Path(workdir).name
+
+
+def _secret_paths() -> list[str]:
+    """What a child must never see even if it sits below a directory that is bound in."""
+    from ..paths import assignments_dir, project_root, solutions_dir, templates_dir
+
+    package = Path(__file__).resolve().parent.parent
+    return sorted({str(p) for p in (project_root(), assignments_dir(), solutions_dir(), templates_dir(), package)})
+
+
+def _real_chain(path: str) -> tuple[list[tuple[str, str]], str]:
+    """Symlinks met on the way to ``path`` (link, target) and its real path, so both resolve inside."""
+    links: list[tuple[str, str]] = []
+    current = "/"
+    for part in Path(os.path.abspath(path)).parts[1:]:
+        candidate = os.path.join(current, part)
+        hops = 0
+        while os.path.islink(candidate) and hops < 40:
+            target = os.readlink(candidate)
+            links.append((candidate, target))
+            candidate = os.path.normpath(os.path.join(os.path.dirname(candidate), target))
+            hops += 1
+        current = candidate
+    return links, current
+
+
+def _is_within(path: str, ancestor: str) -> bool:
+    return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
+
+
+def python_paths() -> list[str]:
+    """The Python installation this grader runs on: prefixes, the interpreter's folder, site-packages."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable))}
+    try:
+        paths.update(site.getsitepackages())
+    except AttributeError:  # very old virtualenv
+        pass
+    return sorted(p for p in paths if p and os.path.isdir(p))
+
+
+def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: tuple[str, ...] = ()) -> dict:
+    """What ``nsinit.py`` builds for one child (JSON-able)."""
+    links: dict[str, str] = {}
+    binds: list[str] = []
+    for path in (*SYSTEM_DIRS, *python_paths(), *ETC_FILES, *(("/sys",) if device == "cuda" else CPU_SYS)):
+        if not os.path.lexists(path):
+            continue
+        chain, real = _real_chain(path)
+        links.update(chain)
+        if os.path.exists(real):
+            binds.append(real)
+    binds = [b for b in sorted(set(binds), key=len)]
+    kept: list[str] = []
+    for b in binds:  # a folder already bound brings its subfolders
+        if not any(_is_within(b, k) for k in kept):
+            kept.append(b)
+    devices = list(DEVICES)
+    if device == "cuda":
+        devices += sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))
+    mask = [h for h in hidden if any(_is_within(h, k) and h != k for k in kept)]
+    uid = UID_BASE + secrets.randbelow(1 << 26) if mode == "root" else 1000
+    return {
+        "mode": mode,
+        "uid": uid,
+        "workdir": str(workdir),
+        "parent_pid": os.getpid(),
+        "symlinks": sorted(links.items()),
+        "binds": kept,
+        "devices": devices,
+        "mask": mask,
+        "disk_mb": int(limits.disk_mb),
+        "processes": int(limits.processes),
+        "files": {
+            "/etc/passwd": (f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                            f"student:x:{uid}:{uid}:student:{workdir}:/usr/sbin/nologin\n"
+                            f"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
+            "/etc/group": f"root:x:0:\nstudent:x:{uid}:\nnogroup:x:65534:\n",
+            "/etc/hostname": "sandbox\n",
+        },
+    }
+
+
+def _modes() -> list[str]:
+    return ["root", "userns"] if os.geteuid() == 0 else ["userns"]
+
+
+def probe(mode: str) -> str:
+    """'' if a child can be started in ``mode`` here and cannot see the repository; else why not."""
+    if not sys.platform.startswith("linux"):
+        return f"namespaces need Linux (this is {sys.platform})"
+    iso = NamespaceIsolation(mode=mode)
+    check = ("import os, socket, sys\n"
+             "hidden = [p for p in sys.argv[1:] if os.path.exists(p)]\n"
+             "assert not hidden, f'visible: {hidden}'\n"
+             "s = socket.socket()\n"
+             "s.settimeout(1)\n"
+             "try:\n    s.connect(('127.0.0.1', 9))\nexcept OSError:\n    pass\n"
+             "else:\n    raise SystemExit('network reachable')\n"
+             "open('probe', 'w').write('ok')\n")
+    with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
+        argv = iso.wrap([sys.executable, "-I", "-S", "-c", check, *iso.hidden], Path(tmp), Limits(), "cpu")
+        try:
+            run = subprocess.run(argv, cwd=tmp, capture_output=True, timeout=PROBE_TIMEOUT,
+                                 env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"{mode} sandbox did not start: {exc}"
+        if run.returncode != 0:
+            text = (run.stderr or run.stdout).decode("utf-8", "replace").strip().splitlines()
+            return f"{mode} sandbox failed: {text[-1] if text else f'exit status {run.returncode}'}"
+    return ""
+
+
+@functools.lru_cache(maxsize=None)
+def _select() -> Isolation:
+    if os.environ.get("GRADER_ISOLATION", "").lower() in ("none", "off", "0"):
+        return NoIsolation(reason="disabled by GRADER_ISOLATION")
+    reasons = []
+    for mode in _modes():
+        why = probe(mode)
+        if not why:
+            return NamespaceIsolation(mode=mode, cgroup=find_cgroup_root())
+        reasons.append(why)
+    return NoIsolation(reason="; ".join(reasons))
 
 
 def select_isolation(require: bool = False) -> Isolation:
-    """The strongest isolation available here."""
-    if require:
-        raise RuntimeError("namespace isolation is not available on this machine")
-    return NoIsolation()
+    """The strongest isolation available here (probed once per process)."""
+    chosen = _select()
+    if require and isinstance(chosen, NoIsolation):
+        raise RuntimeError(f"namespace isolation is not available on this machine: {chosen.reason}")
+    return chosen

@@ -13,7 +13,11 @@ class Limits:
 
     ``memory_mb`` caps the address space on CPU. CUDA maps far more virtual
     memory than it uses, so on a GPU the cap is left to a cgroup instead
-    (``address_space=False``).
+    (``address_space=False``). ``disk_mb`` caps everything the child writes
+    (its work directory and /tmp are one size-limited tmpfs, so it also
+    counts as memory); ``processes`` caps tasks (processes and threads) in
+    the sandbox. Both need namespace isolation: without it RLIMIT_NPROC
+    would count every process of the grader's user (or nothing, as root).
     """
 
     wall_seconds: float = 60.0
@@ -23,6 +27,7 @@ class Limits:
     file_size_mb: int = 256
     open_files: int = 256
     processes: int = 64
+    disk_mb: int = 512
     threads: int = 2
     address_space: bool = True
 
@@ -38,12 +43,14 @@ class Limits:
 
     def apply_in_child(self) -> None:
         """Set rlimits; runs between fork and exec, so it must not allocate much."""
-        def cap(which: int, value: int) -> None:
+        def cap(which: int, value: int, slack: int = 0) -> None:
             soft, hard = resource.getrlimit(which)
             value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(which, (value, value))
+            top = value + slack if hard == resource.RLIM_INFINITY else min(value + slack, hard)
+            resource.setrlimit(which, (value, top))
 
-        cap(resource.RLIMIT_CPU, int(self.cpu_seconds))
+        # SIGXCPU at the soft limit names the cause; SIGKILL a second later if it is caught.
+        cap(resource.RLIMIT_CPU, int(self.cpu_seconds), slack=1)
         cap(resource.RLIMIT_FSIZE, int(self.file_size_mb) << 20)
         cap(resource.RLIMIT_NOFILE, int(self.open_files))
         cap(resource.RLIMIT_CORE, 0)

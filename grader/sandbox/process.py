@@ -208,7 +208,8 @@ class Child:
         out_r, out_w = os.pipe()
         child_fds = (main_req_r, main_rep_w, fork_req_r, fork_rep_w)
         argv = [sys.executable, "-I", "-B", str(runner_dir / "runner.py"), *map(str, child_fds), str(submission)]
-        argv = self.spec.isolation.wrap(argv, self.workdir)
+        argv = self.spec.isolation.wrap(argv, self.workdir, self.spec.limits,
+                                        self.spec.env.get("GRADER_DEVICE", "cpu"))
         try:
             self.proc = subprocess.Popen(
                 argv,
@@ -284,6 +285,7 @@ class Child:
                 os.close(fd)
             self._fork_fds = None
         if self.workdir is not None:
+            self.spec.isolation.release(self.workdir)
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 

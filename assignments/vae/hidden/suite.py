@@ -1,0 +1,350 @@
+"""Hidden tests of the VAE assignment. Never released to students.
+
+Every statistical bound below is a 5-sigma (or wider) interval, so a correct
+implementation fails with probability well under 1e-5 per check, and every
+check has a catalogue of wrong implementations that fail it
+(tests/variants/vae.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from grader.suite import CheckFailed, GroupContext, as_array, group, import_local
+
+evaluation = import_local(__file__, "evaluation")
+mnist = import_local(__file__, "mnist")
+
+SIGMAS = 5.0
+
+
+def _seed(ctx: GroupContext) -> int:
+    return int(ctx.rng.integers(2**31))
+
+
+def _tensor(reply: Any, what: str, shape: tuple[int, ...], device: str) -> np.ndarray:
+    """The values of a tensor the child described, after checking type, shape, dtype and device."""
+    if not isinstance(reply, dict) or reply.get("type") != "tensor":
+        kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
+        raise CheckFailed(f"{what} should return a torch.Tensor, got {kind}")
+    if tuple(reply["shape"]) != tuple(shape):
+        raise CheckFailed(f"{what} returned shape {tuple(reply['shape'])}, expected {tuple(shape)}")
+    if reply["values"] is None or not str(reply["dtype"]).startswith("float"):
+        raise CheckFailed(f"{what} returned a {reply['dtype']} tensor, expected a floating-point one")
+    if reply["device"] != device:
+        raise CheckFailed(f"{what} returned a tensor on {reply['device']} for inputs on {device}; "
+                          "keep results on the input's device")
+    values = np.asarray(reply["values"], dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise CheckFailed(f"{what} returned NaN or infinite values")
+    return values
+
+
+def _not_mutated(reply: dict, what: str) -> None:
+    if reply.get("mutated"):
+        raise CheckFailed(f"{what} modified its input tensors in place; compute a new tensor instead")
+
+
+# -- reparametrize -------------------------------------------------------------
+def _sample(ctx: GroupContext, mean: np.ndarray, sd: np.ndarray, **kw: Any) -> tuple[dict, list[np.ndarray]]:
+    reply = ctx.call("reparametrize", mean=mean.astype(np.float32), sd=sd.astype(np.float32), **kw)
+    _not_mutated(reply, "reparametrize")
+    samples = [_tensor(s, "reparametrize", mean.shape, ctx.device) for s in reply["samples"]]
+    return reply, samples
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / math.sqrt((a * a).sum() * (b * b).sum()))
+
+
+@group("reparametrize")
+def reparametrize(ctx: GroupContext) -> None:
+    rng = ctx.rng
+    n = int(ctx.params.get("samples", 20000))
+
+    with ctx.check("returns a float tensor of the input's shape and device, inputs unchanged"):
+        for shape in ((5, 3), (1, 7)):
+            _sample(ctx, rng.normal(size=shape), rng.uniform(0.5, 2.0, size=shape))
+
+    with ctx.check("sd = 0 gives z = mean exactly"):
+        mean = rng.normal(size=(4, 6))
+        _, (z,) = _sample(ctx, mean, np.zeros_like(mean), no_validation=True)
+        ctx.require(np.allclose(z, mean.astype(np.float32), rtol=0, atol=1e-6),
+                    f"with sd = 0 the sample must equal the mean; largest difference {np.max(np.abs(z - mean)):.3g}")
+
+    # sd values kept away from 1 so that sd, sd**2 and exp(sd) are told apart.
+    sd_row = np.array([0.3, 0.5, 2.0, 3.0, 0.2, 1.7])
+    with ctx.check(f"mean and standard deviation of {n} samples match mean and sd in every dimension", weight=2):
+        mean_row = rng.normal(scale=2.0, size=6)
+        _, (z,) = _sample(ctx, np.tile(mean_row, (n, 1)), np.tile(sd_row, (n, 1)), seed=_seed(ctx))
+        m_hat, s_hat = z.mean(axis=0), z.std(axis=0)
+        bad = np.abs(m_hat - mean_row) > SIGMAS * sd_row / math.sqrt(n)
+        ctx.require(not bad.any(), f"sample means {np.round(m_hat, 3).tolist()} differ from the means "
+                                   f"{np.round(mean_row, 3).tolist()} (is eps ~ N(0, 1), centred at 0?)")
+        bad = np.abs(s_hat - sd_row) > SIGMAS * sd_row / math.sqrt(2 * n)
+        ctx.require(not bad.any(), f"sample standard deviations {np.round(s_hat, 3).tolist()} differ from sd "
+                                   f"{sd_row.tolist()} (z = mean + sd * eps: sd itself scales eps, not sd² or exp(sd); "
+                                   "and each row of the batch needs its own eps)")
+
+    with ctx.check("the noise is standard normal (share within ±0.5, ±1, ±2 standard deviations)"):
+        mean_row = rng.normal(size=6)
+        _, (z,) = _sample(ctx, np.tile(mean_row, (n, 1)), np.tile(sd_row, (n, 1)), seed=_seed(ctx))
+        u = np.abs((z - mean_row) / sd_row).ravel()
+        for k, p in ((0.5, 0.382925), (1.0, 0.682689), (2.0, 0.954500)):
+            share = float(np.mean(u < k))
+            tol = SIGMAS * math.sqrt(p * (1 - p) / u.size)
+            ctx.require(abs(share - p) < tol,
+                        f"{share:.3f} of the standardised noise lies within ±{k:g}, a standard normal has {p:.3f} "
+                        "(draw eps with torch.randn_like, not torch.rand_like)")
+
+    with ctx.check("samples are independent across the batch, the dimensions and successive calls", weight=2):
+        b, zdim = 2000, 4
+        reply, (z1, z2) = _sample(ctx, np.zeros((b, zdim)), np.ones((b, zdim)), calls=2)
+        ctx.require(not np.array_equal(z1, z2), "two calls with the same inputs gave the same sample: draw fresh "
+                                                "noise on every call and do not seed inside reparametrize")
+        tol = SIGMAS / math.sqrt(b * zdim)
+        c = _corr(z1, z2)
+        ctx.require(abs(c) < tol, f"successive calls are correlated ({c:.3f}); do not re-seed inside reparametrize")
+        c = _corr(z1[:-1], z1[1:])
+        ctx.require(float(z1.std(axis=0).min()) > 0.5 and abs(c) < tol,
+                    "the rows of the batch share their noise: draw one eps per example (the shape of mean), "
+                    "not one per latent dimension")
+        corr = np.corrcoef(z1.T)
+        off = float(np.max(np.abs(corr - np.eye(zdim))))
+        ctx.require(off < SIGMAS / math.sqrt(b), f"latent dimensions are correlated (|corr| up to {off:.2f}): "
+                                                 "draw independent noise for every dimension")
+
+    seed = _seed(ctx)
+    shape = (64, 5)
+    mean = rng.normal(size=shape)
+    sd = rng.choice(sd_row, size=shape)
+    weights = rng.normal(size=shape)
+    with ctx.check("gradients: ∂z/∂mean is the identity and ∂z/∂sd is eps", weight=2):
+        reply, (z,) = _sample(ctx, mean, sd, seed=seed, weights=weights.astype(np.float32))
+        g = reply.get("gradients", {})
+        if not g.get("has_grad"):
+            raise CheckFailed("no gradient flows from the sample back to mean and sd "
+                              + (f"({g['error']}) " if g.get("error") else "")
+                              + "(use rsample / mean + sd * eps, not sample() or .detach())")
+        g_mean, g_sd = g["grads"]
+        if g_mean is None or g_sd is None:
+            raise CheckFailed(f"the sample does not depend on {'mean' if g_mean is None else 'sd'} through autograd")
+        eps = (z - mean.astype(np.float32)) / sd.astype(np.float32)
+        ctx.require(np.allclose(g_mean, weights, rtol=1e-4, atol=1e-5),
+                    "the gradient with respect to mean is not the identity (z = mean + sd * eps)")
+        ctx.require(np.allclose(g_sd, weights * eps, rtol=1e-3, atol=1e-4),
+                    "the gradient with respect to sd is not eps (z = mean + sd * eps: sd must enter linearly, "
+                    "with gradients flowing through it)")
+
+    with ctx.check("eps comes from torch's global generator: after torch.manual_seed(s) it equals torch.randn(shape)"):
+        reply, (z,) = _sample(ctx, mean, sd, seed=seed)
+        eps = (z - mean.astype(np.float32)) / sd.astype(np.float32)
+        want = as_array(reply["reference_eps"], "reference eps", shape=shape, kind="f")
+        ctx.require(np.allclose(eps, want, rtol=1e-3, atol=1e-4),
+                    "with the global generator seeded, eps differs from torch.randn(mean.shape) drawn after the same "
+                    "seed: draw eps with torch.randn_like(mean) (or an equivalent call on the global generator), "
+                    "once, without seeding inside")
+
+
+# -- kl_divergence -------------------------------------------------------------
+def _kl(ctx: GroupContext, mean: np.ndarray, sd: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    kw = {} if weights is None else {"weights": weights.astype(np.float32)}
+    reply = ctx.call("kl_divergence", mean=mean.astype(np.float32), sd=sd.astype(np.float32), **kw)
+    _not_mutated(reply, "kl_divergence")
+    values = _tensor(reply["kl"], "kl_divergence", (len(mean),), ctx.device)
+    return values, reply
+
+
+def _closed_form(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    m = mean.astype(np.float32).astype(np.float64)
+    s = sd.astype(np.float32).astype(np.float64)
+    return 0.5 * (m**2 + s**2 - 1 - np.log(s**2)).sum(axis=-1)
+
+
+def _random_gaussians(rng: np.random.Generator, b: int, z: int) -> tuple[np.ndarray, np.ndarray]:
+    return rng.normal(scale=1.5, size=(b, z)), np.exp(rng.uniform(-2.0, 1.2, size=(b, z)))
+
+
+def _require_close(ctx: GroupContext, got: np.ndarray, want: np.ndarray, mean: np.ndarray, sd: np.ndarray,
+                   rtol: float = 1e-4, atol: float = 1e-4) -> None:
+    i = int(np.argmax(np.abs(got - want) / (atol + rtol * np.abs(want))))
+    ctx.require(np.allclose(got, want, rtol=rtol, atol=atol),
+                f"for mean = {np.round(mean[i], 3).tolist()[:6]}, sd = {np.round(sd[i], 3).tolist()[:6]} "
+                f"kl_divergence gave {got[i]:.5f}, expected 0.5 · Σ (mean² + sd² − 1 − log sd²) = {want[i]:.5f}")
+
+
+@group("kl_divergence")
+def kl_divergence(ctx: GroupContext) -> None:
+    rng = ctx.rng
+
+    with ctx.check("returns a float tensor of shape [B] (one value per example) on the input's device, inputs unchanged"):
+        for b, z in ((7, 3), (1, 5)):
+            _kl(ctx, *_random_gaussians(rng, b, z))
+
+    with ctx.check("zero for mean = 0, sd = 1"):
+        got, _ = _kl(ctx, np.zeros((4, 8)), np.ones((4, 8)))
+        ctx.require(np.all(np.abs(got) < 1e-5), f"KL(N(0, I) || N(0, I)) must be 0, got {got[0]:.5f}")
+
+    with ctx.check("matches the closed form on random inputs", weight=2):
+        mean, sd = _random_gaussians(rng, 200, 10)
+        got, _ = _kl(ctx, mean, sd)
+        _require_close(ctx, got, _closed_form(mean, sd), mean, sd)
+
+    with ctx.check("matches torch.distributions.kl_divergence(Normal(mean, sd), Normal(0, 1)).sum(-1) (Z = 1 and Z = 64)"):
+        import torch
+        from torch.distributions import Normal, kl_divergence as torch_kl
+
+        for z in (1, 64):
+            mean, sd = _random_gaussians(rng, 50, z)
+            got, _ = _kl(ctx, mean, sd)
+            m, s = (torch.tensor(a.astype(np.float32), dtype=torch.float64) for a in (mean, sd))
+            want = torch_kl(Normal(m, s), Normal(torch.zeros_like(m), torch.ones_like(s))).sum(-1).numpy()
+            _require_close(ctx, got, want, mean, sd, rtol=1e-4, atol=1e-3)
+
+    with ctx.check("gradients: ∂KL/∂mean = mean and ∂KL/∂sd = sd − 1/sd", weight=2):
+        mean, sd = _random_gaussians(rng, 32, 6)
+        weights = rng.uniform(0.5, 2.0, size=32)
+        _, reply = _kl(ctx, mean, sd, weights)
+        g = reply.get("gradients", {})
+        if not g.get("has_grad") or any(x is None for x in g.get("grads", [None])):
+            raise CheckFailed("no gradient flows from kl_divergence back to mean and sd (do not detach or use numpy)")
+        g_mean, g_sd = g["grads"]
+        m, s = mean.astype(np.float32).astype(np.float64), sd.astype(np.float32).astype(np.float64)
+        w = weights[:, None]
+        ctx.require(np.allclose(g_mean, w * m, rtol=1e-3, atol=1e-4), "∂KL/∂mean should be mean")
+        ctx.require(np.allclose(g_sd, w * (s - 1 / s), rtol=1e-3, atol=1e-4), "∂KL/∂sd should be sd − 1/sd")
+
+    with ctx.check("finite and accurate for a tiny sd (1e-6): no NaN, no infinity"):
+        mean, sd = _random_gaussians(rng, 8, 4)
+        sd[:, 0] = 1e-6
+        sd[::2, 2] = 3e-6
+        got, reply = _kl(ctx, mean, sd, np.ones(8))
+        g = reply.get("gradients", {})
+        ctx.require(g.get("has_grad") and all(x is not None and np.all(np.isfinite(x)) for x in g["grads"]),
+                    "the gradients are NaN or infinite for sd = 1e-6 (log(sd**2) is fine; avoid dividing by sd**2 "
+                    "or taking log of a rounded-down value)")
+        _require_close(ctx, got, _closed_form(mean, sd), mean, sd, rtol=1e-3, atol=1e-3)
+
+
+# -- elbo: the trained model, scored by the grader ----------------------------------
+def _check_encoding(reply: Any, n: int, z_dim: int) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(reply, dict):
+        raise CheckFailed("encode returned something that is not (mean, sd)")
+    if "error" in reply:
+        raise CheckFailed(str(reply["error"]))
+    mean, sd = reply.get("mean"), reply.get("sd")
+    for name, value in (("mean", mean), ("sd", sd)):
+        if not isinstance(value, np.ndarray) or value.shape != (n, z_dim):
+            got = value.shape if isinstance(value, np.ndarray) else type(value).__name__
+            raise CheckFailed(f"encode's {name} has shape {tuple(got) if isinstance(got, tuple) else got} for {n} images, "
+                              f"expected ({n}, {z_dim}) = [B, Z] with Z = args.z_dim")
+        if np.isnan(value).any():
+            raise CheckFailed(f"encode's {name} contains NaN for some held-out images")
+        if np.isinf(value).any():
+            raise CheckFailed(f"encode's {name} contains infinite values for some held-out images")
+    if (sd <= 0).any():
+        raise CheckFailed(f"encode returned sd ≤ 0 (smallest {float(sd.min()):.3g}); sd is a standard deviation and "
+                          "must be positive: return e.g. exp(0.5 * log_var) or softplus(...)")
+    return mean, sd
+
+
+def _check_logits(reply: Any, n: int) -> np.ndarray:
+    if not isinstance(reply, dict):
+        raise CheckFailed("decode returned something that is not a tensor of logits")
+    if "error" in reply:
+        raise CheckFailed(str(reply["error"]))
+    logits = reply.get("logits")
+    if not isinstance(logits, np.ndarray) or logits.shape != (n, 28, 28):
+        got = tuple(logits.shape) if isinstance(logits, np.ndarray) else type(logits).__name__
+        raise CheckFailed(f"decode returned shape {got} for {n} latent vectors, expected ({n}, 28, 28) "
+                          "Bernoulli logits")
+    if np.isnan(logits).any():
+        raise CheckFailed(f"decode returned NaN in {int(np.isnan(logits).sum())} of {logits.size} logits")
+    if np.isinf(logits).any():
+        raise CheckFailed("decode returned infinite logits (return logits, not log-probabilities of 0 or 1)")
+    return logits
+
+
+@group("elbo")
+def elbo(ctx: GroupContext) -> None:
+    p = ctx.params
+    epochs, z_dim = int(p["epochs"]), int(p["z_dim"])
+    reference, margin = float(p["reference"]), float(p["margin"])
+    threshold = reference * (1 + margin)
+    split = mnist.load_split(p)
+    held_out = split.held_out.astype(np.float64) / 255.0
+    n = len(held_out)
+    settings = {"seed": _seed(ctx), "epochs": epochs, "z_dim": z_dim}
+    trained = False
+    train_seconds = 0.0
+
+    with ctx.check(f"train(images, args) on {len(split.train)} training images returns a VAE "
+                   f"(torch.nn.Module with encode and decode; {epochs} epochs, Z = {z_dim})"):
+        info = ctx.call("train", images=split.train, settings=settings, timeout=float(p.get("train_seconds", 120)))
+        if not isinstance(info, dict) or not info.get("is_module"):
+            kind = info.get("type") if isinstance(info, dict) else "?"
+            raise CheckFailed(f"train returned {kind}, expected the trained VAE (a torch.nn.Module)")
+        for name in ("encode", "decode"):
+            if not info.get(f"has_{name}"):
+                raise CheckFailed(f"the model train returned has no {name} method")
+        seconds = info.get("seconds")
+        train_seconds = float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else 0.0
+        ctx.extra("train_seconds", round(train_seconds, 2))
+        # Freeze the trained model in a copy that will only ever decode: it never receives held-out
+        # images. Then the original, which will encode them, loses the right to write files.
+        ctx.fork()
+        ctx.call("seal")
+        trained = True
+
+    with ctx.check(f"held-out negative ELBO ≤ {threshold:.1f} (reference {reference:g} + {margin:.0%}), "
+                   f"computed by the grader on {n} held-out digits", weight=3):
+        if not trained:
+            raise CheckFailed("skipped: training did not produce a model")
+        mean, sd = _check_encoding(ctx.call("encode", images=split.held_out), n, z_dim)
+        z = evaluation.sample_latents(mean, sd, np.random.default_rng(_seed(ctx)))
+        logits = _check_logits(ctx.call("decode", endpoint="fork", z=z), n)
+        per_image = evaluation.negative_elbo(held_out, mean, sd, logits)
+        value = float(per_image.mean())
+        bce = float(evaluation.bernoulli_nll(logits, held_out).mean())
+        ctx.leaderboard("held-out negative ELBO", value, order="asc")
+        ctx.extra("negative_elbo", round(value, 3))
+        ctx.extra("reconstruction", round(bce, 3))
+        ctx.extra("kl", round(value - bce, 3))
+        ctx.extra("threshold", round(threshold, 3))
+        ctx.note(f"held-out negative ELBO {value:.1f} = reconstruction {bce:.1f} + KL {value - bce:.1f} "
+                 f"(threshold {threshold:.1f}, reference {reference:g}; training took {train_seconds:.1f} s)")
+        try:
+            shown = np.arange(0, n, max(1, n // 10))[:10]   # the held-out part is ordered by class
+            _feedback_images(ctx, held_out[shown], logits[shown], z_dim)
+        except Exception as exc:  # noqa: BLE001 - pictures are a courtesy, never a verdict
+            ctx.note(f"(no sample images: {exc})")
+        ctx.require(value <= threshold,
+                    f"held-out negative ELBO {value:.1f} is above the threshold {threshold:.1f}: check the loss "
+                    "(BCE summed over pixels + KL, averaged over the batch) and the training loop")
+
+
+def _feedback_images(ctx: GroupContext, originals: np.ndarray, logits: np.ndarray, z_dim: int) -> None:
+    """Prior samples, the 2-D manifold (Z = 2) and reconstructions, drawn in the parent from decoded logits."""
+    if ctx.artifacts_dir is None:
+        return
+    images = {}
+    prior = np.random.default_rng(_seed(ctx)).standard_normal((64, z_dim)).astype(np.float32)
+    decoded = _check_logits(ctx.call("decode", endpoint="fork", z=prior), 64)
+    path = ctx.artifact_path("samples.png")
+    evaluation.save_grid(path, evaluation.sigmoid(decoded), 8, "decoded samples z ~ N(0, I)")
+    images["samples"] = str(path)
+    if z_dim == 2:
+        grid = evaluation.manifold_latents(15)
+        decoded = _check_logits(ctx.call("decode", endpoint="fork", z=grid), len(grid))
+        path = ctx.artifact_path("manifold.png")
+        evaluation.save_grid(path, evaluation.sigmoid(decoded), 15, "latent manifold (Gaussian quantiles)")
+        images["manifold"] = str(path)
+    path = ctx.artifact_path("reconstructions.png")
+    pairs = np.concatenate([originals, evaluation.sigmoid(logits)])
+    evaluation.save_grid(path, pairs, 10, "held-out digits (top) and reconstructions (bottom)")
+    images["reconstructions"] = str(path)
+    ctx.extra("images", images)

@@ -1,0 +1,136 @@
+"""``grader grade-batch`` and ``grader gradescope``: argument wiring and the progress display."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .cli import UsageError
+from .devices import DeviceError
+from .grading import GradeOptions
+
+
+def add_commands(sub: argparse._SubParsersAction, grading_options: Callable[[argparse.ArgumentParser], None]) -> None:
+    b = sub.add_parser("grade-batch", help="grade a folder of submissions in parallel; write a gradebook")
+    b.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR",
+                   help="a folder per student (or a file per student) with the assignment files")
+    b.add_argument("--out", type=Path, required=True, metavar="RESULTS_DIR",
+                   help="per-student results.json and feedback.html, and gradebook.csv, go here")
+    b.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N", help="parallel workers (default 1)")
+    b.add_argument("--regrade", action="store_true", help="grade again submissions already graded")
+    b.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="local worker processes (default) or a Dask distributed cluster")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler (with --executor dask)")
+    b.add_argument("--time-scale", type=_positive_float, default=1.0, metavar="X",
+                   help="multiply every time limit by X (slow or busy machines)")
+    b.add_argument("--no-html", action="store_true", help="skip the HTML feedback pages")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    grading_options(b)
+
+    g = sub.add_parser("gradescope", help="build a Gradescope autograder bundle (zip)")
+    g.add_argument("out", type=Path, metavar="OUT.zip")
+    g.add_argument("--assignment", help="grade this assignment (default: told from the submitted file's name)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def cmd_grade_batch(args: argparse.Namespace) -> int:
+    from .assignment import UnknownAssignment, load_assignment
+    from .batch import BatchConfig, BatchError, BatchFailed, check_writable, plan, run_batch
+    from .devices import resolve_device
+    from .sandbox import select_isolation
+
+    if not args.submissions.is_dir():
+        raise UsageError(f"{args.submissions} is not a folder of submissions")
+    if args.executor == "dask" and not args.scheduler:
+        raise UsageError("--executor dask needs --scheduler ADDRESS")
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler is only used with --executor dask")
+    if args.assignment:
+        try:
+            load_assignment(args.assignment)
+        except UnknownAssignment as exc:
+            raise UsageError(str(exc).strip('"')) from None
+    try:
+        if args.device == "cuda":  # fail early; "auto" needs no torch import here
+            resolve_device(args.device)
+        isolation = select_isolation(require=args.require_isolation)
+    except (DeviceError, RuntimeError) as exc:
+        raise UsageError(str(exc)) from None
+    options = GradeOptions(device=args.device, seed=args.seed, isolation=isolation, time_scale=args.time_scale)
+    config = BatchConfig(submissions=args.submissions, out=args.out, jobs=args.jobs, regrade=args.regrade,
+                         assignment=args.assignment, options=options, executor=args.executor,
+                         scheduler=args.scheduler, html=not args.no_html)
+    try:  # bad input is reported before any progress bar appears
+        check_writable(config.out)
+        planned = plan(config)
+    except BatchError as exc:
+        raise UsageError(str(exc)) from None
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), TextColumn("{task.description}"),
+                        console=console, disable=args.quiet, transient=False)
+    task = progress.add_task("", total=0)
+
+    def on_start(n: int) -> None:
+        progress.update(task, total=n)
+
+    def on_progress(job, status: str) -> None:
+        progress.update(task, advance=1, description=f"{job.folder}: {status}"[:60])
+
+    try:
+        with progress:
+            summary = run_batch(config, on_progress=on_progress, on_start=on_start, planned=planned)
+    except BatchFailed as exc:
+        console.print(f"grader: error: {exc}", markup=False, soft_wrap=True)
+        return 1
+    except BatchError as exc:
+        raise UsageError(str(exc)) from None
+    if summary.ignored:
+        shown = ", ".join(summary.ignored[:5]) + (" ..." if len(summary.ignored) > 5 else "")
+        console.print(f"ignored {len(summary.ignored)} file(s) that are no submission: {shown}",
+                      markup=False, soft_wrap=True)
+    console.print(f"{summary.graded} graded, {summary.skipped} already graded (skipped), "
+                  f"{summary.invalid} invalid, {summary.errors} errors in {summary.seconds:.1f} s; "
+                  f"gradebook: {summary.gradebook}", markup=False, soft_wrap=True)
+    if summary.interrupted:
+        console.print("interrupted: finished results are kept; run the same command again to resume",
+                      markup=False, soft_wrap=True)
+        return 130
+    return 1 if summary.errors else 0
+
+
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from .gradescope import BundleError, build_bundle
+
+    if args.out.suffix.lower() != ".zip":
+        raise UsageError(f"the bundle must be a .zip file, got {args.out}")
+    try:
+        names = build_bundle(args.out, args.assignment)
+    except BundleError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {args.out} ({len(names)} files): upload it as the autograder of a Gradescope "
+          f"programming assignment")
+    return 0

@@ -1,0 +1,193 @@
+"""``grader check``: the student's quick self-test with the public suite only.
+
+It runs ``assignments/<name>/public/suite.py`` (expected values in plain sight)
+through the same sandboxed machinery as grading, never the hidden suite, so it
+cannot reveal a hidden expected value. Threshold groups (``kind = "threshold"``:
+the model must learn) are slow and run only with ``full=True`` / ``--full``.
+
+From a notebook: ``from grader import check; check()`` finds the notebook being
+edited (VS Code's ``__vsc_ipynb_file__``, ipykernel's ``__session__``, Jupyter's
+``JPY_SESSION_NAME``), else the newest file of the assignment in the working
+directory. It checks the *saved* file, and says so.
+
+(The module is ``checking`` rather than ``check`` so that ``grader.check`` stays
+the function a notebook calls.)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .assignment import Assignment, AssignmentError, UnknownAssignment, infer_assignment, load_assignment
+from .grading import GradeOptions, grade_file
+from .paths import templates_dir
+from .results import GradeResult
+
+PUBLIC_SEED = 0          # public checks are reproducible: same file, same feedback
+DISCLAIMER = ("These public checks use fixed inputs; the graded tests use other inputs, more cases and secret "
+              "seeds, so passing here does not guarantee full marks.")
+
+
+class CheckError(Exception):
+    """The check could not start (no file found, unknown assignment); the message says what to do."""
+
+
+@dataclass
+class CheckReport:
+    assignment: Assignment
+    path: Path
+    result: GradeResult
+    skipped: list[str] = field(default_factory=list)
+    hints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.result.tests) and all(t.status == "passed" for t in self.result.tests)
+
+
+def assignment_for(path: Path, name: str | None = None) -> Assignment:
+    """The assignment ``name``, or the one the file name (or a notebook's metadata) points at."""
+    try:
+        if name:
+            return load_assignment(name)
+        try:
+            return load_assignment(infer_assignment(path))
+        except UnknownAssignment:
+            if path.suffix.lower() == ".ipynb":
+                from .notebooks import read_metadata
+                meta = read_metadata(path).get("grader", {})
+                if isinstance(meta, dict) and isinstance(meta.get("assignment"), str):
+                    return load_assignment(meta["assignment"])
+            raise
+    except UnknownAssignment as exc:
+        raise CheckError(str(exc).strip('"')) from None
+
+
+def public_groups(assignment: Assignment, full: bool) -> tuple[list[str], list[str]]:
+    """(groups to run, threshold groups skipped) of the public suite."""
+    try:
+        suite = assignment.suite("public")
+    except AssignmentError as exc:
+        raise CheckError(f"{assignment.name} has no public checks ({exc})") from None
+    run, skipped = [], []
+    for name in suite:
+        config = assignment.groups.get(name)
+        if config is not None and config.kind == "threshold" and not full:
+            skipped.append(name)
+        else:
+            run.append(name)
+    return run, skipped
+
+
+def template_hints(assignment: Assignment) -> dict[str, str]:
+    """Hole name → the ``# TODO:`` hint of the student template (what the student already sees)."""
+    path = templates_dir() / assignment.submission_name
+    if not path.is_file():
+        return {}
+    hints: dict[str, str] = {}
+    current = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("def ", "async def ")):
+            current = stripped.split("def ", 1)[1].split("(", 1)[0]
+        elif stripped.startswith("# TODO:") and current and current not in hints:
+            hints[current] = stripped[len("# TODO:"):].strip()
+    return hints
+
+
+def run_check(path: Path, assignment: Assignment | None = None, full: bool = False, device: str = "cpu",
+              seed: int = PUBLIC_SEED, **options: Any) -> CheckReport:
+    """Run the public suite on ``path`` (``.py`` or ``.ipynb``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckError(f"no such file: {path}")
+    assignment = assignment or assignment_for(path)
+    groups, skipped = public_groups(assignment, full)
+    if groups:
+        result = grade_file(path, assignment, GradeOptions(device=device, seed=seed, only=groups, suite="public",
+                                                           **options))
+    else:   # only threshold groups, and no --full
+        result = GradeResult(assignment=assignment.name, submission=path.name)
+    return CheckReport(assignment, path, result, skipped, template_hints(assignment))
+
+
+def format_report(report: CheckReport) -> str:
+    """Plain text (a terminal and a notebook cell show it alike): one line per group, details for failures."""
+    r = report.result
+    lines = [f"Public checks of {report.path.name} — {report.assignment.title}"]
+    width = max([len(t.name) for t in r.tests] + [len(s) for s in report.skipped] + [8])
+    for t in r.tests:
+        checks = t.extra_data.get("checks", [])
+        good = sum(1 for c in checks if c["passed"])
+        if t.status == "passed":
+            lines.append(f"  ✓ {t.name:<{width}}  {good}/{len(checks)} checks pass")
+            continue
+        lines.append(f"  ✗ {t.name:<{width}}  {good}/{len(checks)} checks pass")
+        lines.extend("      " + ln for ln in t.output.splitlines() if not ln.startswith("✓"))
+        hint = report.hints.get(t.name)
+        if hint:
+            lines.append(f"      hint: {hint}")
+    for name in report.skipped:
+        lines.append(f"  – {name:<{width}}  skipped: a training/threshold run (run with --full, or check(full=True))")
+    for note in r.extra_data.get("notes", []):
+        lines.append(f"  note: {note}")
+    good = sum(1 for t in r.tests if t.status == "passed")
+    lines.append(f"{good} of {len(r.tests)} groups pass ({r.execution_time:.1f} s). {DISCLAIMER}")
+    return "\n".join(lines)
+
+
+# -- from a notebook or a script -------------------------------------------------
+def find_submission(assignment: str | None = None, namespace: Mapping[str, Any] | None = None,
+                    cwd: Path | None = None) -> Path:
+    """The file a ``check()`` call is about: the running notebook or script, else the newest matching file."""
+    namespace = namespace or {}
+    cwd = cwd or Path.cwd()
+    for candidate in (namespace.get("__vsc_ipynb_file__"), namespace.get("__session__"),
+                      os.environ.get("JPY_SESSION_NAME"), namespace.get("__file__")):
+        if isinstance(candidate, str) and candidate.endswith((".ipynb", ".py")):
+            # the session path may be relative to the Jupyter server's root, not to the kernel's directory
+            for path in (Path(candidate), cwd / candidate, cwd / Path(candidate).name):
+                if path.is_file():
+                    return path
+    from .assignment import list_assignments
+    from .submission import supported_suffixes
+
+    names = [assignment] if assignment else list_assignments()
+    in_notebook = "get_ipython" in namespace or hasattr(sys.modules.get("builtins"), "get_ipython")
+    found = []
+    for p in cwd.iterdir():
+        if p.is_file() and p.suffix.lower() in supported_suffixes():
+            try:
+                if infer_assignment(p) in names:
+                    found.append(p)
+            except UnknownAssignment:
+                continue
+    if not found:
+        what = f"a {assignment}.ipynb or {assignment}.py" if assignment else "a submission file"
+        raise CheckError(f"cannot find {what} in {cwd}; pass its path: check('path/to/file.ipynb')")
+    found.sort(key=lambda p: ((p.suffix.lower() == ".ipynb") == in_notebook, p.stat().st_mtime), reverse=True)
+    return found[0]
+
+
+def check(path: str | os.PathLike[str] | None = None, *, assignment: str | None = None, full: bool = False,
+          device: str = "cpu", namespace: Mapping[str, Any] | None = None) -> None:
+    """Print the public checks of ``path`` (default: the calling notebook or script). Does nothing when
+    the calling code is being imported (e.g. by the grader) rather than run."""
+    caller = namespace if namespace is not None else sys._getframe(1).f_globals
+    if path is None and caller.get("__name__") != "__main__":
+        return None
+    try:
+        file = Path(path) if path is not None else find_submission(assignment, caller)
+        chosen = assignment_for(file, assignment)
+        if file.suffix.lower() == ".ipynb":
+            saved = time.strftime("%H:%M:%S", time.localtime(file.stat().st_mtime))
+            print(f"Checking {file} as saved at {saved} (save the notebook first to check your latest changes).")
+        print(format_report(run_check(file, chosen, full=full, device=device)))
+    except CheckError as exc:
+        print(f"grader check: {exc}")
+    return None

@@ -1,0 +1,259 @@
+"""Gradescope: build the autograder bundle, and the entry point that runs inside it.
+
+Gradescope unpacks the bundle into ``/autograder/source``, runs ``setup.sh``
+once to build the image, then for every submission copies the student's files
+into ``/autograder/submission`` and runs ``run_autograder``, which must leave
+``/autograder/results/results.json``. The root is ``$AUTOGRADER_ROOT`` when
+set (tests use a temp dir), else ``/autograder``.
+
+The bundle holds the ``grader`` package, every assignment (hidden tests
+included: the bundle is for instructors' eyes and Gradescope only) and
+``pyproject.toml``; never the reference solutions.
+
+Results format: https://gradescope-autograders.readthedocs.io/en/latest/specs/
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import stat
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from . import __version__
+from .paths import project_root
+
+TORCH_PIN = "torch==2.13.0"
+DEFAULT_ROOT = "/autograder"
+
+# Gradescope's documented fields (anything else is rejected or ignored by the platform).
+TOP_LEVEL_FIELDS = {"score", "execution_time", "output", "output_format", "test_output_format",
+                    "test_name_format", "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
+               "tags", "visibility", "extra_data"}
+LEADERBOARD_FIELDS = {"name", "value", "order"}
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+STATUSES = {"passed", "failed"}
+
+SETUP_SH = f"""#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+set -euo pipefail
+SOURCE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="${{AUTOGRADER_ROOT:-{DEFAULT_ROOT}}}"
+if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
+    apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-pip
+fi
+python3 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --upgrade pip
+# CPU wheels of the pinned torch first, then the grader and its other dependencies.
+"$ROOT/venv/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu "{TORCH_PIN}"
+"$ROOT/venv/bin/python" -m pip install "$SOURCE" "{TORCH_PIN}"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission; it always writes $ROOT/results/results.json.
+set -u
+ROOT="${{AUTOGRADER_ROOT:-{root}}}"
+export GRADER_HOME="$ROOT/source"
+PY="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
+[ -x "$PY" ] || PY=python3
+cd "$ROOT/source"
+exec "$PY" -m grader.gradescope --root "$ROOT"{assignment}
+"""
+
+
+class BundleError(Exception):
+    """The bundle cannot be built (unknown assignment, unwritable destination)."""
+
+
+# -- building the bundle --------------------------------------------------------------
+def bundle_files(root: Path | None = None) -> list[tuple[Path, str]]:
+    """(file on disk, name in the zip) for everything the autograder needs."""
+    root = root or project_root()
+    picked: list[tuple[Path, str]] = []
+    for top in ("grader", "assignments"):
+        for path in sorted((root / top).rglob("*")):
+            rel = path.relative_to(root)
+            if (path.is_file() and "__pycache__" not in rel.parts and path.suffix not in (".pyc", ".pyo")
+                    and not any(part.startswith(".") for part in rel.parts)):
+                picked.append((path, rel.as_posix()))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).is_file():
+            picked.append((root / name, name))
+    return picked
+
+
+def build_bundle(out_zip: Path, assignment: str | None = None, root: Path | None = None) -> list[str]:
+    """Write the autograder zip; return the names it holds. ``assignment`` fixes which one is graded
+    (else it is told from the submitted file's name)."""
+    from .assignment import UnknownAssignment, load_assignment
+
+    if assignment:
+        try:
+            load_assignment(assignment)
+        except UnknownAssignment as exc:
+            raise BundleError(str(exc).strip('"')) from None
+    files = bundle_files(root)
+    names = {n for _, n in files}
+    run = RUN_AUTOGRADER.format(root=DEFAULT_ROOT, assignment=f" --assignment {assignment}" if assignment else "")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        _add_text(zf, "setup.sh", SETUP_SH, executable=True)
+        _add_text(zf, "run_autograder", run, executable=True)
+        if "README.md" not in names:  # pyproject.toml names it; pip cannot build without it
+            _add_text(zf, "README.md", "Autograder bundle built by `grader gradescope`.\n")
+        for path, name in files:
+            zf.write(path, name)
+    try:
+        out_zip.parent.mkdir(parents=True, exist_ok=True)
+        out_zip.write_bytes(buf.getvalue())
+    except OSError as exc:
+        raise BundleError(f"cannot write {out_zip}: {exc.strerror or exc}") from None
+    with zipfile.ZipFile(out_zip) as zf:
+        return zf.namelist()
+
+
+def _add_text(zf: zipfile.ZipFile, name: str, text: str, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
+    zf.writestr(info, text)
+
+
+# -- validating results -----------------------------------------------------------------
+def validate_results(data: Mapping[str, Any]) -> list[str]:
+    """Problems with ``data`` as a Gradescope results.json (empty list: valid)."""
+    errors: list[str] = []
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    if not isinstance(data, Mapping):
+        return ["results must be a JSON object"]
+    errors += [f"unknown top-level field {k!r}" for k in data if k not in TOP_LEVEL_FIELDS]
+    if "score" not in data and not all("score" in t for t in data.get("tests", [])):
+        errors.append("score is required when not every test has one")
+    for key in ("score", "execution_time"):
+        if key in data and not number(data[key]):
+            errors.append(f"{key} must be a number")
+    for key in ("output",):
+        if key in data and not isinstance(data[key], str):
+            errors.append(f"{key} must be a string")
+    for key in ("visibility", "stdout_visibility"):
+        if key in data and data[key] not in VISIBILITIES:
+            errors.append(f"{key} must be one of {sorted(VISIBILITIES)}")
+    for key in ("output_format", "test_output_format", "test_name_format"):
+        if key in data and data[key] not in FORMATS:
+            errors.append(f"{key} must be one of {sorted(FORMATS)}")
+    if "extra_data" in data and not isinstance(data["extra_data"], Mapping):
+        errors.append("extra_data must be an object")
+    tests = data.get("tests", [])
+    if not isinstance(tests, list):
+        errors.append("tests must be a list")
+        tests = []
+    for i, t in enumerate(tests):
+        where = f"tests[{i}]"
+        if not isinstance(t, Mapping):
+            errors.append(f"{where} must be an object")
+            continue
+        errors += [f"{where}: unknown field {k!r}" for k in t if k not in TEST_FIELDS]
+        for key in ("score", "max_score"):
+            if key in t and not number(t[key]):
+                errors.append(f"{where}.{key} must be a number")
+        for key in ("name", "output", "number"):
+            if key in t and not isinstance(t[key], str):
+                errors.append(f"{where}.{key} must be a string")
+        if "status" in t and t["status"] not in STATUSES:
+            errors.append(f"{where}.status must be passed or failed")
+        if "visibility" in t and t["visibility"] not in VISIBILITIES:
+            errors.append(f"{where}.visibility must be one of {sorted(VISIBILITIES)}")
+        if "output_format" in t and t["output_format"] not in FORMATS:
+            errors.append(f"{where}.output_format must be one of {sorted(FORMATS)}")
+        if "tags" in t and not (isinstance(t["tags"], list) and all(isinstance(x, str) for x in t["tags"])):
+            errors.append(f"{where}.tags must be a list of strings")
+        if "extra_data" in t and not isinstance(t["extra_data"], Mapping):
+            errors.append(f"{where}.extra_data must be an object")
+    board = data.get("leaderboard", [])
+    if not isinstance(board, list):
+        errors.append("leaderboard must be a list")
+        board = []
+    for i, b in enumerate(board):
+        if not isinstance(b, Mapping) or "name" not in b or "value" not in b:
+            errors.append(f"leaderboard[{i}] needs name and value")
+            continue
+        errors += [f"leaderboard[{i}]: unknown field {k!r}" for k in b if k not in LEADERBOARD_FIELDS]
+        if b.get("order", "desc") not in ("asc", "desc"):
+            errors.append(f"leaderboard[{i}].order must be asc or desc")
+    return errors
+
+
+# -- inside the Gradescope container -------------------------------------------------------
+def autograder_root(root: str | Path | None = None) -> Path:
+    return Path(root or os.environ.get("AUTOGRADER_ROOT") or DEFAULT_ROOT)
+
+
+def run_autograder(root: Path, assignment: str | None = None, device: str = "auto") -> dict[str, Any]:
+    """Grade the one submission under ``root/submission``; write and return ``root/results/results.json``."""
+    from .assignment import load_assignment
+    from .batch import Job, _failed_result, discover_student
+    from .grading import GradeOptions, grade_file, grade_submission
+    from .results import write_json_atomic
+    from .sandbox import select_isolation
+
+    t0 = time.monotonic()
+    submission_dir = root / "submission"
+    jobs = discover_student(submission_dir, "submission", assignment) if submission_dir.is_dir() else []
+    if not jobs:
+        jobs = [Job("submission", assignment or "", "", problem=f"no submission file found in {submission_dir}")]
+    graded = [j for j in jobs if j.assignment and not j.problem]
+    job = graded[0] if len(graded) == 1 else jobs[0]
+    if len(graded) > 1:
+        names = ", ".join(j.source for j in graded)
+        job = Job("submission", graded[0].assignment, names,
+                  problem=f"files for several assignments were handed in ({names}); hand in one")
+
+    options = GradeOptions(device=device, isolation=select_isolation())
+    if job.assignment and not job.problem:
+        a = load_assignment(job.assignment)
+        result = grade_file(Path(job.path), a, options)
+    elif job.assignment:
+        a = load_assignment(job.assignment)
+        result = grade_submission(submission_dir / a.submission_name, a, options, problem=job.problem)
+    else:
+        result = _failed_result(job, job.problem)
+    result.execution_time = time.monotonic() - t0
+    data = result.to_gradescope()
+    write_json_atomic(root / "results" / "results.json", data)
+    return data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m grader.gradescope``: what ``run_autograder`` calls."""
+    parser = argparse.ArgumentParser(prog="python -m grader.gradescope", description=__doc__)
+    parser.add_argument("--root", help="the autograder root (default: $AUTOGRADER_ROOT or /autograder)")
+    parser.add_argument("--assignment", help="the assignment (default: told from the submitted file's name)")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    root = autograder_root(args.root)
+    try:
+        data = run_autograder(root, args.assignment, args.device)
+    except Exception as exc:  # noqa: BLE001 - Gradescope must get a results file whatever happens
+        from .results import write_json_atomic
+        data = {"score": 0, "output": f"the autograder failed: {type(exc).__name__}: {exc}; "
+                                      "please tell the course staff", "tests": [],
+                "extra_data": {"grader_version": __version__}}
+        write_json_atomic(root / "results" / "results.json", data)
+        print(data["output"], file=sys.stderr)
+        return 1
+    print(f"score: {data['score']:g} / {data['extra_data'].get('max_score', 0):g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

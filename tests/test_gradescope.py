@@ -1,0 +1,136 @@
+"""The Gradescope bundle: what it holds, and run_autograder in a directory that mimics /autograder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.cli import EXIT_USAGE, main
+from grader.gradescope import TORCH_PIN, validate_results
+
+from conftest import ROOT
+
+SOLUTION = (ROOT / "solutions" / "bandits.py").read_text()
+TEMPLATE = (ROOT / "templates" / "bandits.py").read_text()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
+    assert main(["gradescope", str(out)]) == 0
+    return out
+
+
+def test_bundle_contents(bundle: Path) -> None:
+    with zipfile.ZipFile(bundle) as zf:
+        names = set(zf.namelist())
+        setup = zf.read("setup.sh").decode()
+        run = zf.read("run_autograder").decode()
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
+    assert {"setup.sh", "run_autograder", "pyproject.toml", "README.md", "grader/cli.py",
+            "grader/gradescope.py", "assignments/bandits/assignment.toml",
+            "assignments/bandits/hidden/suite.py"} <= names
+    assert not any(n.startswith(("solutions/", "templates/", "tests/")) for n in names), "no reference solutions"
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    assert TORCH_PIN in setup and "pip install" in setup
+    assert "results" in run and "grader.gradescope" in run
+    assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
+    for script in ("setup.sh", "run_autograder"):
+        with zipfile.ZipFile(bundle) as zf:
+            text = zf.read(script).decode()
+        subprocess.run(["bash", "-n"], input=text.encode(), check=True)   # valid shell
+
+
+def test_bad_bundle_arguments_are_usage_errors(tmp_path: Path, capsys) -> None:
+    assert main(["gradescope", str(tmp_path / "x.tar")]) == EXIT_USAGE
+    assert main(["gradescope", str(tmp_path / "x.zip"), "--assignment", "nope"]) == EXIT_USAGE
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["gradescope", str(blocker / "x.zip")]) == EXIT_USAGE
+    assert len(capsys.readouterr().err.strip().splitlines()) == 3
+
+
+def autograder_dir(tmp_path: Path, bundle: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root / "source")
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    for name, text in files.items():
+        path = root / "submission" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    # Gradescope copies run_autograder next to source/ and runs it from there.
+    run = root / "run_autograder"
+    run.write_bytes((root / "source" / "run_autograder").read_bytes())
+    run.chmod(0o755)
+    return root
+
+
+def run_autograder(root: Path) -> dict:
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": sys.executable,
+           "PYTHONPATH": str(root / "source")}   # the bundled grader, not this checkout's
+    env.pop("GRADER_HOME", None)
+    proc = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=150, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert validate_results(data) == [], validate_results(data)
+    return data
+
+
+def check_documented_shape(data: dict) -> None:
+    """Gradescope's fields, checked independently of validate_results."""
+    assert set(data) <= {"score", "execution_time", "output", "output_format", "test_output_format",
+                         "test_name_format", "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+    for key in ("score", "execution_time", "output", "visibility", "stdout_visibility", "extra_data", "tests",
+                "leaderboard"):
+        assert key in data, key
+    assert isinstance(data["score"], (int, float)) and data["visibility"] in {"visible", "hidden", "after_due_date",
+                                                                               "after_published"}
+    for t in data["tests"]:
+        for key in ("score", "max_score", "status", "name", "output", "visibility", "extra_data"):
+            assert key in t, key
+        assert t["status"] in ("passed", "failed") and 0 <= t["score"] <= t["max_score"]
+    for b in data["leaderboard"]:
+        assert {"name", "value"} <= set(b) and b.get("order", "desc") in ("asc", "desc")
+
+
+@pytest.mark.timeout(200)
+def test_run_autograder_grades_the_submission(tmp_path: Path, bundle: Path) -> None:
+    data = run_autograder(autograder_dir(tmp_path, bundle, {"bandits.py": SOLUTION, "notes.txt": "hi"}))
+    check_documented_shape(data)
+    assert data["score"] == 10 and data["extra_data"]["assignment"] == "bandits"
+    assert all(t["status"] == "passed" for t in data["tests"])
+
+
+@pytest.mark.timeout(200)
+def test_run_autograder_always_writes_results(tmp_path: Path, bundle: Path) -> None:
+    # Nothing handed in.
+    data = run_autograder(autograder_dir(tmp_path / "a", bundle, {}))
+    check_documented_shape(data)
+    assert data["score"] == 0 and "no submission file found" in data["output"]
+    # Two files for the same assignment.
+    data = run_autograder(autograder_dir(tmp_path / "b", bundle, {"bandits.py": SOLUTION,
+                                                                  "old/bandits (1).py": SOLUTION}))
+    assert data["score"] == 0 and "hand in exactly one" in data["tests"][0]["output"]
+    # The template: zero, without crashing.
+    data = run_autograder(autograder_dir(tmp_path / "c", bundle, {"bandits.py": TEMPLATE}))
+    assert data["score"] == 0 and len(data["tests"]) == 3
+
+
+def test_validator_catches_malformed_results() -> None:
+    good = {"score": 1, "tests": [{"name": "a", "score": 1, "max_score": 1, "status": "passed"}]}
+    assert validate_results(good) == []
+    bad = {"score": "1", "visibility": "public", "bogus": 1,
+           "tests": [{"score": 1, "max_score": None, "status": "ok", "extra": 1}],
+           "leaderboard": [{"name": "x"}]}
+    errors = validate_results(bad)
+    for needle in ("score must be a number", "visibility", "bogus", "max_score", "status", "extra", "leaderboard"):
+        assert any(needle in e for e in errors), (needle, errors)

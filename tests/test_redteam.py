@@ -1,0 +1,276 @@
+"""Red team: hostile ``bandits.py`` submissions (tests/redteam/) gain nothing and harm nothing.
+
+Every case asserts a clear message in the feedback, no points beyond its
+honest parts, the grader alive (it returns a result and keeps grading the
+other groups), no process left behind and nothing left on disk. Cases that
+only namespaces can contain (reading files, network, process count, disk
+quota) are skipped where the machine has none; the skip says so.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox import NoIsolation, select_isolation
+from grader.sandbox import process as sandbox_process
+from tests.conftest import ROOT, grade_path, group_result, scores
+
+REDTEAM = Path(__file__).resolve().parent / "redteam"
+HONEST = (REDTEAM / "_honest.py").read_text()
+ISOLATED = not isinstance(select_isolation(), NoIsolation)
+needs_namespaces = pytest.mark.skipif(not ISOLATED, reason="no namespace isolation on this machine "
+                                      f"({getattr(select_isolation(), 'reason', '')}); only namespaces contain this")
+pytestmark = pytest.mark.timeout(120)
+
+EPS, UPD = "epsilon_greedy", "update_estimate"
+
+
+@pytest.fixture
+def children(monkeypatch):
+    """Work directories of every child started during the test; afterwards none may exist,
+    on disk or in any process's command line."""
+    workdirs: list[Path] = []
+    original = sandbox_process.tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        path = original(*args, **kwargs)
+        if str(kwargs.get("prefix", "")).startswith("grader-child-"):
+            workdirs.append(Path(path))
+        return path
+
+    monkeypatch.setattr(sandbox_process.tempfile, "mkdtemp", mkdtemp)
+    yield workdirs
+    assert workdirs, "no child was started"
+    end = time.monotonic() + 10
+    while True:
+        left = _processes_mentioning([str(w) for w in workdirs])
+        if not left or time.monotonic() > end:
+            break
+        time.sleep(0.2)
+    assert not left, f"processes left behind: {left}"
+    assert not [w for w in workdirs if w.exists()], "a child's work directory was left on disk"
+
+
+def _processes_mentioning(needles: list[str]) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if any(n in cmdline for n in needles):
+            found.append(f"{pid}: {cmdline[:120]}")
+    return found
+
+
+def grade_case(tmp_path: Path, case: str, only: list[str], replace: dict[str, str] | None = None, **options):
+    """Grade tests/redteam/CASE.py as a bandits submission."""
+    source = (REDTEAM / f"{case}.py").read_text().replace("# HONEST\n", HONEST)
+    for key, value in {"__ROOT__": str(ROOT), **(replace or {})}.items():
+        source = source.replace(key, value)
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    path = folder / "bandits.py"
+    path.write_text(source)
+    result = grade_path(path, "bandits", only=only, **options)
+    assert "sandbox:" in result.output
+    assert [t.name for t in result.tests] == [g for g in (EPS, UPD, "agent") if g in only]
+    return result
+
+
+def feedback(result, group: str) -> str:
+    return group_result(result, group).output
+
+
+FAST = {"time_scale": 0.1}  # wall 3 s and CPU 6 s per group instead of 30 s and 60 s
+
+
+@pytest.mark.parametrize("case, message", [
+    ("exit_at_import", "sys.exit(0)"),
+    ("os_exit_at_import", "did the submission call sys.exit() or os._exit()?"),
+    pytest.param("import_grader", "No module named 'grader'", marks=needs_namespaces),
+])
+def test_fails_at_import(tmp_path, children, case, message):
+    result = grade_case(tmp_path, case, [UPD])
+    assert scores(result) == {UPD: 0}
+    assert "failed to import" in feedback(result, UPD) or "exited while" in feedback(result, UPD)
+    assert message in feedback(result, UPD)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("exit_in_hole", "sys.exit(0)"),
+    ("os_exit_in_hole", "exited while running update_estimate (exit status 0"),
+    ("allocate_30gb", "MemoryError"),
+    ("write_2gb", "File too large"),
+])
+def test_hole_that_ends_or_harms_the_child(tmp_path, children, case, message):
+    result = grade_case(tmp_path, case, [UPD])
+    assert scores(result) == {UPD: 0}
+    assert message in feedback(result, UPD)
+
+
+def test_infinite_loop_is_stopped(tmp_path, children):
+    t0 = time.monotonic()
+    result = grade_case(tmp_path, "infinite_loop", [UPD], **FAST)
+    assert scores(result) == {UPD: 0}
+    assert "time limit reached" in feedback(result, UPD)
+    assert time.monotonic() - t0 < 30
+
+
+def test_sleeping_group_costs_only_itself(tmp_path, children):
+    result = grade_case(tmp_path, "sleep_past_timeout", [EPS, UPD], **FAST)
+    assert scores(result) == {EPS: 0, UPD: 3}
+    assert "time limit reached" in feedback(result, EPS)
+
+
+def test_lying_objects_get_nothing(tmp_path, children):
+    result = grade_case(tmp_path, "lying_objects", [EPS, UPD])
+    assert scores(result) == {EPS: 0, UPD: 0}
+    assert "got AlwaysEqual" in feedback(result, UPD) or "returned" in feedback(result, UPD)
+
+
+def test_monkeypatching_its_own_process_changes_no_verdict(tmp_path, children):
+    result = grade_case(tmp_path, "monkeypatch", [UPD])
+    assert scores(result) == {UPD: 0}
+    out = feedback(result, UPD)
+    assert "patched numpy" in out and "✗ sample average (α = 0) on random cases" in out
+    assert "must equal the reward" in out
+
+
+def test_memory_and_stack_scans_find_no_expected_values(tmp_path, children):
+    result = grade_case(tmp_path, "scan_memory", [UPD])
+    assert scores(result) == {UPD: 0}
+    assert "scan found" in feedback(result, UPD) and "must equal the reward" in feedback(result, UPD)
+
+
+def test_printing_200mb_is_truncated_and_honest_parts_score(tmp_path, children):
+    result = grade_case(tmp_path, "print_200mb", [UPD])
+    assert scores(result) == {UPD: 3}
+    out = feedback(result, UPD)
+    assert "more output not shown" in out and len(out) < 10_000
+
+
+@needs_namespaces
+def test_fake_results_and_forged_frames_change_nothing(tmp_path, children):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    before = set(os.listdir(ROOT))
+    result = grade_case(tmp_path, "fake_results", [UPD], {"__OUTSIDE__": str(outside)})
+    assert scores(result) == {UPD: 0} and result.score == 0
+    out = feedback(result, UPD)
+    assert "✗" in out and "score: 10 / 10" in out.split("--- your program printed ---", 1)[1]
+    assert "could not write results.json in __ROOT__".replace("__ROOT__", str(ROOT)) in out
+    assert not (outside / "results.json").exists()
+    assert not (ROOT / "results.json").exists() and set(os.listdir(ROOT)) - before == set()
+    assert not list((tmp_path / "submission").glob("results.json"))
+    assert not (tmp_path / "results.json").exists()
+
+
+@needs_namespaces
+def test_reading_solutions_by_path_search_finds_nothing(tmp_path, children):
+    result = grade_case(tmp_path, "read_solutions_by_path", [UPD])
+    assert scores(result) == {UPD: 0}
+    assert "search found: nothing" in feedback(result, UPD)
+
+
+@needs_namespaces
+def test_fork_500_is_capped_and_nothing_survives(tmp_path, children):
+    result = grade_case(tmp_path, "fork_500", [UPD])
+    out = feedback(result, UPD)
+    assert scores(result) == {UPD: 0}
+    assert "BlockingIOError" in out and "Resource temporarily unavailable" in out
+    made = int(out.split("forked ", 1)[1].split()[0])
+    assert made < 100
+
+
+@needs_namespaces
+def test_sockets_to_localhost_reach_nothing(tmp_path, children):
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(8)
+    tcp.settimeout(0)
+    port = tcp.getsockname()[1]
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", port))
+    udp.settimeout(0)
+    try:
+        result = grade_case(tmp_path, "socket_out", [UPD], {"__PORT__": str(port)})
+        with pytest.raises(BlockingIOError):
+            tcp.accept()
+        with pytest.raises(BlockingIOError):
+            udp.recvfrom(4096)
+    finally:
+        tcp.close()
+        udp.close()
+    assert scores(result) == {UPD: 3}  # the functions are honest; the leak failed
+    out = feedback(result, UPD)
+    assert "TCP connect failed" in out and "Network is unreachable" in out
+    assert "succeeded" not in out
+
+
+@needs_namespaces
+def test_filling_the_disk_hits_the_quota(tmp_path, children):
+    result = grade_case(tmp_path, "fill_disk", [UPD])
+    assert scores(result) == {UPD: 0}
+    assert "No space left on device" in feedback(result, UPD)
+
+
+@needs_namespaces
+@pytest.mark.skipif(not (ROOT / "assignments" / "vae" / "assignment.toml").exists(), reason="no vae assignment yet")
+def test_planted_pickle_and_torchscript_files_are_never_loaded(tmp_path, children):
+    """The model never leaves the child (the parent asks it for arrays), so a planted .pt or
+    TorchScript archive is never loaded; planting outside the sandbox fails."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    source = (REDTEAM / "vae_model_files.py").read_text()
+    source = source.replace("__ROOT__", str(ROOT)).replace("__OUTSIDE__", str(outside))
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "vae.py").write_text(source)
+    before = set(os.listdir(ROOT)), set(os.listdir(ROOT / "assignments" / "vae"))
+    result = grade_path(folder / "vae.py", "vae", only=["kl_divergence"])
+    out = feedback(result, "kl_divergence")
+    assert scores(result) == {"kl_divergence": 3}  # the honest hole keeps its points, nothing more
+    planted = ast.literal_eval(out.split("planted: ", 1)[1].splitlines()[0])
+    assert "./model.pt" in planted and all(p.startswith(("./", "../", "/tmp/")) for p in planted)  # sandbox only
+    assert "could not plant " + str(outside / "model.pt") in out
+    assert not list(outside.iterdir()) and not (outside / "payload-ran").exists()
+    assert (set(os.listdir(ROOT)), set(os.listdir(ROOT / "assignments" / "vae"))) == before
+    assert not list(folder.glob("*.pt")) and not list(tmp_path.glob("*.pt"))
+
+
+def _grade_private_cartpole(tmp_path: Path, how: str):
+    source = (REDTEAM / "private_cartpole.py").read_text().replace("__HOW__", how)
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "reinforce_baseline.py").write_text(source)
+    return grade_path(folder / "reinforce_baseline.py", "reinforce_baseline", only=["training"])
+
+
+HAS_BASELINE = (ROOT / "assignments" / "reinforce_baseline" / "assignment.toml").exists()
+
+
+@pytest.mark.skipif(not HAS_BASELINE, reason="no reinforce_baseline assignment yet")
+def test_private_cartpole_with_gymnasium_make_is_refused(tmp_path, children):
+    result = _grade_private_cartpole(tmp_path, "make")
+    assert scores(result) == {"training": 0}
+    assert "CartPole is not available inside the grader" in feedback(result, "training")
+    assert "private episodes" not in feedback(result, "training")
+
+
+@pytest.mark.skipif(not HAS_BASELINE, reason="no reinforce_baseline assignment yet")
+@pytest.mark.xfail(strict=True, reason="known gap: importlib.reload(gymnasium.envs.classic_control.cartpole) "
+                   "undoes lock_cartpole (assignments/reinforce/cartpole_child.py), and the ~20 lines of CartPole "
+                   "physics can be re-written anyway; only train_seconds bounds private training")
+def test_private_cartpole_by_reloading_gymnasium_is_refused(tmp_path, children):
+    result = _grade_private_cartpole(tmp_path, "reload")
+    assert scores(result) == {"training": 0}  # holds: this policy is random
+    assert "private episodes" not in feedback(result, "training")  # fails: it played past the budget

@@ -1,0 +1,69 @@
+"""Every hidden VAE hole test can fail: wrong variants lose points, correct alternatives keep them.
+
+Only the hole groups run here (``--only``), with a fixed seed; the trained
+model is tested in test_vae_elbo.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ROOT, group_result
+from tests.variants.vae import CORRECT, WRONG
+
+REFERENCE = (ROOT / "solutions" / "vae.py").read_text()
+HOLES = ("reparametrize", "kl_divergence")
+
+
+def _cases(catalogue):
+    return [pytest.param(hole, src, id=f"{hole}: {name}") for hole, variants in catalogue.items()
+            for name, src in variants.items()]
+
+
+def test_catalogue_is_large_enough():
+    for hole in HOLES:
+        assert len(WRONG[hole]) >= 6
+        assert len(CORRECT[hole]) >= 2
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("hole, source", _cases(WRONG))
+def test_wrong_variant_loses_points(grade_source, hole, source):
+    result = grade_source("vae", REFERENCE + "\n" + source, only=[hole])
+    test = group_result(result, hole)
+    assert test.score < test.max_score, test.output
+    assert test.status == "failed"
+    assert "✗" in test.output
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("hole, source", _cases(CORRECT))
+def test_correct_alternative_keeps_full_marks(grade_source, hole, source):
+    result = grade_source("vae", REFERENCE + "\n" + source, only=[hole])
+    test = group_result(result, hole)
+    assert test.score == test.max_score, test.output
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_reference_holes_full_marks_on_other_seeds(grade_source, seed):
+    result = grade_source("vae", REFERENCE, only=list(HOLES), seed=seed)
+    for test in result.tests:
+        assert test.score == test.max_score, test.output
+
+
+@pytest.mark.timeout(120)
+def test_template_holes_score_zero_and_say_not_implemented(grade_source):
+    result = grade_source("vae", (ROOT / "templates" / "vae.py").read_text(), only=list(HOLES))
+    for test in result.tests:
+        assert test.score == 0
+        assert "not implemented yet" in test.output
+
+
+@pytest.mark.timeout(180)
+def test_public_checks_pass_for_the_reference_and_fail_for_the_template(grade_source):
+    result = grade_source("vae", REFERENCE, suite="public")
+    assert {t.name for t in result.tests} == {"reparametrize", "kl_divergence", "elbo"}
+    assert result.score == result.max_score, [t.output for t in result.tests]
+    result = grade_source("vae", (ROOT / "templates" / "vae.py").read_text(), suite="public")
+    assert result.score == 0
