@@ -1,0 +1,127 @@
+"""Hidden tests of the REINFORCE-with-baseline assignment. Never released to students.
+
+Expected values and gradients are computed here, in the parent, from the
+formulas; the child only returns the student's losses and their gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.rl import training_group
+from grader.suite import CheckFailed, GroupContext, as_array, group
+
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def expected(logits: np.ndarray, values: np.ndarray, actions: np.ndarray, returns: np.ndarray) -> dict[str, np.ndarray | float]:
+    """Both losses and the gradients that must flow (the others must be zero)."""
+    B = len(actions)
+    z = logits - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    adv = returns - values
+    onehot = np.zeros_like(logits)
+    onehot[np.arange(B), actions] = 1.0
+    return {
+        "policy": float(-np.mean(logp[np.arange(B), actions] * adv)),
+        "value": float(np.mean(adv ** 2)),
+        "policy_grad_logits": -(onehot - np.exp(logp)) * adv[:, None] / B,
+        "value_grad_values": -2.0 * adv / B,
+    }
+
+
+def _losses(ctx: GroupContext, logits, values, actions, returns) -> dict:
+    reply = ctx.call("baseline_losses", logits=logits, values=values, actions=actions, returns=returns)
+    if reply.get("type") != "pair":
+        raise CheckFailed(f"baseline_losses should return a pair (policy_loss, value_loss), got {reply.get('type')}"
+                          + (f" of length {reply['length']}" if reply.get("length") is not None else ""))
+    if reply.get("mutated"):
+        raise CheckFailed("baseline_losses modified its inputs in place")
+    for name in ("policy", "value"):
+        r = reply[name]
+        if r.get("type") != "tensor":
+            raise CheckFailed(f"the {name} loss should be a torch tensor, got {r.get('type')}")
+        if r.get("shape") not in ([], [1]):
+            raise CheckFailed(f"the {name} loss should be a scalar (shape []), got shape {r.get('shape')}")
+        if r.get("value") is None:
+            raise CheckFailed(f"the {name} loss is not a floating-point tensor")
+        if r.get("no_graph"):
+            raise CheckFailed(f"the {name} loss has no gradient: compute it with torch operations from the inputs")
+    return reply
+
+
+def _value(reply: dict, name: str) -> float:
+    return float(np.asarray(reply[name]["value"]).reshape(()))
+
+
+def _is_zero(grad) -> bool:
+    return grad is None or not np.any(np.asarray(grad) != 0)
+
+
+def _batch(rng: np.random.Generator, B: int, A: int = 2):
+    logits = rng.normal(size=(B, A)) * 1.5
+    returns = rng.uniform(0, 60, size=B)
+    values = returns + rng.normal(size=B) * 15       # a baseline that is roughly right
+    return logits, values, rng.integers(A, size=B), returns
+
+
+@group("baseline_losses")
+def baseline_losses(ctx: GroupContext) -> None:
+    rng = ctx.rng
+
+    with ctx.check("policy loss = -mean(log π(a|s) · (G - V)) on a random batch (B = 64)", weight=2):
+        logits, values, actions, returns = batch = _batch(rng, 64)
+        reply, want = _losses(ctx, *batch), expected(*batch)
+        got = _value(reply, "policy")
+        ctx.require(bool(np.isclose(got, want["policy"], rtol=RTOL, atol=ATOL)),
+                    f"policy loss {got:.6g}, expected -mean(log_softmax(logits)[b, a_b] · (G_b - V_b)) = {want['policy']:.6g}")
+        g = reply["policy"]["grad_logits"]
+        ctx.require(g is not None, "no gradient of the policy loss reached the logits")
+        g = as_array(g, "the policy loss's gradient with respect to the logits", shape=logits.shape, kind="f")
+        ctx.require(bool(np.allclose(g, want["policy_grad_logits"], rtol=RTOL, atol=ATOL)),
+                    "the policy loss's gradient with respect to the logits is not that of "
+                    f"-mean(log π(a|s) · (G - V)) (largest difference {np.abs(g - want['policy_grad_logits']).max():.3g})")
+
+    with ctx.check("value loss = mean((G - V)²) on a random batch (B = 64)", weight=2):
+        batch = _batch(rng, 64)
+        reply, want = _losses(ctx, *batch), expected(*batch)
+        got = _value(reply, "value")
+        ctx.require(bool(np.isclose(got, want["value"], rtol=RTOL, atol=ATOL)),
+                    f"value loss {got:.6g}, expected mean((G - V)²) = {want['value']:.6g}")
+
+    with ctx.check("the baseline is a constant in the policy loss: its gradient w.r.t. the values is zero", weight=2):
+        reply = _losses(ctx, *_batch(rng, 32))
+        ctx.require(_is_zero(reply["policy"]["grad_values"]),
+                    "the policy loss sends a gradient into the values: detach the baseline (values.detach()) "
+                    "so the policy gradient does not train the value network")
+
+    with ctx.check("the value loss does not train the policy: its gradient w.r.t. the logits is zero"):
+        reply = _losses(ctx, *_batch(rng, 32))
+        ctx.require(_is_zero(reply["value"]["grad_logits"]), "the value loss depends on the logits")
+
+    with ctx.check("the value loss's gradient w.r.t. the values is -2(G - V)/B", weight=2):
+        batch = _batch(rng, 48)
+        reply, want = _losses(ctx, *batch), expected(*batch)
+        g = reply["value"]["grad_values"]
+        ctx.require(g is not None, "no gradient of the value loss reached the values")
+        g = as_array(g, "the value loss's gradient with respect to the values", shape=(48,), kind="f")
+        ctx.require(bool(np.allclose(g, want["value_grad_values"], rtol=RTOL, atol=ATOL)),
+                    f"the value loss's gradient w.r.t. the values is not -2(G - V)/B "
+                    f"(largest difference {np.abs(g - want['value_grad_values']).max():.3g})")
+
+    with ctx.check("5 actions, B = 1 and B = 7: both losses and the policy gradient"):
+        for B in (1, 7):
+            batch = _batch(rng, B, 5)
+            reply, want = _losses(ctx, *batch), expected(*batch)
+            for name in ("policy", "value"):
+                got = _value(reply, name)
+                ctx.require(bool(np.isclose(got, want[name], rtol=RTOL, atol=ATOL)),
+                            f"B = {B}: {name} loss {got:.6g}, expected {want[name]:.6g}")
+            g = reply["policy"]["grad_logits"]
+            ctx.require(g is not None and bool(np.allclose(g, want["policy_grad_logits"], rtol=RTOL, atol=ATOL)),
+                        f"B = {B}: the policy loss's gradient with respect to the logits is wrong")
+
+
+@group("training")
+def training(ctx: GroupContext) -> None:
+    training_group(ctx, budget=int(ctx.params["episodes"]))

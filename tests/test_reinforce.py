@@ -1,0 +1,272 @@
+"""The REINFORCE assignments end to end: references full marks, templates zero, the parent-side
+CartPole machinery (grader/rl.py), the training-env proxy and its budget, and bad submissions.
+
+The full threshold groups of each reference run once here (~12 s each); the
+statistics over many seeds are in test_reinforce_calibration.py (slow).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.rl import TrainingEnvServer, evaluate_policy, learning_summary, reached, validate_actions
+from grader.sandbox import CallbackAbort
+from grader.suite import CheckFailed
+from tests.conftest import ROOT, group_result, scores
+
+REFERENCE = {name: (ROOT / "solutions" / f"{name}.py").read_text() for name in ("reinforce", "reinforce_baseline")}
+TEMPLATE = {name: (ROOT / "templates" / f"{name}.py").read_text() for name in ("reinforce", "reinforce_baseline")}
+
+
+# -- references and templates ------------------------------------------------
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("assignment", ["reinforce", "reinforce_baseline"])
+def test_reference_full_marks_with_learning_curve_feedback(grade_source, assignment):
+    result = grade_source(assignment, REFERENCE[assignment], seed=7)
+    assert result.score == result.max_score == 10, [t.output for t in result.tests]
+    training = group_result(result, "training")
+    assert "reached 475" in training.output and "evaluation" in training.output and "±" in training.output
+    curves = training.extra_data["learning_curves"]
+    assert len(curves) == 2 and all(len(c) > 10 for c in curves)
+    evaluations = training.extra_data["evaluations"]
+    assert all(e["mean"] >= 475 for e in evaluations)
+    if assignment == "reinforce_baseline":
+        assert all(e["training_episodes"] <= 350 + 16 for e in evaluations)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("assignment", ["reinforce", "reinforce_baseline"])
+def test_template_scores_exactly_zero_and_says_not_implemented(grade_source, assignment):
+    result = grade_source(assignment, TEMPLATE[assignment])
+    assert result.score == 0
+    for test in result.tests:
+        assert test.score == 0
+        assert "not implemented yet" in test.output, test.output
+
+
+# -- grader/rl.py in the parent, without a child -------------------------------
+class FakeContext:
+    """``ctx.call('act', ...)`` answered by a local policy function (what the child's probe returns)."""
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def call(self, op, run, obs, timeout):
+        assert op == "act" and obs.dtype == np.float32 and obs.ndim == 2 and obs.shape[1] == 4
+        return {"actions": self.policy(obs)}
+
+
+def balance(obs: np.ndarray) -> np.ndarray:
+    """A hand-written controller that keeps the pole up for 500 steps."""
+    return (obs[:, 2] + 0.5 * obs[:, 3] + 0.01 * obs[:, 0] + 0.1 * obs[:, 1] > 0).astype(np.int64)
+
+
+def test_evaluate_policy_scores_what_the_policy_earns():
+    good = evaluate_policy(FakeContext(balance), "r", 100, seed=3, timeout=30)
+    assert good.shape == (100,) and good.mean() >= 475
+    always_left = evaluate_policy(FakeContext(lambda o: np.zeros(len(o), np.int64)), "r", 100, seed=3, timeout=30)
+    assert always_left.max() < 20
+
+
+@pytest.mark.parametrize("reply, message", [
+    ({"actions": np.zeros((5, 1), np.int64)}, "shape"),
+    ({"actions": np.zeros(5)}, "dtype"),
+    ({"actions": np.full(5, np.nan)}, "dtype"),
+    ({"actions": np.full(5, 2)}, "actions are 0 and 1"),
+    ({"actions": np.full(5, -1)}, "actions are 0 and 1"),
+    ({"actions": np.zeros(5, bool)}, "dtype"),
+    ({"error": "the policy should return a numpy int64 array of actions, got str"}, "got str"),
+    ([1, 2], "could not be read"),
+])
+def test_validate_actions_names_the_problem(reply, message):
+    with pytest.raises(CheckFailed, match=message):
+        validate_actions(reply, 5)
+
+
+def test_training_server_counts_episodes_and_refuses_after_the_budget():
+    server = TrainingEnvServer(num_envs=4, seed=1, budget=10)
+    with pytest.raises(CallbackAbort, match="reset"):
+        server.handle({"op": "step", "actions": np.zeros(4, np.int64)})
+    obs = server.handle({"op": "reset"})["obs"]
+    assert obs.shape == (4, 4) and obs.dtype == np.float32
+    server.handle({"op": "step", "actions": np.zeros(4, np.int64)})
+    server.handle({"op": "reset"})                 # 4 episodes cut short: they count
+    assert server.cut == 4 and server.episodes == 4
+    with pytest.raises(CallbackAbort, match="integer actions"):
+        server.handle({"op": "step", "actions": np.zeros(3, np.int64)})
+    with pytest.raises(CallbackAbort, match="0 and 1"):
+        server.handle({"op": "step", "actions": np.full(4, 5)})
+    with pytest.raises(CallbackAbort, match="budget of 10 episodes"):
+        for _ in range(1000):
+            reply = server.handle({"op": "step", "actions": np.zeros(4, np.int64)})
+    assert 10 <= server.episodes < 10 + 4
+    assert all(r >= 1 for r in server.returns) and len(server.times) == len(server.returns)
+    assert set(reply) == {"obs", "reward", "terminated", "truncated"}
+    server.close()
+
+
+def test_training_server_follows_next_step_autoreset():
+    server = TrainingEnvServer(num_envs=2, seed=0, budget=None)
+    server.handle({"op": "reset"})
+    lengths = []
+    for _ in range(60):
+        r = server.handle({"op": "step", "actions": np.zeros(2, np.int64)})
+        lengths.append(r["reward"].copy())
+    # always pushing left ends each episode after ~10 steps; the step after each end is a reset (reward 0)
+    assert len(server.returns) >= 4
+    assert server.returns == [float(n) for n in server.lengths]
+    assert any(r[0] == 0.0 for r in lengths)
+    server.close()
+
+
+def test_learning_summary_lines():
+    returns = np.concatenate([np.full(30, 20.0), np.full(40, 500.0)])
+    times = np.linspace(0.1, 7.0, returns.size)
+    assert reached(returns, 475, 20) == 30 + 19
+    assert learning_summary(returns, times).startswith("reached 475 (mean of 20 episodes) after 49 episodes, ")
+    assert "best mean" in learning_summary(np.full(50, 30.0), np.zeros(50))
+    assert learning_summary([], []) == "no training episode finished"
+
+
+# -- bad submissions: zero for the training group only, with a clear message ----
+BAD_POLICIES = {
+    "train returns a dict": ('return {"weights": 1}', "must return a policy"),
+    "train returns None": ("return None", "must return a policy"),
+    "actions of shape [N, 1]": ("return lambda obs: np.zeros((len(obs), 1), dtype=np.int64)", "has shape"),
+    "float actions": ("return lambda obs: np.zeros(len(obs))", "dtype float64"),
+    "NaN actions": ("return lambda obs: np.full(len(obs), np.nan)", "dtype float64"),
+    "action 2 (out of range)": ("return lambda obs: np.full(len(obs), 2)", "actions are 0 and 1"),
+    "a string instead of actions": ('return lambda obs: "left"', "got str"),
+    "policy raises mid-episode": ('''calls = [0]
+    def policy(obs):
+        calls[0] += 1
+        if calls[0] > 5:
+            raise RuntimeError("policy exploded")
+        return np.zeros(len(obs), dtype=np.int64)
+    return policy''', "RuntimeError: policy exploded"),
+}
+
+
+def _pairs():
+    """Two bad cases per grading: training run 1 gets the first, run 2 the second (one child, half the time)."""
+    names = list(BAD_POLICIES)
+    return [pytest.param(names[i], names[i + 1], id=f"{names[i]} / {names[i + 1]}") for i in range(0, len(names), 2)]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("first, second", _pairs())
+def test_bad_policy_gets_zero_and_a_clear_message(grade_source, first, second):
+    (body1, message1), (body2, message2) = BAD_POLICIES[first], BAD_POLICIES[second]
+    source = REFERENCE["reinforce"] + f"""
+
+def _bad_1(env, args):
+    {body1}
+
+
+def _bad_2(env, args):
+    {body2}
+
+
+_calls = [0]
+
+
+def train(env, args):
+    _calls[0] += 1
+    return (_bad_1 if _calls[0] == 1 else _bad_2)(env, args)
+"""
+    result = grade_source("reinforce", source, only=["training"])
+    test = group_result(result, "training")
+    assert test.score == 0 and test.status == "failed"
+    run1, run2 = test.output.split("✗ training run 2")[:2]
+    assert message1 in run1, test.output
+    assert message2 in run2, test.output
+
+
+@pytest.mark.timeout(120)
+def test_train_that_never_returns_times_out_and_other_groups_are_still_graded(grade_source):
+    source = REFERENCE["reinforce"] + "\n\ndef train(env, args):\n    while True:\n        pass\n"
+    result = grade_source("reinforce", source, only=["compute_returns", "training"], time_scale=0.07)
+    assert scores(result) == {"compute_returns": 3, "training": 0}
+    out = group_result(result, "training").output
+    assert "time limit reached while running train" in out, out
+
+
+# -- reinforce_baseline: the budget is the parent's, and gymnasium's CartPole is switched off ---
+GYM_ROUTES = '''
+import gymnasium as gym
+from gymnasium.envs.classic_control.cartpole import CartPoleEnv as _ImportedEarly
+
+
+def train(env, args):
+    from gymnasium.envs.classic_control import cartpole
+    outcomes = []
+    for make in (lambda: gym.make("CartPole-v1"),
+                 lambda: gym.make("CartPole-v0"),
+                 lambda: gym.make_vec("CartPole-v1", num_envs=4, vectorization_mode="vector_entry_point"),
+                 lambda: gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync"),
+                 lambda: _ImportedEarly(),
+                 lambda: cartpole.CartPoleVectorEnv(num_envs=4)):
+        try:
+            make()
+            outcomes.append("CREATED")
+        except Exception as exc:
+            outcomes.append(type(exc).__name__ + ": " + str(exc))
+    raise RuntimeError(" | ".join(outcomes))
+'''
+
+
+@pytest.mark.timeout(120)
+def test_gymnasium_cartpole_is_switched_off_in_the_baseline_child(grade_source):
+    result = grade_source("reinforce_baseline", REFERENCE["reinforce_baseline"] + GYM_ROUTES, only=["training"])
+    out = group_result(result, "training").output
+    assert "CREATED" not in out, out
+    assert out.count("CartPole is not available inside the grader") >= 2 * 6, out
+
+
+@pytest.mark.timeout(120)
+def test_training_on_a_private_cartpole_beyond_the_budget_scores_zero(grade_source):
+    source = REFERENCE["reinforce_baseline"] + '''
+
+_reference_train = train
+
+
+def train(env, args):
+    import gymnasium as gym
+    own = gym.make_vec("CartPole-v1", num_envs=16, vectorization_mode="vector_entry_point")
+    args.episodes = 100_000
+    return _reference_train(own, args)
+'''
+    result = grade_source("reinforce_baseline", source, only=["training"])
+    test = group_result(result, "training")
+    assert test.score == 0
+    assert "CartPole is not available inside the grader" in test.output
+
+
+@pytest.mark.timeout(120)
+def test_stepping_past_the_budget_is_refused(grade_source):
+    source = REFERENCE["reinforce_baseline"] + '''
+
+def train(env, args):
+    env.reset(seed=args.seed)
+    while True:                       # ignores args.episodes
+        env.step(np.zeros(env.num_envs, dtype=np.int64))
+'''
+    result = grade_source("reinforce_baseline", source, only=["training"])
+    test = group_result(result, "training")
+    assert test.score == 0
+    assert "budget of 350 episodes is spent" in test.output, test.output
+    assert "training episodes" in test.output
+
+
+@pytest.mark.timeout(120)
+def test_args_carry_the_budget_seed_and_device(grade_source):
+    source = REFERENCE["reinforce_baseline"] + '''
+
+def train(env, args):
+    raise RuntimeError(f"args: episodes={args.episodes} device={args.device} gamma={args.gamma} "
+                       f"seed_is_int={isinstance(args.seed, int)} num_envs={env.num_envs} lr={args.lr}")
+'''
+    result = grade_source("reinforce_baseline", source, only=["training"])
+    out = group_result(result, "training").output
+    assert "episodes=350 device=cpu gamma=0.99 seed_is_int=True num_envs=16 lr=0.01" in out, out
