@@ -266,11 +266,11 @@ def test_private_cartpole_with_gymnasium_make_is_refused(tmp_path, children):
     assert "private episodes" not in feedback(result, "training")
 
 
+@needs_namespaces
 @pytest.mark.skipif(not HAS_BASELINE, reason="no reinforce_baseline assignment yet")
-@pytest.mark.xfail(strict=True, reason="known gap: importlib.reload(gymnasium.envs.classic_control.cartpole) "
-                   "undoes lock_cartpole (assignments/reinforce/cartpole_child.py), and the ~20 lines of CartPole "
-                   "physics can be re-written anyway; only train_seconds bounds private training")
 def test_private_cartpole_by_reloading_gymnasium_is_refused(tmp_path, children):
+    """The training child cannot read gymnasium's CartPole source (hide_modules), so reloading
+    the module brings nothing back. Re-writing the physics by hand is not preventable."""
     result = _grade_private_cartpole(tmp_path, "reload")
-    assert scores(result) == {"training": 0}  # holds: this policy is random
-    assert "private episodes" not in feedback(result, "training")  # fails: it played past the budget
+    assert scores(result) == {"training": 0}
+    assert "private episodes" not in feedback(result, "training")

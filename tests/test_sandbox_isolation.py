@@ -386,3 +386,16 @@ def test_exit_status_mirroring():
     assert nsinit._mirror(0) == 0
     assert nsinit._mirror(3 << 8) == 3
     assert nsinit._mirror(nsinit.SETUP_FAILED << 8) == nsinit.SETUP_FAILED
+
+
+def test_hide_modules_resolves_source_files_without_importing_them():
+    import sys as _sys
+
+    from grader.sandbox.isolation import module_files
+    from grader.sandbox.limits import Limits
+
+    _sys.modules.pop("json.tool", None)
+    files = module_files(("json.tool", "json", "no_such_module_xyz"))
+    assert files[0].endswith("json/tool.py") and files[1].endswith("/json")  # a package hides its folder
+    assert len(files) == 2 and "json.tool" not in _sys.modules
+    assert Limits.from_mapping({"hide_modules": ["a.b"]}).hide_modules == ("a.b",)

@@ -128,12 +128,18 @@ def lock_cartpole() -> None:
     """Make ``gymnasium.make('CartPole-v1')``, ``make_vec`` and the CartPole classes raise.
 
     Runs when ``probes.py`` is imported, before the submission is. It closes
-    the obvious way around the episode budget; it cannot stop code that
-    re-creates the simulator itself (the physics are a few lines), which stays
-    a matter for the course's rules.
+    the obvious way around the episode budget. Under namespace isolation the
+    training group also hides gymnasium's cartpole source from the child
+    (``hide_modules`` in assignment.toml), so ``importlib.reload`` cannot
+    bring the simulator back either. Code that re-creates the simulator
+    itself (the physics are a few lines) stays a matter for the course's rules.
     """
     import gymnasium
-    from gymnasium.envs.classic_control import cartpole
+
+    try:
+        from gymnasium.envs.classic_control import cartpole
+    except ImportError:  # hidden by the sandbox: nothing left to switch off but the registry
+        cartpole = None
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(BLOCKED)
@@ -142,7 +148,7 @@ def lock_cartpole() -> None:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             raise RuntimeError(BLOCKED)
 
-    for module in (cartpole, gymnasium.envs.classic_control):
+    for module in (cartpole, getattr(gymnasium.envs, "classic_control", None)):
         for name in ("CartPoleEnv", "CartPoleVectorEnv"):
             if hasattr(module, name):
                 setattr(module, name, Blocked)

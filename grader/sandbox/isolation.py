@@ -186,6 +186,7 @@ def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: 
     if device == "cuda":
         devices += sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))
     mask = [h for h in hidden if any(_is_within(h, k) and h != k for k in kept)]
+    mask += module_files(limits.hide_modules)
     uid = UID_BASE + secrets.randbelow(1 << 26) if mode == "root" else 1000
     return {
         "mode": mode,
@@ -206,6 +207,27 @@ def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: 
             "/etc/hostname": "sandbox\n",
         },
     }
+
+
+def module_files(names: tuple[str, ...]) -> list[str]:
+    """Source files (or package folders) of ``names``, found without importing the modules themselves.
+
+    Each is masked in the child (an empty file or folder), so importing it
+    fails or yields nothing, whatever the submission does to ``sys.modules``.
+    """
+    import importlib.util
+
+    found = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.origin or not os.path.exists(spec.origin):
+            continue
+        origin = os.path.realpath(spec.origin)
+        found.append(os.path.dirname(origin) if spec.submodule_search_locations else origin)
+    return found
 
 
 def _modes() -> list[str]:

@@ -30,6 +30,9 @@ class Limits:
     disk_mb: int = 512
     threads: int = 2
     address_space: bool = True
+    # Modules whose source files the child must not see (e.g. a simulator that
+    # would let a submission train past an episode budget). Needs namespaces.
+    hide_modules: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], base: "Limits | None" = None) -> "Limits":
@@ -39,7 +42,7 @@ class Limits:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown limit(s) {sorted(unknown)}; known: {sorted(known)}")
-        return replace(base, **{k: data[k] for k in data})
+        return replace(base, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def apply_in_child(self) -> None:
         """Set rlimits; runs between fork and exec, so it must not allocate much."""
