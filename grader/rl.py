@@ -211,6 +211,7 @@ def training_group(ctx: GroupContext, budget: int | None, runs: int | None = Non
     p = ctx.params
     runs = int(runs if runs is not None else p.get("runs", 2))
     num_envs, threshold = int(p.get("num_envs", 16)), float(p.get("threshold", 475.0))
+    ctx.extra("threshold", threshold)  # drawn as a line on the learning curves of the HTML report
     train_seconds, eval_seconds = float(p.get("train_seconds", 120)), float(p.get("eval_seconds", 30))
     eval_episodes = int(p.get("eval_episodes", 100))
     curves, evaluations = [], []

@@ -1,9 +1,11 @@
 """Variational autoencoder on MNIST: the reparametrization trick and the KL term.
 
 Fill in the two functions marked TODO. The model, the loss and the training
-loop below use them. Run ``python vae.py --data DIR`` (a directory holding the
-MNIST IDX files, or an ``.npz`` with an ``images`` array) to train and print the
-negative ELBO per epoch, and ``grader check vae.py`` for the public checks.
+loop below use them. Run ``python vae.py`` to train on the 4,000 bundled
+training digits (``assignments/vae/data/mnist-train-4k.npz``) and print the
+negative ELBO per epoch, or ``python vae.py --data DIR`` for a directory holding
+the MNIST IDX files (or an ``.npz`` with an ``images`` array); run
+``grader check vae.py`` for the public checks.
 
 The grader calls ``train(images, args)`` with the training images only, then
 computes the negative ELBO on held-out images itself from what ``encode`` and
@@ -134,12 +136,26 @@ def load_images(path: Path) -> np.ndarray:
     raise FileNotFoundError(f"no train-images-idx3-ubyte[.gz] in {path}")
 
 
+BUNDLED_DATA = "mnist-train-4k.npz"   # the 4,000 training digits shipped with the assignment
+
+
+def find_bundled_data() -> Path | None:
+    """The bundled training digits, next to this file or in the course folder layout."""
+    here = Path(globals().get("__file__", "vae.py")).resolve().parent
+    for folder in (here, here.parent / "assignments" / "vae" / "data", Path.cwd(), Path.cwd() / "assignments" / "vae" / "data"):
+        if (folder / BUNDLED_DATA).is_file():
+            return folder / BUNDLED_DATA
+    return None
+
+
 def main() -> None:
     args = build_parser().parse_args()
-    if args.data is None:
-        print("pass --data DIR (a directory with the MNIST IDX files) or --data FILE.npz to train")
+    data = args.data or find_bundled_data()
+    if data is None:
+        print(f"pass --data DIR (a directory with the MNIST IDX files) or --data FILE.npz to train; "
+              f"{BUNDLED_DATA} was not found")
         return
-    images = load_images(args.data)
+    images = load_images(data)
     args.verbose = True
     train(images, args)
 

@@ -152,3 +152,23 @@ def test_assignment_can_use_full_mnist_from_a_directory(tmp_path):
     split = mnist.load_split({"data": str(tmp_path / "full"), "train_images": 15})
     assert np.array_equal(split.train, arrays["train-images-idx3-ubyte"][:15])
     assert np.array_equal(split.held_out, arrays["t10k-images-idx3-ubyte"])
+
+
+def test_public_training_split_is_exactly_the_training_part():
+    """Students get the 4,000 training digits; none of the grader's held-out digits."""
+    import sys
+
+    import numpy as np
+
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "assignments" / "vae" / "hidden"))
+    try:
+        import mnist
+    finally:
+        sys.path.pop(0)
+    split = mnist.load_split()
+    with np.load(ROOT / "assignments" / "vae" / "data" / "mnist-train-4k.npz", allow_pickle=False) as public:
+        assert np.array_equal(public["images"], split.train)
+    held = {img.tobytes() for img in split.held_out}
+    assert not any(img.tobytes() in held for img in split.train)
