@@ -218,10 +218,26 @@ def train(env, args):
 
 @pytest.mark.timeout(120)
 def test_gymnasium_cartpole_is_switched_off_in_the_baseline_child(grade_source):
-    result = grade_source("reinforce_baseline", REFERENCE["reinforce_baseline"] + GYM_ROUTES, only=["training"])
+    """Even without namespaces (so the cartpole source is readable), every route is refused."""
+    from grader.sandbox import NoIsolation
+
+    result = grade_source("reinforce_baseline", REFERENCE["reinforce_baseline"] + GYM_ROUTES, only=["training"],
+                          isolation=NoIsolation(reason="testing lock_cartpole alone"))
     out = group_result(result, "training").output
     assert "CREATED" not in out, out
     assert out.count("CartPole is not available inside the grader") >= 2 * 6, out
+
+
+@pytest.mark.timeout(120)
+def test_gymnasium_cartpole_source_is_hidden_under_namespaces(grade_source):
+    from grader.sandbox import NoIsolation, select_isolation
+
+    if isinstance(select_isolation(), NoIsolation):
+        pytest.skip("no namespace isolation here")
+    result = grade_source("reinforce_baseline", REFERENCE["reinforce_baseline"] + GYM_ROUTES, only=["training"])
+    out = group_result(result, "training").output
+    assert "CREATED" not in out, out
+    assert "No module named 'gymnasium.envs.classic_control.cartpole'" in out, out
 
 
 @pytest.mark.timeout(120)
