@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROOT, group_result
+from tests.conftest import ROOT, group_result, variant_params
 from tests.variants.bandits import CORRECT, WRONG
 
 REFERENCE = (ROOT / "solutions" / "bandits.py").read_text()
 
-
-def _cases(catalogue):
-    return [pytest.param(hole, src, id=f"{hole}: {name}") for hole, variants in catalogue.items()
-            for name, src in variants.items()]
 
 
 def test_catalogue_is_large_enough():
@@ -22,7 +18,7 @@ def test_catalogue_is_large_enough():
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("hole, source", _cases(WRONG))
+@pytest.mark.parametrize("hole, source", variant_params(WRONG))
 def test_wrong_variant_loses_points(grade_source, hole, source):
     result = grade_source("bandits", REFERENCE + "\n" + source, only=[hole])
     test = group_result(result, hole)
@@ -32,7 +28,7 @@ def test_wrong_variant_loses_points(grade_source, hole, source):
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("hole, source", _cases(CORRECT))
+@pytest.mark.parametrize("hole, source", variant_params(CORRECT))
 def test_correct_alternative_keeps_full_marks(grade_source, hole, source):
     result = grade_source("bandits", REFERENCE + "\n" + source, only=[hole, "agent"])
     for test in result.tests:
