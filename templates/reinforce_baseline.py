@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-return", type=float, default=500.0,
                    help="stop once the mean return of the last --stop-window episodes reaches this")
     p.add_argument("--stop-window", type=int, default=50)
+    p.add_argument("--final-lr-fraction", type=float, default=0.3,
+                   help="learning rates decay linearly over the episode budget down to this fraction")
     p.add_argument("--num-envs", type=int, default=16, help="sub-environments (only when run as a script)")
     return p
 
@@ -181,6 +183,10 @@ def train(env: Any, args: argparse.Namespace) -> Policy:
         actions = torch.as_tensor(np.concatenate([a for _, a, _ in episodes]), device=device)
         returns = torch.as_tensor(np.concatenate([compute_returns(r, args.gamma) for _, _, r in episodes]),
                                   dtype=torch.float32, device=device) * args.return_scale
+        # Anneal the step size over the budget: late updates fine-tune instead of undoing a good policy.
+        progress = collector.episodes_done / max(1, args.episodes)
+        for group, lr in zip(optimizer.param_groups, (args.lr, args.value_lr)):
+            group["lr"] = lr * max(args.final_lr_fraction, 1.0 - progress)
         logits = net(obs)
         for _ in range(args.value_steps):
             _, value_loss = baseline_losses(logits.detach(), value_net(obs), actions, returns)
