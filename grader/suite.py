@@ -88,8 +88,23 @@ def seed_for(master_seed: int, *names: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([master_seed & (2**63 - 1), *(zlib.crc32(n.encode()) for n in names)])
 
 
+@dataclass
+class _Slot:
+    """One named child process of a group and its restart bookkeeping."""
+    child: Child | None = None
+    respawns: int = 0
+    last_failure: ChildFailure | None = None
+
+
+def _named(endpoint: str, failure: ChildFailure) -> ChildFailure:
+    """Say which process failed when a group runs more than the main one."""
+    if endpoint == "main":
+        return failure
+    return ChildFailure(failure.kind, f"[{endpoint} process] {failure.message}")
+
+
 class GroupContext:
-    """The parent's side of one test group: inputs, calls into the child, verdicts."""
+    """The parent's side of one test group: inputs, calls into its child processes, verdicts."""
 
     def __init__(self, config: GroupConfig, spec: ChildSpec, master_seed: int, device: str,
                  artifacts_dir: Path | None = None) -> None:
@@ -102,52 +117,44 @@ class GroupContext:
         self.artifacts_dir = artifacts_dir
         self.outcome = GroupOutcome()
         self._spec = spec
-        self._child: Child | None = None
-        self._respawns = 0
+        self._slots: dict[str, _Slot] = {}
         self._t0 = time.monotonic()
         self.deadline = self._t0 + config.limits.wall_seconds
         self._outputs: list[str] = []
-        self._last_failure: ChildFailure | None = None
 
-    # -- talking to the child -------------------------------------------
+    # -- talking to the children -----------------------------------------
     def call(self, op: str, *, timeout: float | None = None,
              handlers: Mapping[str, Callable[[Any], Any]] | None = None,
              endpoint: str = "main", **args: Any) -> Any:
         """Raw result of probe ``op``; raises SubmissionError / ChildFailure for the check to record.
 
-        ``endpoint="fork"`` talks to the copy made by :meth:`fork`.
+        ``endpoint`` names the child process that answers. Each name is its own
+        fresh child (same submission, probes and limits), started on first use:
+        separate processes, work directories and namespaces, so one learns
+        nothing of what another is sent (the VAE decodes in ``"decoder"``,
+        which never receives a held-out image); only the parent carries data
+        between them.
         """
         deadline = self._deadline(timeout)
-        if endpoint != "main" and (self._child is None or endpoint not in self._child.endpoints):
-            raise ChildFailure("crashed", f"skipped: no {endpoint} process to ask (an earlier step failed)")
-        child = self._ensure_child(deadline)
+        slot = self._slots.setdefault(endpoint, _Slot())
+        child = self._ensure_child(endpoint, slot, deadline)
         try:
-            return child.call(op, args, deadline, handlers, endpoint=endpoint)
+            return child.call(op, args, deadline, handlers)
         except ChildFailure as exc:
-            self._retire_child(exc)
-            raise
-
-    def fork(self, timeout: float | None = None) -> None:
-        """Freeze the child's current state (e.g. a trained model) in a copy that later calls
-        can reach with ``endpoint="fork"``; the copy never sees what the main process is sent next."""
-        deadline = self._deadline(timeout)
-        child = self._ensure_child(deadline)
-        try:
-            child.fork(deadline)
-        except ChildFailure as exc:
-            self._retire_child(exc)
-            raise
+            self._retire_child(endpoint, slot, exc)
+            raise _named(endpoint, exc) from None
 
     def _deadline(self, timeout: float | None) -> float:
         return self.deadline if timeout is None else min(self.deadline, time.monotonic() + timeout)
 
-    def _ensure_child(self, deadline: float) -> Child:
-        if self._child is not None and self._child.alive:
-            return self._child
-        if self._last_failure is not None:
-            if self._last_failure.kind in ("import_error", "timeout") or self._respawns >= MAX_RESPAWNS:
-                raise ChildFailure(self._last_failure.kind, f"skipped: {self._last_failure.message}")
-            self._respawns += 1
+    def _ensure_child(self, name: str, slot: _Slot, deadline: float) -> Child:
+        if slot.child is not None and slot.child.alive:
+            return slot.child
+        if slot.last_failure is not None:
+            failure = slot.last_failure
+            if failure.kind in ("import_error", "timeout") or slot.respawns >= MAX_RESPAWNS:
+                raise _named(name, ChildFailure(failure.kind, f"skipped: {failure.message}"))
+            slot.respawns += 1
         if time.monotonic() >= self.deadline:
             raise ChildFailure("timeout", f"skipped: the group's time limit ({self.config.limits.wall_seconds:g} s) was used up")
         child = Child(self._spec)
@@ -155,25 +162,32 @@ class GroupContext:
             child.start(deadline)
         except ChildFailure as exc:
             child.close()
-            self._outputs.append(child.captured_output())
-            self._last_failure = exc
-            raise
+            self._keep_output(name, child)
+            slot.last_failure = exc
+            raise _named(name, exc) from None
         self.outcome.startup_seconds.append(child.startup_seconds)
-        self._child = child
+        slot.child = child
         return child
 
-    def _retire_child(self, failure: ChildFailure) -> None:
-        self._last_failure = failure
-        if self._child is not None:
-            self._child.close()
-            self._outputs.append(self._child.captured_output())
-            self._child = None
+    def _retire_child(self, name: str, slot: _Slot, failure: ChildFailure) -> None:
+        slot.last_failure = failure
+        if slot.child is not None:
+            slot.child.close()
+            self._keep_output(name, slot.child)
+            slot.child = None
+
+    def _keep_output(self, name: str, child: Child) -> None:
+        text = child.captured_output()
+        if text.strip() and name != "main":
+            text = f"[{name} process]\n{text}"
+        self._outputs.append(text)
 
     def close(self) -> None:
-        if self._child is not None:
-            self._child.close()
-            self._outputs.append(self._child.captured_output())
-            self._child = None
+        for name, slot in self._slots.items():
+            if slot.child is not None:
+                slot.child.close()
+                self._keep_output(name, slot.child)
+                slot.child = None
         self.outcome.student_output = "\n".join(o for o in self._outputs if o.strip())
         self.outcome.seconds = time.monotonic() - self._t0
 

@@ -30,7 +30,8 @@ def _encode_value(value: Any, buffers: list[bytes], offset: list[int]) -> Any:
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
-        arr = np.ascontiguousarray(value)
+        # (np.ascontiguousarray would turn a 0-d array into shape (1,); a 0-d one is contiguous already)
+        arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
         if arr.dtype.kind not in _ALLOWED_KINDS:
             raise WireError(f"cannot send array of dtype {arr.dtype}")
         raw = arr.tobytes()

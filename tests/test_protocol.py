@@ -1,4 +1,4 @@
-"""The parent/child protocol on a toy assignment: callbacks, fork, restarts, output capture."""
+"""The parent/child protocol on a toy assignment: callbacks, named processes, restarts, output capture."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ wall_seconds = 10
 output_bytes = 2000
 [groups.callbacks]
 points = 1
-[groups.fork]
-points = 1
+[groups.processes]
+points = 2
 [groups.restart]
 points = 2
 [groups.output]
@@ -29,7 +29,10 @@ points = 1
 '''
 
 PROBES = '''
+import mmap
 import os
+
+TOKEN = os.urandom(8).hex()   # differs between two processes, not between a process and its fork
 
 def count_to(sub, ctx, n):
     seen = []
@@ -44,14 +47,24 @@ def remember(sub, ctx, value):
     return os.getpid()
 
 def recall(sub, ctx):
-    return {"value": ctx.state.get("value"), "pid": os.getpid()}
+    return {"value": ctx.state.get("value"), "token": TOKEN}
+
+def share(sub, ctx, text):
+    """Write into the MAP_SHARED anonymous map, made on first use: a fork would share it."""
+    if "map" not in ctx.state:
+        ctx.state["map"] = mmap.mmap(-1, 64)
+    ctx.state["map"][:len(text)] = text.encode()
+    return True
+
+def peek(sub, ctx):
+    return ctx.state["map"][:32].rstrip(b"\\0").decode() if "map" in ctx.state else None
 
 def call(sub, ctx, name):
     return getattr(sub, name)()
 '''
 
 SUITE = '''
-from grader.sandbox import CallbackAbort
+from grader.sandbox import CallbackAbort, ChildFailure
 from grader.suite import group
 
 @group("callbacks")
@@ -66,15 +79,30 @@ def callbacks(ctx):
         reply = ctx.call("count_to", n=3, handlers={"next": nxt})
         ctx.require(reply == {"seen": [0, 1, 2], "stopped": "ProbeAbort"}, repr(reply))
 
-@group("fork")
-def fork(ctx):
-    with ctx.check("a fork keeps the state it had and never sees later inputs"):
-        main_pid = ctx.call("remember", value="trained")
-        ctx.fork()
+@group("processes")
+def processes(ctx):
+    with ctx.check("a named endpoint is a fresh process that sees only what it is sent"):
+        ctx.call("remember", value="trained")
+        ctx.call("share", text="made before")
+        fresh = ctx.call("recall", endpoint="decoder")
+        main = ctx.call("recall")
+        ctx.require(fresh["value"] is None and fresh["token"] != main["token"], repr((fresh, main)))
+        ctx.require(ctx.call("peek", endpoint="decoder") is None, "the decoder sees the main process's map")
+        ctx.call("remember", value="weights", endpoint="decoder")
+        ctx.call("share", text="secret held-out data")
         ctx.call("remember", value="secret held-out data")
-        forked = ctx.call("recall", endpoint="fork")
-        ctx.require(forked["value"] == "trained" and forked["pid"] != main_pid, repr(forked))
+        ctx.require(ctx.call("recall", endpoint="decoder")["value"] == "weights", "the decoder lost its state")
+        ctx.require(ctx.call("peek", endpoint="decoder") is None, "the decoder sees the main process's map")
         ctx.require(ctx.call("recall")["value"] == "secret held-out data", "main lost its state")
+    with ctx.check("a crash of one process is named and leaves the other running"):
+        try:
+            ctx.call("call", name="crash", endpoint="decoder")
+        except ChildFailure as exc:
+            ctx.require(exc.message.startswith("[decoder process] ") and "exit status 3" in exc.message, exc.message)
+        else:
+            ctx.fail("the crash went unnoticed")
+        ctx.require(ctx.call("recall")["value"] == "secret held-out data", "main lost its state")
+        ctx.require(ctx.call("recall", endpoint="decoder")["value"] is None, "the decoder was not restarted fresh")
 
 @group("restart")
 def restart(ctx):
@@ -123,8 +151,9 @@ def test_callbacks_and_abort(result):
     assert _test(result, "callbacks").score == 1, _test(result, "callbacks").output
 
 
-def test_fork_isolates_later_inputs(result):
-    assert _test(result, "fork").score == 1, _test(result, "fork").output
+def test_named_processes_are_separate(result):
+    assert _test(result, "processes").score == 2, _test(result, "processes").output
+    assert "[decoder process]" not in _test(result, "processes").output   # it printed nothing
 
 
 def test_a_crash_fails_one_check_and_the_child_is_restarted(result):

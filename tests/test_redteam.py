@@ -15,6 +15,7 @@ import socket
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.sandbox import NoIsolation, select_isolation
@@ -274,3 +275,74 @@ def test_private_cartpole_by_reloading_gymnasium_is_refused(tmp_path, children):
     result = _grade_private_cartpole(tmp_path, "reload")
     assert scores(result) == {"training": 0}
     assert "private episodes" not in feedback(result, "training")
+
+
+def _grade_vae_case(tmp_path: Path, case: str, replace: dict[str, str]):
+    source = (REDTEAM / f"{case}.py").read_text()
+    for key, value in replace.items():
+        source = source.replace(key, value)
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "vae.py").write_text(source)
+    return grade_path(folder / "vae.py", "vae", only=["elbo"])
+
+
+@pytest.mark.skipif(not (ROOT / "assignments" / "vae" / "assignment.toml").exists(), reason="no vae assignment yet")
+@pytest.mark.parametrize("channel", ["mmap", "pipe", pytest.param("socket", marks=needs_namespaces)])
+def test_shared_memory_made_in_train_never_reaches_the_decoder(tmp_path, children, channel):
+    """train() maps a MAP_SHARED anonymous region (or opens a pipe); encode writes the held-out
+    digits into it, decode replays them. A decoder forked from the trained process shared the
+    channel and scored 4/4 this way (about 65 nats); the decoder is now a fresh process whose own
+    train (epochs=0) makes a new, empty channel, so the replay finds nothing. The socket variant
+    (an abstract Unix socket served by a thread of the training process) needs namespaces: two
+    children in one network namespace could reach each other that way."""
+    result = _grade_vae_case(tmp_path, "vae_shared_memory", {"__CHANNEL__": channel})
+    test = group_result(result, "elbo")
+    assert test.score == 1, test.output   # the model is a real module: that point only
+    assert f"decode: 0 images in the shared {channel}" in test.output
+    assert not any(f"decode: {n} images" in test.output for n in range(1, 5000))
+    assert test.extra_data["negative_elbo"] > 784 * np.log(2) * 0.9   # zero logits: nothing recalled
+    assert "above the threshold" in test.output
+
+
+def test_shared_memory_control_a_fork_would_share_it_and_replay_wins():
+    """Control for the case above: in one process the replay beats the threshold by far, and a
+    process forked after train() sees what encode writes later (what the old fork-based decoder did)."""
+    import types
+
+    import torch
+
+    from grader.assignment import load_assignment
+    from grader.suite import import_local
+
+    suite = ROOT / "assignments" / "vae" / "hidden" / "suite.py"
+    mnist, evaluation = import_local(str(suite), "mnist"), import_local(str(suite), "evaluation")
+    module = types.ModuleType("vae_shared_memory_control")
+    source = (REDTEAM / "vae_shared_memory.py").read_text().replace("__CHANNEL__", "mmap")
+    exec(compile(source, "vae_shared_memory_control", "exec"), module.__dict__)
+    held = mnist.load_split().held_out
+    model = module.train(held[:1], types.SimpleNamespace(z_dim=2, seed=0))
+
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the "decoder" copy: numpy only (no torch after a fork), never returns into pytest
+        code = 99
+        try:
+            os.close(ready_w)
+            os.read(ready_r, 1)
+            code = min(int(np.frombuffer(module._MAP, dtype=np.int64, count=1)[0]), 250)
+        finally:
+            os._exit(code)
+    os.close(ready_r)
+    x = torch.tensor(held, dtype=torch.float32) / 255.0
+    mean, sd = (t.double().numpy() for t in model.encode(x))
+    os.write(ready_w, b"x")
+    os.close(ready_w)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 250   # the fork saw the 1,000 digits encode wrote (capped at 250)
+
+    z = evaluation.sample_latents(mean, sd, np.random.default_rng(0))
+    logits = model.decode(torch.tensor(z)).numpy()
+    value = float(evaluation.negative_elbo(held / 255.0, mean, sd, logits).mean())
+    params = load_assignment("vae").groups["elbo"].params
+    assert value < params["reference"] * (1 + params["margin"]) / 2, value

@@ -1,7 +1,7 @@
 """The reference VAE passes the held-out ELBO threshold on every one of 20 grader seeds (tox -e calibrate).
 
 Each seed changes the training seed and the grader's eps, end to end through
-the sandboxed child and its fork. The margin in assignment.toml was chosen
+the sandboxed training child and the fresh decoder child. The margin in assignment.toml was chosen
 from ``python bench/bench_vae.py --calibrate 20`` (see the assignment README).
 """
 

@@ -1,10 +1,13 @@
-"""The VAE's threshold group: the grader trains, encodes, draws eps, decodes in a fork and scores.
+"""The VAE's threshold group: the grader trains, encodes, draws eps, decodes in a fresh process and scores.
 
 Covers: the reference passes and its feedback images are written; bad models
 get a clear message and lose only the ``elbo`` points; a submission that
 memorises held-out images in ``encode`` and replays them in ``decode`` gains
-nothing, because ``decode`` runs in a copy forked before any held-out image
-was sent; the child is only ever given the 4,000 training images.
+nothing, because ``decode`` runs in a second, fresh child process that is only
+ever sent training images, the trained ``state_dict`` (as arrays) and latent
+vectors; that process holds exactly the trained state, and a model it cannot
+rebuild costs the whole group with a clear message; the training child is
+only ever given the 4,000 training images.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pytest
 
 from grader.suite import import_local
 from tests.conftest import ROOT, group_result
-from tests.variants.vae import BAD_MODELS, MEMORISER, TINY
+from tests.variants.vae import BAD_MODELS, EXACT_STATE, MEMORISER, REBUILD_FAILURES, REFUSES_ZERO_EPOCHS, TINY
 
 REFERENCE = (ROOT / "solutions" / "vae.py").read_text()
 SUITE = ROOT / "assignments" / "vae" / "hidden" / "suite.py"
@@ -120,7 +123,7 @@ def test_memoriser_gains_nothing_under_the_grader(grade_source):
 
 
 @pytest.mark.timeout(120)
-def test_child_gets_training_images_only_and_the_fork_never_sees_encode_inputs(grade_source):
+def test_children_get_training_images_only_and_the_decoder_never_sees_encode_inputs(grade_source):
     spy = TINY + '''
 import hashlib
 _TRAIN = set()
@@ -146,7 +149,12 @@ def train(images, args):
     params = _elbo_params()
     assert f"TRAIN 4000 uint8 (28, 28) z_dim={params['z_dim']} epochs={params['epochs']}" in test.output
     assert "ENCODE 500 OVERLAP 0" in test.output          # held-out digits, none of them a training digit
-    assert "DECODE 500 AFTER 0 ENCODED" in test.output    # the fork decodes, never having seen an image
+    main, decoder = test.output.split("[decoder process]\n")
+    assert "ENCODE 500" in main and "DECODE 500" not in main
+    # The decoder process: the architecture from train(..., epochs=0) on 100 training digits, then only z.
+    assert f"TRAIN 100 uint8 (28, 28) z_dim={params['z_dim']} epochs=0" in decoder
+    assert "DECODE 500 AFTER 0 ENCODED" in decoder and "ENCODE 500" not in decoder
+    assert test.score == 1   # untrained, but rebuilt and scored
 
 
 def test_split_is_fixed_disjoint_and_stratified():
@@ -194,18 +202,17 @@ VAE.loss = _loss
 
 
 FILE_SIDE_CHANNEL = MEMORISER.replace('''        _SEEN.append(images.clone())''', '''        _SEEN.append(images.clone())
-        torch.save(torch.cat(_SEEN), "seen.pt")     # the fork shares the work directory''').replace(
+        torch.save(torch.cat(_SEEN), "seen.pt")     # for a decoder that would share the work directory''').replace(
     '''        seen = torch.cat(_SEEN) if _SEEN else None''', '''        import os
         seen = torch.load("seen.pt") if os.path.exists("seen.pt") else None''')
 
 
 @pytest.mark.timeout(120)
 def test_memoriser_through_a_file_gains_nothing(grade_source):
-    """The fork shares the work directory; the encoding process is barred from writing files after the fork.
-
-    Not covered (needs namespace/seccomp isolation of the fork, see the assignment's probes.seal):
-    memory mappings, pipes or sockets set up before the fork or served by a background thread.
-    """
+    """The decoder process has its own work directory and namespaces; on top of that the encoding
+    process is barred from writing files once it handed over its state (probes.seal), which closes
+    the file system as a channel where no namespaces are available. Memory mappings and pipes: see
+    tests/test_redteam.py (a fresh process inherits none)."""
     test = group_result(grade_source("vae", FILE_SIDE_CHANNEL, only=["elbo"]), "elbo")
     assert test.score < test.max_score
     assert "your code raised" in test.output and "torch.save" in test.output, test.output   # the write failed
@@ -219,3 +226,35 @@ def test_encoding_process_may_still_compute_after_the_seal(grade_source):
                           "        print('encoding', len(images), flush=True)\n        return mean, torch.exp(0.5 * log_var)")
     test = group_result(grade_source("vae", source, only=["elbo"]), "elbo")
     assert "encoding 500" in test.output and "negative_elbo" in test.extra_data
+
+
+@pytest.mark.timeout(120)
+def test_decoder_holds_exactly_the_trained_state_even_if_train_ignores_epochs(grade_source):
+    """The decoder's own train(..., epochs=0) trains anyway (on 100 images): load_state_dict overwrites it."""
+    test = group_result(grade_source("vae", EXACT_STATE, only=["elbo"]), "elbo")
+    main, decoder = test.output.split("[decoder process]\n")
+    trained = main.split("TRAINED ON 4000: ", 1)[1].split()[0]
+    rebuilt = decoder.split("TRAINED ON 100: ", 1)[1].split()[0]
+    used = {line.split("DECODING WITH ", 1)[1] for line in decoder.splitlines() if line.startswith("DECODING WITH")}
+    assert rebuilt != trained and used == {f"{trained} SEEN 4000"}, test.output   # weights and buffers
+    assert set(test.extra_data["state_dict"]) == {"enc.weight", "enc.bias", "dec.weight", "dec.bias", "seen"}
+    assert test.extra_data["state_dict"]["enc.weight"] == [4, 784]
+    assert "negative_elbo" in test.extra_data and test.score == 1
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("patch, message", list(REBUILD_FAILURES.values()), ids=list(REBUILD_FAILURES))
+def test_model_the_decoder_cannot_rebuild_scores_zero(grade_source, patch, message):
+    test = group_result(grade_source("vae", TINY + "\n" + patch, only=["elbo"]), "elbo")
+    assert test.score == 0, test.output
+    assert message in test.output, test.output
+    assert "skipped: the trained model could not be rebuilt in the decoder process" in test.output
+    assert "internal grader error" not in test.output
+
+
+@pytest.mark.timeout(120)
+def test_train_refusing_zero_epochs_is_rebuilt_with_one(grade_source):
+    test = group_result(grade_source("vae", REFUSES_ZERO_EPOCHS, only=["elbo"]), "elbo")
+    main, decoder = test.output.split("[decoder process]\n")
+    assert "TRAIN epochs=10 on 4000" in main and "TRAIN epochs=1 on 100" in decoder
+    assert test.score == 1 and "negative_elbo" in test.extra_data, test.output

@@ -22,6 +22,15 @@ def test_round_trip_of_nested_data():
     assert np.isnan(out["nan"]) and out["f32"] == 1.5
 
 
+
+def test_round_trip_keeps_zero_d_and_strided_shapes():
+    """A 0-d array (a scalar buffer such as BatchNorm's num_batches_tracked) stays 0-d."""
+    out = wire.decode(wire.encode({"scalar": np.array(7, dtype=np.int64), "t0": torch.tensor(2.5),
+                                   "strided": np.arange(12.0).reshape(3, 4)[:, ::2]}))
+    assert out["scalar"].shape == () and int(out["scalar"]) == 7
+    assert out["t0"].shape == () and float(out["t0"]) == 2.5
+    assert out["strided"].tolist() == [[0.0, 2.0], [4.0, 6.0], [8.0, 10.0]]
+
 @pytest.mark.parametrize("value", [object(), np.array([object()]), {1, 2}, lambda: 0])
 def test_refuses_objects(value):
     with pytest.raises(wire.WireError):

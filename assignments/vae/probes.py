@@ -4,10 +4,12 @@ Runs inside the sandbox. Holds no expected values and no held-out answers:
 the parent draws the noise, computes the bound and decides. Results are plain
 numpy arrays and strings (types are reported as names, never trusted).
 
-CUDA note: ``train`` runs on ``GRADER_DEVICE``; before the parent forks the
-child (so that the decoder never sees held-out images), the trained model is
-moved to the CPU, and ``encode`` / ``decode`` run on the CPU. Forking a process
-that has initialised CUDA is only safe if the copy never touches CUDA again.
+The trained model is scored by two separate child processes (the ``elbo``
+group): the training child ``train``s, hands its ``state_dict`` to the parent
+(``export_state``) and later ``encode``s held-out images; a fresh ``decoder``
+child, which is only ever sent training images and latent vectors, rebuilds
+the same architecture with ``train(..., epochs=0)`` and loads that state
+(``rebuild``) before it ``decode``s. Everything runs on ``GRADER_DEVICE``.
 """
 
 from __future__ import annotations
@@ -146,21 +148,95 @@ def train(sub, ctx, images, settings):
             "has_encode": callable(getattr(model, "encode", None)),
             "has_decode": callable(getattr(model, "decode", None))}
     if info["is_module"]:
-        model.eval()
-        # One intra-op thread from here on: a forked copy of a process whose OpenMP
-        # pool has run would deadlock in its first parallel region.
-        torch.set_num_threads(1)
-        if DEVICE != "cpu":
-            model.to("cpu")  # the fork must not use CUDA (see the module docstring)
+        model.to(DEVICE).eval()
         info["parameters"] = int(sum(p.numel() for p in model.parameters()))
         ctx.state["model"] = model
     return info
 
 
+def export_state(sub, ctx):
+    """The trained model's ``state_dict()`` as data: names, arrays (on the CPU) and torch dtypes.
+
+    Asked for before any held-out image is sent. Only tensors cross: an entry
+    that is not one (``get_extra_state``) is refused, since it could be any object.
+    bfloat16 (which numpy lacks) travels as float32, exactly, and is cast back on load.
+    """
+    torch = _torch()
+    state = _model(ctx).state_dict()
+    names, arrays, dtypes = [], [], []
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            return {"error": f"state_dict entry {name!r} is {_type_name(value)}, not a tensor: the grader rebuilds "
+                             "the decoder from the model's parameters and buffers (tensors) only"}
+        if value.is_sparse or value.is_quantized:
+            return {"error": f"state_dict entry {name!r} is a sparse or quantized tensor; use dense tensors"}
+        data = value.detach().to("cpu")
+        if data.dtype == torch.bfloat16:
+            data = data.float()
+        names.append(str(name))
+        arrays.append(data.numpy())
+        dtypes.append(str(value.dtype).replace("torch.", ""))
+    return {"names": names, "arrays": arrays, "dtypes": dtypes}
+
+
+def rebuild(sub, ctx, images, settings, state):
+    """In the fresh decoder process: build the architecture with ``train(images, args)`` and
+    ``args.epochs = 0`` on a few training images, then load the trained state with ``strict=True``.
+
+    A ``train`` that ignores ``epochs = 0`` merely trains a little on training
+    images: the loaded state overwrites whatever it learnt. One that refuses
+    ``epochs = 0`` (``OneCycleLR`` does) is asked once more with ``epochs = 1``;
+    if that fails too, the first error is reported.
+    """
+    torch = _torch()
+    images = np.asarray(images, dtype=np.uint8)
+    t0 = time.monotonic()
+    try:
+        model = sub.train(images, _arguments(sub, dict(settings)))
+    except Exception as refused:  # noqa: BLE001 - the student's code may raise anything
+        try:
+            model = sub.train(images, _arguments(sub, dict(settings) | {"epochs": 1}))
+        except Exception:  # noqa: BLE001
+            raise refused from None
+    seconds = time.monotonic() - t0
+    if not isinstance(model, torch.nn.Module):
+        return {"error": f"with args.epochs = 0, train returned {_type_name(model)}, not a torch.nn.Module"}
+    names, arrays, dtypes = state["names"], state["arrays"], state["dtypes"]
+    own = model.state_dict()
+    sent = set(names)
+    missing = [n for n in own if n not in sent]
+    unexpected = [n for n in names if n not in own]
+    if missing or unexpected:
+        return {"error": "with args.epochs = 0, train built a different architecture: its state_dict "
+                         + " and ".join(part for part in (
+                             f"lacks {unexpected[:5]} of the trained model" if unexpected else "",
+                             f"has {missing[:5]}, which the trained model lacks" if missing else "") if part)}
+    loaded = {}
+    for name, array, dtype in zip(names, arrays, dtypes):
+        target = own[name]
+        if not isinstance(target, torch.Tensor):
+            return {"error": f"state_dict entry {name!r} of the rebuilt model is {_type_name(target)}, not a tensor"}
+        if tuple(target.shape) != tuple(array.shape) or str(target.dtype).replace("torch.", "") != dtype:
+            return {"error": f"with args.epochs = 0, train built a different architecture: {name!r} is "
+                             f"{tuple(target.shape)} {str(target.dtype).replace('torch.', '')} there, "
+                             f"{tuple(array.shape)} {dtype} in the trained model"}
+        loaded[name] = torch.from_numpy(np.ascontiguousarray(array)).to(target.dtype)
+    try:
+        model.load_state_dict(loaded, strict=True)
+    except RuntimeError as exc:
+        return {"error": f"load_state_dict(strict=True) refused the trained state: {str(exc)[:400]}"}
+    model.to(DEVICE).eval()
+    ctx.state["model"] = model
+    return {"type": _type_name(model), "seconds": seconds,
+            "has_decode": callable(getattr(model, "decode", None)),
+            "tensors": len(names), "parameters": int(sum(p.numel() for p in model.parameters()))}
+
+
 def seal(sub, ctx):
-    """Called on the main process right after the fork, before any held-out image arrives:
-    from now on it cannot write to any file (RLIMIT_FSIZE = 0, irreversible), so it cannot
-    hand the images it is about to encode to its decoding copy through the shared file system.
+    """Called on the training process after it handed over its state, before any held-out image
+    arrives: from now on it cannot write to any file (RLIMIT_FSIZE = 0, irreversible). The decoder
+    is another process with its own work directory and namespaces; this also closes the file
+    system as a channel where no namespaces are available (``GRADER_ISOLATION=none``).
     A write fails with EFBIG (SIGXFSZ is ignored) instead of killing the process."""
     import resource
     import signal
@@ -184,7 +260,7 @@ def encode(sub, ctx, images):
     means, sds = [], []
     with torch.no_grad():
         for start in range(0, len(images), CHUNK):
-            x = torch.tensor(np.asarray(images[start:start + CHUNK]), dtype=torch.float32) / 255.0
+            x = torch.tensor(np.asarray(images[start:start + CHUNK]), dtype=torch.float32, device=DEVICE) / 255.0
             out = model.encode(x)
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 return {"error": f"encode returned {_type_name(out)}, expected a tuple (mean, sd)"}
@@ -205,7 +281,8 @@ def decode(sub, ctx, z):
     parts = []
     with torch.no_grad():
         for start in range(0, len(z), CHUNK):
-            out = _describe_tensor(model.decode(torch.tensor(np.asarray(z[start:start + CHUNK]), dtype=torch.float32)))
+            out = _describe_tensor(model.decode(torch.tensor(np.asarray(z[start:start + CHUNK]), dtype=torch.float32,
+                                                             device=DEVICE)))
             if out["type"] != "tensor" or out["values"] is None:
                 return {"error": f"decode returned {out['type'] if out['type'] != 'tensor' else 'a ' + out['dtype'] + ' tensor'}, "
                                  "expected a float tensor of logits"}

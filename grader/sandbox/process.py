@@ -169,10 +169,10 @@ class Endpoint:
 class Child:
     """One child process serving probe calls for one test group.
 
-    Besides its main endpoint the child can be asked to ``fork()`` once: the
-    copy serves on a second, pre-opened pipe pair. A forked server holds the
-    state the child had at that moment and never sees what the main process
-    is sent afterwards (the VAE's decoder must not see held-out images).
+    A group that needs a second process which must never see what the first
+    is sent (the VAE's decoder and held-out images) starts a second, fresh
+    ``Child`` (see ``GroupContext.call(..., endpoint=...)``): nothing but the
+    parent connects the two.
     """
 
     def __init__(self, spec: ChildSpec) -> None:
@@ -180,9 +180,7 @@ class Child:
         self.proc: subprocess.Popen[bytes] | None = None
         self.workdir: Path | None = None
         self.output: OutputCapture | None = None
-        self.endpoints: dict[str, Endpoint] = {}
-        self._fork_fds: tuple[int, int] | None = None
-        self.fork_pid: int | None = None
+        self.endpoint: Endpoint | None = None
         self.startup_seconds = 0.0
 
     # -- lifecycle -------------------------------------------------------
@@ -201,12 +199,10 @@ class Child:
         submission = self.workdir / self.spec.submission.name
         shutil.copy(self.spec.submission, submission)
 
-        main_req_r, main_req_w = os.pipe()
-        main_rep_r, main_rep_w = os.pipe()
-        fork_req_r, fork_req_w = os.pipe()
-        fork_rep_r, fork_rep_w = os.pipe()
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
-        child_fds = (main_req_r, main_rep_w, fork_req_r, fork_rep_w)
+        child_fds = (req_r, rep_w)
         argv = [sys.executable, "-I", "-B", str(runner_dir / "runner.py"), *map(str, child_fds), str(submission)]
         argv = self.spec.isolation.wrap(argv, self.workdir, self.spec.limits,
                                         self.spec.env.get("GRADER_DEVICE", "cpu"))
@@ -223,16 +219,15 @@ class Child:
                 preexec_fn=self.spec.limits.apply_in_child,
             )
         except BaseException:
-            for fd in (main_req_w, main_rep_r, fork_req_w, fork_rep_r, out_r):
+            for fd in (req_w, rep_r, out_r):
                 os.close(fd)
             raise
         finally:
             for fd in (*child_fds, out_w):
                 os.close(fd)
-        self.endpoints["main"] = Endpoint(main_req_w, main_rep_r, lambda: self.alive)
-        self._fork_fds = (fork_req_w, fork_rep_r)
+        self.endpoint = Endpoint(req_w, rep_r, lambda: self.alive)
         self.output = OutputCapture(out_r, self.spec.limits.output_bytes)
-        hello = self._recv("main", deadline, "starting up and importing the submission")
+        hello = self._recv(deadline, "starting up and importing the submission")
         self.startup_seconds = time.monotonic() - t0
         if hello.get("status") == "import_error":
             error = SubmissionError(hello.get("error", {}))
@@ -246,27 +241,15 @@ class Child:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def fork(self, deadline: float) -> None:
-        """Copy the child's current state into a second server reachable as endpoint ``fork``."""
-        if self._fork_fds is None:
-            raise ChildFailure("protocol", "this child has already forked")
-        pid = self.call("__fork__", {}, deadline)
-        req_w, rep_r = self._fork_fds
-        self._fork_fds = None
-        self.fork_pid = int(pid) if isinstance(pid, int) else None
-        self.endpoints["fork"] = Endpoint(req_w, rep_r, lambda: self.alive)
-        hello = self._recv("fork", deadline, "starting the forked copy")
-        if not isinstance(hello, dict) or hello.get("status") != "ready":
-            raise ChildFailure("protocol", "the forked copy sent an unexpected greeting")
-
     def close(self) -> None:
         """Ask the child to exit, then kill its whole process group and remove the work directory."""
         if self.proc is not None:
             if self.proc.poll() is None:
                 try:
-                    os.write(self.endpoints["main"].req_w, wire.encode({"op": "exit"}))
+                    if self.endpoint is not None:
+                        os.write(self.endpoint.req_w, wire.encode({"op": "exit"}))
                     self.proc.wait(timeout=0.5)
-                except (OSError, KeyError, subprocess.TimeoutExpired):
+                except (OSError, subprocess.TimeoutExpired):
                     pass
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -277,13 +260,9 @@ class Child:
             except subprocess.TimeoutExpired:
                 pass
             self.proc = None
-        for endpoint in self.endpoints.values():
-            endpoint.close()
-        self.endpoints.clear()
-        if self._fork_fds is not None:
-            for fd in self._fork_fds:
-                os.close(fd)
-            self._fork_fds = None
+        if self.endpoint is not None:
+            self.endpoint.close()
+            self.endpoint = None
         if self.workdir is not None:
             self.spec.isolation.release(self.workdir)
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -294,7 +273,7 @@ class Child:
 
     # -- calls -----------------------------------------------------------
     def call(self, op: str, args: Mapping[str, Any], deadline: float,
-             handlers: Mapping[str, Handler] | None = None, endpoint: str = "main") -> Any:
+             handlers: Mapping[str, Handler] | None = None) -> Any:
         """Run probe ``op`` in the child and return its raw result.
 
         While the probe runs, the child may send callbacks (e.g. ``env_step``)
@@ -302,12 +281,12 @@ class Child:
         stops the probe. Raises :class:`SubmissionError` if the student's code
         raised and :class:`ChildFailure` if the child died or ran out of time.
         """
-        if not self.alive or endpoint not in self.endpoints:
+        if not self.alive or self.endpoint is None:
             raise ChildFailure("crashed", "the child process is not running")
-        self._send(endpoint, {"op": op, "args": dict(args)}, deadline, op)
+        self._send({"op": op, "args": dict(args)}, deadline, op)
         handlers = handlers or {}
         while True:
-            reply = self._recv(endpoint, deadline, f"running {op}")
+            reply = self._recv(deadline, f"running {op}")
             status = reply.get("status") if isinstance(reply, dict) else None
             if status == "ok":
                 return reply.get("result")
@@ -316,31 +295,31 @@ class Child:
             if status == "callback":
                 handler = handlers.get(str(reply.get("name")))
                 if handler is None:
-                    self._send(endpoint, {"status": "abort", "message": f"no such callback {reply.get('name')!r}"}, deadline, op)
+                    self._send({"status": "abort", "message": f"no such callback {reply.get('name')!r}"}, deadline, op)
                     continue
                 try:
                     answer = {"status": "ok", "data": handler(reply.get("data"))}
                 except CallbackAbort as exc:
                     answer = {"status": "abort", "message": str(exc)}
-                self._send(endpoint, answer, deadline, op)
+                self._send(answer, deadline, op)
                 continue
             raise ChildFailure("protocol", f"unexpected reply while {op}")
 
-    def _send(self, endpoint: str, message: Any, deadline: float, doing: str) -> None:
+    def _send(self, message: Any, deadline: float, doing: str) -> None:
         try:
-            self.endpoints[endpoint].send(message, deadline)
+            self._endpoint().send(message, deadline)
         except TimeoutError:
             raise self._timeout(doing) from None
         except (BrokenPipeError, EOFError):
-            raise self._died(doing, endpoint) from None
+            raise self._died(doing) from None
 
-    def _recv(self, endpoint: str, deadline: float, doing: str) -> Any:
+    def _recv(self, deadline: float, doing: str) -> Any:
         try:
-            return self.endpoints[endpoint].recv(deadline)
+            return self._endpoint().recv(deadline)
         except TimeoutError:
             raise self._timeout(doing) from None
         except EOFError:
-            raise self._died(doing, endpoint) from None
+            raise self._died(doing) from None
         except wire.WireError as exc:
             self.close()
             raise ChildFailure("protocol", f"unreadable reply while {doing}: {exc}") from None
@@ -349,16 +328,20 @@ class Child:
         self.close()
         return ChildFailure("timeout", f"time limit reached while {doing}; the child was stopped")
 
-    def _died(self, doing: str, endpoint: str = "main") -> ChildFailure:
+    def _endpoint(self) -> Endpoint:
+        if self.endpoint is None:
+            raise EOFError
+        return self.endpoint
+
+    def _died(self, doing: str) -> ChildFailure:
         code = None
-        if self.proc is not None and endpoint == "main":
+        if self.proc is not None:
             try:
                 code = self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
         self.close()
-        who = "the child" if endpoint == "main" else f"the child's {endpoint} copy"
-        return ChildFailure("crashed", f"{who} exited while {doing} ({describe_exit(code)})")
+        return ChildFailure("crashed", f"the child exited while {doing} ({describe_exit(code)})")
 
 
 def describe_exit(code: int | None) -> str:

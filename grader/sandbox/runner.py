@@ -91,9 +91,9 @@ def load_module(name: str, path: Path) -> Any:
 
 
 def main(argv: list[str]) -> int:
-    in_fd, out_fd, fork_in_fd, fork_out_fd = (int(a) for a in argv[1:5])
-    submission_path = Path(argv[5]).resolve()
-    for fd in (in_fd, out_fd, fork_in_fd, fork_out_fd):
+    in_fd, out_fd = (int(a) for a in argv[1:3])
+    submission_path = Path(argv[3]).resolve()
+    for fd in (in_fd, out_fd):
         os.set_inheritable(fd, False)
     sys.stdin = open(os.devnull)
     channel = Channel(in_fd, out_fd)
@@ -105,10 +105,10 @@ def main(argv: list[str]) -> int:
         return 0
     channel.send({"status": "ready"})
     ctx = Context(channel, submission_path)
-    return serve(channel, ctx, probes, submission, (fork_in_fd, fork_out_fd))
+    return serve(channel, ctx, probes, submission)
 
 
-def serve(channel: Channel, ctx: Context, probes: Any, submission: Any, fork_fds: tuple[int, int] | None) -> int:
+def serve(channel: Channel, ctx: Context, probes: Any, submission: Any) -> int:
     while True:
         try:
             request = channel.recv()
@@ -117,19 +117,6 @@ def serve(channel: Channel, ctx: Context, probes: Any, submission: Any, fork_fds
         op = request.get("op")
         if op == "exit":
             return 0
-        if op == "__fork__" and fork_fds is not None:
-            pid = os.fork()
-            if pid == 0:  # the copy: serve on the second pipe pair only
-                os.close(channel.in_fd)
-                os.close(channel.out_fd)
-                channel.in_fd, channel.out_fd = fork_fds
-                channel.send({"status": "ready"})
-                os._exit(serve(channel, ctx, probes, submission, None))
-            for fd in fork_fds:
-                os.close(fd)
-            fork_fds = None
-            channel.send({"status": "ok", "result": pid})
-            continue
         probe = getattr(probes, str(op), None)
         if probe is None or str(op).startswith("_"):
             channel.send({"status": "error", "error": {"type": "ProbeError", "message": f"unknown probe {op!r}", "traceback": ""}})

@@ -258,7 +258,7 @@ def train(images, args):
 }
 
 # Remembers the images encode is given and replays them from decode. Under the
-# grader decode runs in a copy forked before any held-out image was sent, so
+# grader decode runs in a fresh process that is never sent a held-out image, so
 # the replay finds nothing and the bound is that of an untrained decoder.
 MEMORISER = TINY + '''
 
@@ -285,3 +285,103 @@ class Memoriser(VAE):
 def train(images, args):
     return Memoriser(args.z_dim)
 '''
+
+# Ways the decoder process (train(..., epochs=0), then load_state_dict(strict=True)) cannot rebuild
+# the trained model: each costs the whole ``elbo`` group with this message.
+REBUILD_FAILURES = {
+    "epochs = 0 builds no extra layer": ('''
+def train(images, args):
+    model = VAE(args.z_dim)
+    if args.epochs > 0:
+        model.extra = nn.Linear(2, 2)
+    return model
+''', "its state_dict lacks ['extra.weight', 'extra.bias'] of the trained model"),
+    "epochs = 0 builds an extra layer": ('''
+def train(images, args):
+    model = VAE(args.z_dim)
+    if args.epochs == 0:
+        model.extra = nn.Linear(2, 2)
+    return model
+''', "has ['extra.weight', 'extra.bias'], which the trained model lacks"),
+    "the latent width depends on epochs": ('''
+def train(images, args):
+    return VAE(args.z_dim if args.epochs else args.z_dim + 1)
+''', "'enc.weight' is (6, 784) float32 there, (4, 784) float32 in the trained model"),
+    "float64 only after training": ('''
+def train(images, args):
+    model = VAE(args.z_dim)
+    return model.double() if args.epochs else model
+''', "'enc.weight' is (4, 784) float32 there, (4, 784) float64 in the trained model"),
+    "a non-tensor extra state": ('''
+VAE.get_extra_state = lambda self: {"note": "not a tensor"}
+VAE.set_extra_state = lambda self, state: None
+''', "state_dict entry '_extra_state' is builtins.dict, not a tensor"),
+    "train returns None for epochs = 0": ('''
+def train(images, args):
+    return VAE(args.z_dim) if args.epochs else None
+''', "with args.epochs = 0, train returned builtins.NoneType, not a torch.nn.Module"),
+    "train raises on a small training set (with epochs 0 and 1)": ('''
+def train(images, args):
+    if len(images) < 1000:
+        raise ValueError("too few images")
+    return VAE(args.z_dim)
+''', "(train(images, args) with args.epochs = 0 on a few training images, then load_state_dict): "
+     "your code raised ValueError: too few images"),
+    "train exits the process for epochs = 0": ('''
+import os
+
+def train(images, args):
+    if args.epochs < 1:
+        os._exit(0)
+    return VAE(args.z_dim)
+''', "[decoder process] the child exited while running rebuild"),
+}
+
+# Rebuilds that must work: a train that refuses epochs = 0 (as OneCycleLR does) is retried with 1.
+REFUSES_ZERO_EPOCHS = TINY.replace('''def train(images, args):
+    torch.manual_seed(args.seed)''', '''def train(images, args):
+    if args.epochs < 1:
+        raise ValueError("Expected positive integer epochs, but got 0")
+    print(f"TRAIN epochs={args.epochs} on {len(images)}", flush=True)
+    torch.manual_seed(args.seed)''')
+assert REFUSES_ZERO_EPOCHS != TINY
+
+# Trains five Adam steps whatever args.epochs says and reports digests of its weights (and a buffer
+# holding how many images it saw): the decoder must decode with exactly the trained ones.
+EXACT_STATE = TINY.replace('''def train(images, args):
+    torch.manual_seed(args.seed)
+    return VAE(args.z_dim)
+''', '''import hashlib
+
+
+def _digest(model):
+    return hashlib.sha1(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest()[:16]
+
+
+class Checked(VAE):
+    def __init__(self, z_dim):
+        super().__init__(z_dim)
+        self.register_buffer("seen", torch.zeros((), dtype=torch.int64))
+
+    def decode(self, z):
+        print(f"DECODING WITH {_digest(self)} SEEN {int(self.seen)}", flush=True)
+        return super().decode(z)
+
+
+def train(images, args):
+    torch.manual_seed(args.seed)
+    model = Checked(args.z_dim)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = torch.as_tensor(images[:200], dtype=torch.float32) / 255.0
+    for _ in range(5):
+        mean, sd = model.encode(x)
+        logits = VAE.decode(model, reparametrize(mean, sd))
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        optimizer.zero_grad()
+        (loss + kl_divergence(mean, sd).sum()).backward()
+        optimizer.step()
+    model.seen.fill_(len(images))
+    print(f"TRAINED ON {len(images)}: {_digest(model)}", flush=True)
+    return model
+''')
+assert EXACT_STATE != TINY

@@ -13,12 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from grader.suite import CheckFailed, GroupContext, as_array, group, import_local
+from grader.sandbox import SubmissionError
+from grader.suite import CheckFailed, GroupContext, as_array, explain_submission_error, group, import_local
 
 evaluation = import_local(__file__, "evaluation")
 mnist = import_local(__file__, "mnist")
 
 SIGMAS = 5.0
+DECODER = "decoder"        # the fresh child process that only ever decodes (never sees a held-out image)
+REBUILD_IMAGES = 100       # training images the decoder's train(..., epochs=0) builds the architecture on
 
 
 def _seed(ctx: GroupContext) -> int:
@@ -269,6 +272,24 @@ def _check_logits(reply: Any, n: int) -> np.ndarray:
     return logits
 
 
+def _check_state(reply: Any) -> dict:
+    """The training child's ``state_dict`` as (names, arrays, dtypes): data only, checked before it is
+    passed on to the decoder process."""
+    if not isinstance(reply, dict):
+        raise CheckFailed("the trained model's state_dict could not be read")
+    if "error" in reply:
+        raise CheckFailed(str(reply["error"]))
+    names, arrays, dtypes = reply.get("names"), reply.get("arrays"), reply.get("dtypes")
+    if not (isinstance(names, list) and isinstance(arrays, list) and isinstance(dtypes, list)
+            and len(names) == len(arrays) == len(dtypes) and len(set(map(str, names))) == len(names)
+            and all(isinstance(n, str) for n in names + dtypes)
+            and all(isinstance(a, np.ndarray) for a in arrays)):
+        raise CheckFailed("the trained model's state_dict could not be read as named tensors")
+    if not names:
+        raise CheckFailed("the trained model has no parameters or buffers (empty state_dict)")
+    return {"names": names, "arrays": arrays, "dtypes": dtypes}
+
+
 @group("elbo")
 def elbo(ctx: GroupContext) -> None:
     p = ctx.params
@@ -280,10 +301,12 @@ def elbo(ctx: GroupContext) -> None:
     n = len(held_out)
     settings = {"seed": _seed(ctx), "epochs": epochs, "z_dim": z_dim}
     trained = False
+    skipped = "training did not produce a model"
     train_seconds = 0.0
 
     with ctx.check(f"train(images, args) on {len(split.train)} training images returns a VAE "
-                   f"(torch.nn.Module with encode and decode; {epochs} epochs, Z = {z_dim})"):
+                   f"(torch.nn.Module with encode and decode; {epochs} epochs, Z = {z_dim}) "
+                   "that a fresh process rebuilds from its state_dict"):
         info = ctx.call("train", images=split.train, settings=settings, timeout=float(p.get("train_seconds", 120)))
         if not isinstance(info, dict) or not info.get("is_module"):
             kind = info.get("type") if isinstance(info, dict) else "?"
@@ -294,19 +317,35 @@ def elbo(ctx: GroupContext) -> None:
         seconds = info.get("seconds")
         train_seconds = float(seconds) if isinstance(seconds, (int, float)) and math.isfinite(seconds) else 0.0
         ctx.extra("train_seconds", round(train_seconds, 2))
-        # Freeze the trained model in a copy that will only ever decode: it never receives held-out
-        # images. Then the original, which will encode them, loses the right to write files.
-        ctx.fork()
+        # The decoder is a fresh process that never receives a held-out image: it builds the
+        # architecture with train(..., epochs=0) on a few training images and loads the trained
+        # state_dict, handed over as data before any held-out image is sent. Then the training
+        # process, which will encode them, loses the right to write files.
+        skipped = "the trained model could not be rebuilt in the decoder process"
+        state = _check_state(ctx.call("export_state"))
+        ctx.extra("state_dict", {k: list(v.shape) for k, v in list(zip(state["names"], state["arrays"]))[:64]})
+        try:
+            rebuilt = ctx.call("rebuild", endpoint=DECODER, images=split.train[:REBUILD_IMAGES],
+                               settings=settings | {"epochs": 0}, state=state,
+                               timeout=float(p.get("train_seconds", 120)))
+        except SubmissionError as exc:
+            raise CheckFailed("rebuilding the model in the decoder process (train(images, args) with args.epochs = 0 "
+                              "on a few training images, then load_state_dict): " + explain_submission_error(exc)) from None
+        if not isinstance(rebuilt, dict) or "error" in rebuilt:
+            raise CheckFailed(str(rebuilt.get("error")) if isinstance(rebuilt, dict) else
+                              "the decoder process could not rebuild the trained model")
+        if not rebuilt.get("has_decode"):
+            raise CheckFailed("the model train returns with args.epochs = 0 has no decode method")
         ctx.call("seal")
         trained = True
 
     with ctx.check(f"held-out negative ELBO ≤ {threshold:.1f} (reference {reference:g} + {margin:.0%}), "
                    f"computed by the grader on {n} held-out digits", weight=3):
         if not trained:
-            raise CheckFailed("skipped: training did not produce a model")
+            raise CheckFailed(f"skipped: {skipped}")
         mean, sd = _check_encoding(ctx.call("encode", images=split.held_out), n, z_dim)
         z = evaluation.sample_latents(mean, sd, np.random.default_rng(_seed(ctx)))
-        logits = _check_logits(ctx.call("decode", endpoint="fork", z=z), n)
+        logits = _check_logits(ctx.call("decode", endpoint=DECODER, z=z), n)
         per_image = evaluation.negative_elbo(held_out, mean, sd, logits)
         value = float(per_image.mean())
         bce = float(evaluation.bernoulli_nll(logits, held_out).mean())
@@ -333,13 +372,13 @@ def _feedback_images(ctx: GroupContext, originals: np.ndarray, logits: np.ndarra
         return
     images = {}
     prior = np.random.default_rng(_seed(ctx)).standard_normal((64, z_dim)).astype(np.float32)
-    decoded = _check_logits(ctx.call("decode", endpoint="fork", z=prior), 64)
+    decoded = _check_logits(ctx.call("decode", endpoint=DECODER, z=prior), 64)
     path = ctx.artifact_path("samples.png")
     evaluation.save_grid(path, evaluation.sigmoid(decoded), 8, "decoded samples z ~ N(0, I)")
     images["samples"] = str(path)
     if z_dim == 2:
         grid = evaluation.manifold_latents(15)
-        decoded = _check_logits(ctx.call("decode", endpoint="fork", z=grid), len(grid))
+        decoded = _check_logits(ctx.call("decode", endpoint=DECODER, z=grid), len(grid))
         path = ctx.artifact_path("manifold.png")
         evaluation.save_grid(path, evaluation.sigmoid(decoded), 15, "latent manifold (Gaussian quantiles)")
         images["manifold"] = str(path)
