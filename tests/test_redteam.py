@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import tempfile
 import socket
 import time
 from pathlib import Path
@@ -168,7 +169,10 @@ def test_fake_results_and_forged_frames_change_nothing(tmp_path, children):
     assert scores(result) == {UPD: 0} and result.score == 0
     out = feedback(result, UPD)
     assert "✗" in out and "score: 10 / 10" in out.split("--- your program printed ---", 1)[1]
-    assert "could not write results.json in __ROOT__".replace("__ROOT__", str(ROOT)) in out
+    if not str(ROOT).startswith(tempfile.gettempdir()):
+        # Under /tmp (a CI clone, say) the write lands in the sandbox's private /tmp instead:
+        # the host-side checks below are what matter.
+        assert "could not write results.json in __ROOT__".replace("__ROOT__", str(ROOT)) in out
     assert not (outside / "results.json").exists()
     assert not (ROOT / "results.json").exists() and set(os.listdir(ROOT)) - before == set()
     assert not list((tmp_path / "submission").glob("results.json"))
