@@ -7,11 +7,19 @@ from pathlib import Path
 
 
 def project_root() -> Path:
-    """The directory holding ``assignments/``, ``solutions/`` and ``templates/``."""
+    """The directory holding ``assignments/``, ``solutions/`` and ``templates/``.
+
+    ``GRADER_HOME`` if set; else the checkout the package lives in (editable
+    install); else the current directory when it holds ``assignments/`` (a
+    non-editable install run from the course folder, e.g. by tox).
+    """
     env = os.environ.get("GRADER_HOME")
     if env:
         return Path(env).resolve()
-    return Path(__file__).resolve().parent.parent
+    beside = Path(__file__).resolve().parent.parent
+    if (beside / "assignments").is_dir() or not (Path.cwd() / "assignments").is_dir():
+        return beside
+    return Path.cwd().resolve()
 
 
 def assignments_dir() -> Path:

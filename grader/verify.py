@@ -15,6 +15,10 @@ def verify(what: str, assignment: str | None = None, device: str = "auto", seed:
     console = Console()
     folder = solutions_dir() if what == "solutions" else templates_dir()
     names = [assignment] if assignment else list_assignments()
+    if not names:
+        console.print(f"[red]FAILED[/red]: no assignments found under {solutions_dir().parent} "
+                      "(set GRADER_HOME to the course folder)")
+        return 1
     bad = []
     for name in names:
         a = load_assignment(name)

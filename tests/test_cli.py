@@ -89,3 +89,11 @@ def test_list_and_templates_check():
     assert "bandits" in grader("list").stdout
     proc = grader("templates", "--check")
     assert proc.returncode == 0, proc.stdout
+
+
+def test_verify_with_no_assignments_fails_loudly(tmp_path):
+    import os
+    env = {**os.environ, "GRADER_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "grader", "verify", "solutions"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and "no assignments found" in proc.stdout
