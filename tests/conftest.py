@@ -42,8 +42,3 @@ def scores(result: GradeResult) -> dict[str, float]:
 def group_result(result: GradeResult, name: str):
     return next(t for t in result.tests if t.name == name)
 
-
-def variant_params(catalogue: dict[str, dict[str, str]]) -> list:
-    """``pytest.param(hole, source)`` for each variant of a ``tests/variants`` catalogue, named for the report."""
-    return [pytest.param(hole, src, id=f"{hole}: {name}") for hole, variants in catalogue.items()
-            for name, src in variants.items()]

@@ -1,4 +1,5 @@
-"""Every hidden VAE hole test can fail: wrong variants lose points, correct alternatives keep them.
+"""The VAE hole groups: the reference on other seeds, the template, the public checks
+(wrong and correct variants: test_variants.py).
 
 Only the hole groups run here (``--only``), with a fixed seed; the trained
 model is tested in test_vae_elbo.py.
@@ -8,36 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROOT, group_result, variant_params
-from tests.variants.vae import CORRECT, WRONG
+from tests.conftest import ROOT, group_result
 
 REFERENCE = (ROOT / "solutions" / "vae.py").read_text()
 HOLES = ("reparametrize", "kl_divergence")
-
-
-
-def test_catalogue_is_large_enough():
-    for hole in HOLES:
-        assert len(WRONG[hole]) >= 6
-        assert len(CORRECT[hole]) >= 2
-
-
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("hole, source", variant_params(WRONG))
-def test_wrong_variant_loses_points(grade_source, hole, source):
-    result = grade_source("vae", REFERENCE + "\n" + source, only=[hole])
-    test = group_result(result, hole)
-    assert test.score < test.max_score, test.output
-    assert test.status == "failed"
-    assert "✗" in test.output
-
-
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("hole, source", variant_params(CORRECT))
-def test_correct_alternative_keeps_full_marks(grade_source, hole, source):
-    result = grade_source("vae", REFERENCE + "\n" + source, only=[hole])
-    test = group_result(result, hole)
-    assert test.score == test.max_score, test.output
 
 
 @pytest.mark.timeout(180)
