@@ -298,21 +298,32 @@ def grade_job(job: Job, payload: bytes | None, options: GradeOptions, fingerprin
         return TaskOutcome(results=data, html=page, artifacts=_collect(artifacts), status=status)
 
 
-def _grade_in(tmp: Path, job: Job, payload: bytes | None, options: GradeOptions) -> GradeResult:
+def grade_discovered(job: Job, options: GradeOptions, folder: Path, path: Path | None,
+              unreadable: str = "the submission could not be read") -> GradeResult:
+    """Grade one discovered submission at ``path``; a job with a problem (or no file) still gets
+    a result for every test group of its assignment, each failed with the problem (placeholder in ``folder``)."""
     if not job.assignment:
         return _failed_result(job, job.problem or "cannot tell the assignment")
     assignment = load_assignment(job.assignment)
-    if job.problem or payload is None:
-        placeholder = tmp / assignment.submission_name
-        return grade_submission(placeholder, assignment, options, problem=job.problem or (
-            "the submission could not be read, or it changed while the batch ran: grade it again"))
-    # Graded under the assignment's own file name: tracebacks then name what the student knows.
-    suffix = Path(job.source).suffix.lower() or ".py"
-    target = tmp / "submission" / (Path(assignment.submission_name).stem + suffix)
-    target.parent.mkdir()
-    target.write_bytes(payload)
-    with _watchdog(_time_budget(assignment, options)):
-        return grade_file(target, assignment, options)
+    if job.problem or path is None:
+        return grade_submission(folder / assignment.submission_name, assignment, options,
+                                problem=job.problem or unreadable)
+    return grade_file(path, assignment, options)
+
+
+def _grade_in(tmp: Path, job: Job, payload: bytes | None, options: GradeOptions) -> GradeResult:
+    target = None
+    if job.assignment and not job.problem and payload is not None:
+        # Graded under the assignment's own file name: tracebacks then name what the student knows.
+        assignment = load_assignment(job.assignment)
+        suffix = Path(job.source).suffix.lower() or ".py"
+        target = tmp / "submission" / (Path(assignment.submission_name).stem + suffix)
+        target.parent.mkdir()
+        target.write_bytes(payload)
+        with _watchdog(_time_budget(assignment, options)):
+            return grade_discovered(job, options, tmp, target)
+    return grade_discovered(job, options, tmp, target, unreadable=(
+        "the submission could not be read, or it changed while the batch ran: grade it again"))
 
 
 class _watchdog:

@@ -200,9 +200,8 @@ def autograder_root(root: str | Path | None = None) -> Path:
 
 def run_autograder(root: Path, assignment: str | None = None, device: str = "auto") -> dict[str, Any]:
     """Grade the one submission under ``root/submission``; write and return ``root/results/results.json``."""
-    from .assignment import load_assignment
-    from .batch import Job, _failed_result, discover_student
-    from .grading import GradeOptions, grade_file, grade_submission
+    from .batch import Job, discover_student, grade_discovered
+    from .grading import GradeOptions
     from .results import write_json_atomic
     from .sandbox import select_isolation
 
@@ -219,14 +218,7 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
                   problem=f"files for several assignments were handed in ({names}); hand in one")
 
     options = GradeOptions(device=device, isolation=select_isolation())
-    if job.assignment and not job.problem:
-        a = load_assignment(job.assignment)
-        result = grade_file(Path(job.path), a, options)
-    elif job.assignment:
-        a = load_assignment(job.assignment)
-        result = grade_submission(submission_dir / a.submission_name, a, options, problem=job.problem)
-    else:
-        result = _failed_result(job, job.problem)
+    result = grade_discovered(job, options, submission_dir, Path(job.path) if job.path else None)
     result.execution_time = time.monotonic() - t0
     data = result.to_gradescope()
     write_json_atomic(root / "results" / "results.json", data)
