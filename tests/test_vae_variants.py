@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROOT, group_result
+from tests.conftest import ROOT
 
 REFERENCE = (ROOT / "solutions" / "vae.py").read_text()
 HOLES = ("reparametrize", "kl_divergence")
