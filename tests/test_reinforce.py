@@ -7,6 +7,8 @@ statistics over many seeds are in test_reinforce_calibration.py (slow).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,13 @@ def test_reference_full_marks_with_learning_curve_feedback(grade_source, assignm
     result = grade_source(assignment, REFERENCE[assignment], seed=7)
     assert result.score == result.max_score == 10, [t.output for t in result.tests]
     training = group_result(result, "training")
-    assert "reached 475" in training.output and "evaluation" in training.output and "±" in training.output
+    # What the grader guarantees is the form of the feedback, not where one machine's curve crossed 475:
+    # every run gets a learning summary (reached, or the best window) and its evaluation.
+    for k in (1, 2):
+        assert re.search(rf"run {k}: (reached 475 \(mean of 20 episodes\) after \d+ episodes"
+                         rf"|\d+ training episodes; best mean of \d+ consecutive episodes [\d.]+)", training.output), \
+            training.output
+    assert training.output.count("evaluation ") >= 2 and "±" in training.output
     curves = training.extra_data["learning_curves"]
     assert len(curves) == 2 and all(len(c) > 10 for c in curves)
     evaluations = training.extra_data["evaluations"]
