@@ -16,11 +16,10 @@ from grader.sandbox import Child, ChildFailure, ChildSpec, Limits, NamespaceIsol
 from grader.sandbox import isolation as iso
 from grader.sandbox import nsinit
 from grader.sandbox.cgroups import CgroupRoot, find_cgroup_root
-from tests.conftest import ROOT, grade_path
+from tests.conftest import ROOT, grade_path, needs_isolation
 
 SELECTED = iso.select_isolation()
-needs_namespaces = pytest.mark.skipif(isinstance(SELECTED, NoIsolation),
-                                      reason=f"no namespace isolation here ({getattr(SELECTED, 'reason', '')})")
+needs_namespaces = needs_isolation
 pytestmark = pytest.mark.timeout(60)
 
 PROBES = '''
@@ -63,7 +62,8 @@ def test_child_sees_only_the_python_installation_and_its_work_directory(child_fa
         import os, socket, sys
         result = {{
             "root": sorted(os.listdir("/")),
-            "repo": os.path.exists({str(ROOT)!r}),
+            "repo": sorted(os.listdir({str(ROOT)!r})) if os.path.exists({str(ROOT)!r}) else None,
+            "sentinels": [p for p in {iso.sentinel_files()!r} if os.path.exists(p) and open(p, "rb").read(1)],
             "cwd": os.getcwd(), "cwd_files": sorted(os.listdir(".")),
             "tmp": sorted(os.listdir("/tmp")),
             "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
@@ -87,7 +87,10 @@ def test_child_sees_only_the_python_installation_and_its_work_directory(child_fa
     """)
     assert set(view["root"]) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "sbin", "usr", "proc",
                                   "sys", "tmp", "root", "opt", "home", "work"} | {Path(p).parts[1] for p in iso.python_paths()}
-    assert view["repo"] is False and "No module named 'grader'" in view["grader"]
+    # The checkout is at most the empty way to a venv inside it (<checkout>/.venv): none of its files.
+    on_the_way = {Path(p).relative_to(ROOT).parts[0] for p in iso.python_paths() if iso._is_within(p, str(ROOT))}
+    assert view["repo"] is None or set(view["repo"]) <= on_the_way, view["repo"]
+    assert view["sentinels"] == [] and "No module named 'grader'" in view["grader"]
     assert view["cwd"] == str(child.workdir) and view["cwd_files"] == ["_runner", "sub.py", "tmp"]
     assert view["tmp"] == [child.workdir.name]  # /tmp is private: only the child's own folder
     assert view["pids"] == ["1", "2"] and view["uid"] != 0 and view["host"] == "sandbox"
@@ -273,7 +276,11 @@ def test_config_binds_only_what_is_needed(tmp_path):
     config = iso.build_config(tmp_path, Limits(disk_mb=64, processes=16), "cpu", "root", hidden=(str(ROOT),))
     assert not any(b == "/" or str(ROOT).startswith(b.rstrip("/") + "/") and b not in iso.SYSTEM_DIRS
                    for b in config["binds"] if b not in ("/usr",))
-    assert all(not b.startswith("/tmp") and not b.startswith("/home") for b in config["binds"])
+    # Only the system folders, the Python installation and a few /etc files: nothing of /tmp or a
+    # home folder unless the Python installation itself lives there (a venv under /tmp, say).
+    python = [os.path.realpath(p) for p in iso.python_paths()]
+    assert all(not b.startswith(("/tmp", "/home", "/root")) or any(iso._is_within(b, p) for p in python)
+               for b in config["binds"]), config["binds"]
     assert "/sys" not in config["binds"] and config["disk_mb"] == 64 and config["processes"] == 16
     assert config["uid"] >= iso.UID_BASE and "cgroup_procs" not in config
     assert set(config["devices"]) == set(iso.DEVICES)

@@ -128,11 +128,55 @@ def _cgroup_name(workdir: Path) -> str:
 
 
 def _secret_paths() -> list[str]:
-    """What a child must never see even if it sits below a directory that is bound in."""
+    """What a child must never see even if it sits below a directory that is bound in: the course
+    material, the ``grader`` package, the files its installation left in site-packages (an editable
+    install's path hooks name the checkout), and the grader's temp folder when it lies inside the
+    Python installation (tox points TMPDIR into its env: other children's and other students'
+    files live there)."""
     from ..paths import assignments_dir, project_root, solutions_dir, templates_dir
 
     package = Path(__file__).resolve().parent.parent
-    return sorted({str(p) for p in (project_root(), assignments_dir(), solutions_dir(), templates_dir(), package)})
+    paths = {str(p) for p in (project_root(), assignments_dir(), solutions_dir(), templates_dir(), package)}
+    paths.update(distribution_files())
+    paths.add(os.path.realpath(tempfile.gettempdir()))
+    return sorted(paths)
+
+
+def distribution_files() -> list[str]:
+    """Files that installing the ``grader`` package put outside the package: dist-info, the ``.pth``
+    and finder module of an editable install (which spell out where the checkout is)."""
+    try:
+        from importlib import metadata
+
+        names = set(metadata.packages_distributions().get("grader", []))
+        found = []
+        for dist in metadata.distributions():   # every copy on sys.path, not only the first
+            if dist.metadata["Name"] not in names:
+                continue
+            for entry in dist.files or ():
+                path = os.path.realpath(str(dist.locate_file(entry)))
+                if os.path.isfile(path):
+                    found.append(path)
+        return sorted(set(found))
+    except Exception:  # noqa: BLE001 - a broken metadata folder must not stop grading; the probe checks
+        return []
+
+
+def sentinel_files() -> list[str]:
+    """A few real files of the course material and of the grader's installation: the probe
+    proves that a child can open none of them (a folder's name may show as an empty mount point
+    on the way to the Python installation; its contents must not)."""
+    from ..paths import assignments_dir, project_root, solutions_dir, templates_dir
+
+    package = Path(__file__).resolve().parent.parent
+    picks: list[Path] = [package / "__init__.py", Path(__file__).resolve()]
+    for folder in (solutions_dir(), templates_dir(), project_root()):
+        picks.extend(sorted(p for p in folder.glob("*") if p.is_file())[:3] if folder.is_dir() else [])
+    if assignments_dir().is_dir():
+        picks.extend(sorted(assignments_dir().glob("*/hidden/*.py"))[:3])
+        picks.extend(sorted(assignments_dir().glob("*/assignment.toml"))[:1])
+    picks.extend(Path(p) for p in distribution_files()[:8])
+    return sorted({str(p) for p in picks if p.is_file()})
 
 
 def _real_chain(path: str) -> tuple[list[tuple[str, str]], str]:
@@ -158,12 +202,54 @@ def _is_within(path: str, ancestor: str) -> bool:
 def python_paths() -> list[str]:
     """The Python installation this grader runs on: prefixes, the interpreter's folder, site-packages."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable))}
+             os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable)),
+             *_libpython_dirs()}
     try:
         paths.update(site.getsitepackages())
     except AttributeError:  # very old virtualenv
         pass
-    return sorted(p for p in paths if p and os.path.isdir(p))
+    core = {p for p in paths if p and os.path.isdir(p)}
+    from ..paths import project_root
+
+    course = str(project_root())
+    for extra in _site_added_paths():
+        if any(_is_within(extra, c) for c in core) or not _is_within(extra, course):
+            core.add(extra)
+    return sorted(core)
+
+
+def _libpython_dirs() -> set[str]:
+    """Where the interpreter's own shared library lives (an absolute RPATH may point outside the
+    prefix): without it the child's loader would pick another ``libpython`` (a distribution's)."""
+    found = set()
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                path = line.split(None, 5)[-1].strip() if line.count(" ") >= 5 else ""
+                if "/libpython" in path and os.path.isfile(path):
+                    found.add(os.path.dirname(os.path.realpath(path)))
+    except OSError:
+        pass
+    return found
+
+
+def _site_added_paths() -> list[str]:
+    """Folders that ``.pth`` files of the installation put on ``sys.path`` (a distribution's
+    dist-packages, a conda layer): the child, started with ``-I``, makes the same ``sys.path`` from
+    the same files. Not PYTHONPATH or the user site (``-I`` ignores them), not the current folder;
+    :func:`python_paths` also leaves out what lies in the course folder (an old-style editable
+    install adds the checkout itself)."""
+    skip = {os.path.realpath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    user_site = getattr(site, "USER_SITE", None)
+    out = []
+    for entry in sys.path[1:]:
+        if not entry or not os.path.isdir(entry) or entry.endswith(".zip"):
+            continue
+        real = os.path.realpath(entry)
+        if real in skip or real == os.path.realpath(os.getcwd()) or (user_site and _is_within(real, user_site)):
+            continue
+        out.append(real)
+    return out
 
 
 def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: tuple[str, ...] = ()) -> dict:
@@ -185,6 +271,8 @@ def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: 
     devices = list(DEVICES)
     if device == "cuda":
         devices += sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))
+    # A secret below a bound folder is masked; a bound folder below a secret one (a venv inside
+    # the checkout) shows the secret folder only as the empty way to its mount point.
     mask = [h for h in hidden if any(_is_within(h, k) and h != k for k in kept)]
     mask += module_files(limits.hide_modules)
     uid = UID_BASE + secrets.randbelow(1 << 26) if mode == "root" else 1000
@@ -235,20 +323,33 @@ def _modes() -> list[str]:
 
 
 def probe(mode: str) -> str:
-    """'' if a child can be started in ``mode`` here and cannot see the repository; else why not."""
+    """'' if a child can be started in ``mode`` here and can read nothing of the course or the
+    grader's installation and reach no network; else why not."""
     if not sys.platform.startswith("linux"):
         return f"namespaces need Linux (this is {sys.platform})"
     iso = NamespaceIsolation(mode=mode)
+    bound = [h for h in iso.hidden if any(h == b for b in build_config(Path("/nonexistent"), Limits(), "cpu", mode,
+                                                                         iso.hidden)["binds"])]
+    if bound:
+        return (f"the Python installation is itself a folder the child must not see ({bound[0]}): "
+                "make the venv in a folder of its own, e.g. <checkout>/.venv")
     check = ("import os, socket, sys\n"
-             "hidden = [p for p in sys.argv[1:] if os.path.exists(p)]\n"
-             "assert not hidden, f'visible: {hidden}'\n"
+             "seen = []\n"
+             "for p in sys.argv[1:]:\n"
+             "    try:\n"
+             "        with open(p, 'rb') as fh:\n"
+             "            if fh.read(1):\n"
+             "                seen.append(p)\n"
+             "    except OSError:\n"
+             "        pass\n"
+             "assert not seen, f'visible: {seen}'\n"
              "s = socket.socket()\n"
              "s.settimeout(1)\n"
              "try:\n    s.connect(('127.0.0.1', 9))\nexcept OSError:\n    pass\n"
              "else:\n    raise SystemExit('network reachable')\n"
              "open('probe', 'w').write('ok')\n")
     with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
-        argv = iso.wrap([sys.executable, "-I", "-S", "-c", check, *iso.hidden], Path(tmp), Limits(), "cpu")
+        argv = iso.wrap([sys.executable, "-I", "-S", "-c", check, *sentinel_files()], Path(tmp), Limits(), "cpu")
         try:
             run = subprocess.run(argv, cwd=tmp, capture_output=True, timeout=PROBE_TIMEOUT,
                                  env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})

@@ -258,30 +258,16 @@ def _readable(path: str) -> None:
 
 
 def build_root(config: dict) -> None:
-    """Everything the child may see, under a fresh tmpfs; then pivot into it."""
+    """Everything the child may see, under a fresh tmpfs; then pivot into it.
+
+    Order matters: the private ``/tmp`` comes before the binds (a Python installation under
+    ``/tmp`` is bound on top of it, not hidden by it); the masks come before the work directory
+    (the grader's temp folder may be masked, and the work directory lies inside it)."""
     workdir = config["workdir"]
     root = os.path.join(workdir, ROOT_DIR)
     uid = int(config["uid"]) if config["mode"] == "root" else INSIDE_ID
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do propagates back to the host
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,nr_inodes=4096,mode=0755")
-
-    for link, target in config.get("symlinks", []):
-        path = _inside(root, link)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if not os.path.lexists(path):
-            os.symlink(target, path)
-    for source in config.get("binds", []):
-        if os.path.exists(source):
-            bind(source, _inside(root, source))
-    for source in config.get("devices", []):
-        if os.path.exists(source):
-            bind(source, _inside(root, source), device=True)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-        path = _inside(root, "/dev/" + name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if not os.path.lexists(path):
-            os.symlink(target, path)
 
     # The work directory: a size-limited tmpfs (the disk quota) with the inputs bound read-only;
     # its tmp/ is also /tmp and /dev/shm. Built at /.work first, because the work directory
@@ -303,8 +289,37 @@ def build_root(config: dict) -> None:
         target = _inside(root, shared)
         os.makedirs(target, exist_ok=True)
         mount(tmp, target, None, MS_BIND)
+
+    for link, target in config.get("symlinks", []):
+        path = _inside(root, link)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.lexists(path):
+            os.symlink(target, path)
+    for source in config.get("binds", []):
+        if os.path.exists(source):
+            bind(source, _inside(root, source))
+    for source in config.get("devices", []):
+        if os.path.exists(source):
+            bind(source, _inside(root, source), device=True)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        path = _inside(root, "/dev/" + name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.lexists(path):
+            os.symlink(target, path)
+
+    masked_dirs = []
+    for path in config.get("mask", []):  # secrets that sit below a bound directory
+        target = _inside(root, path)
+        if os.path.isdir(target):
+            mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=4k,nr_inodes=64,mode=0555")
+            masked_dirs.append(target)
+        elif os.path.exists(target):
+            mount("/dev/null", target, None, MS_BIND)
     inner_work = _inside(root, workdir)
-    os.makedirs(inner_work, exist_ok=True)
+    os.makedirs(inner_work, exist_ok=True)   # possibly inside a masked folder: made before it turns read-only
+    for target in masked_dirs:
+        mount(None, target, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     mount(staging, inner_work, None, MS_BIND | MS_REC)
     _check(_libc.umount2(_b(staging), MNT_DETACH), "umount staging")
     os.rmdir(staging)
@@ -313,12 +328,6 @@ def build_root(config: dict) -> None:
     os.makedirs(proc, exist_ok=True)
     mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-    for path in config.get("mask", []):  # secrets that sit below a bound directory
-        target = _inside(root, path)
-        if os.path.isdir(target):
-            mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-        elif os.path.exists(target):
-            mount("/dev/null", target, None, MS_BIND)
     for path, text in config.get("files", {}).items():
         target = _inside(root, path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
