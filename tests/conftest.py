@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Callable, Sequence
@@ -12,6 +13,7 @@ from grader.assignment import load_assignment
 from grader.grading import GradeOptions, grade_file
 from grader.paths import project_root
 from grader.results import GradeResult
+from grader.sandbox import NoIsolation, select_isolation
 
 ROOT = project_root()
 VARIANTS = Path(__file__).resolve().parent / "variants"
@@ -42,3 +44,30 @@ def scores(result: GradeResult) -> dict[str, float]:
 def group_result(result: GradeResult, name: str):
     return next(t for t in result.tests if t.name == name)
 
+
+
+# -- tests that only namespace isolation can pass ------------------------------------------
+ISOLATION = select_isolation()
+ISOLATED = not isinstance(ISOLATION, NoIsolation)
+needs_isolation = pytest.mark.needs_isolation
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "needs_isolation: only a namespace-isolated child can pass this test "
+                                       "(skipped where the machine has none; a failure under CI=true)")
+
+
+def pytest_runtest_setup(item) -> None:
+    if item.get_closest_marker("needs_isolation") is not None:
+        require_isolation()
+
+
+def require_isolation() -> None:
+    """Skip a test that needs namespaces where the machine has none, but fail it under ``CI=true``:
+    CI runs in the layout users make, and a regression there must not hide as a skip."""
+    if ISOLATED:
+        return
+    why = f"no namespace isolation here ({getattr(ISOLATION, 'reason', '')})"
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(f"{why}; under CI=true a namespace test must run, not skip", pytrace=False)
+    pytest.skip(why)

@@ -120,7 +120,6 @@ def test_check_function_from_a_script_checks_that_script(tmp_path):
 
 def test_check_cell_runs_inside_an_ipython_session(tmp_path):
     """The notebook's cells run one by one in IPython, the last one checks the saved notebook."""
-    pytest.importorskip("IPython")
     nb = notebook_from_source(BANDITS, name="bandits", template=False)
     (tmp_path / "bandits.ipynb").write_text(write_notebook(nb))
     cells = [c.source for c in nb.cells if c.cell_type == "code" and "__main__" not in c.source]

@@ -6,14 +6,13 @@ import csv
 import json
 from pathlib import Path
 
+import distributed
 import pytest
 
 from grader.cli import EXIT_USAGE, main
 from grader.gradescope import validate_results
 
 from conftest import ROOT
-
-distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 from grader.rl import TrainingEnvServer, evaluate_policy, learning_summary, reached, validate_actions
 from grader.sandbox import CallbackAbort
 from grader.suite import CheckFailed
-from tests.conftest import ROOT, group_result, scores
+from tests.conftest import ROOT, group_result, require_isolation, scores
 
 REFERENCE = {name: (ROOT / "solutions" / f"{name}.py").read_text() for name in ("reinforce", "reinforce_baseline")}
 TEMPLATE = {name: (ROOT / "templates" / f"{name}.py").read_text() for name in ("reinforce", "reinforce_baseline")}
@@ -238,10 +238,7 @@ def test_gymnasium_cartpole_is_switched_off_in_the_baseline_child(grade_source):
 
 @pytest.mark.timeout(120)
 def test_gymnasium_cartpole_source_is_hidden_under_namespaces(grade_source):
-    from grader.sandbox import NoIsolation, select_isolation
-
-    if isinstance(select_isolation(), NoIsolation):
-        pytest.skip("no namespace isolation here")
+    require_isolation()
     result = grade_source("reinforce_baseline", REFERENCE["reinforce_baseline"] + GYM_ROUTES, only=["training"])
     out = group_result(result, "training").output
     assert "CREATED" not in out, out
