@@ -29,6 +29,9 @@ def add_commands(sub: argparse._SubParsersAction, grading_options: Callable[[arg
                    help="multiply every time limit by X (slow or busy machines)")
     b.add_argument("--no-html", action="store_true", help="skip the HTML feedback pages")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--allow-no-isolation", action="store_true",
+                   help="grade even where namespace isolation is unavailable (each result says so); "
+                        "without it a batch refuses to start there")
     grading_options(b)
 
     g = sub.add_parser("gradescope", help="build a Gradescope autograder bundle (zip)")
@@ -60,7 +63,7 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
     from .assignment import UnknownAssignment, load_assignment
     from .batch import BatchConfig, BatchError, BatchFailed, check_writable, plan, run_batch
     from .devices import resolve_device
-    from .sandbox import select_isolation
+    from .sandbox import NoIsolation, select_isolation
 
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder of submissions")
@@ -79,6 +82,11 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
         isolation = select_isolation(require=args.require_isolation)
     except (DeviceError, RuntimeError) as exc:
         raise UsageError(str(exc)) from None
+    if isinstance(isolation, NoIsolation) and not args.allow_no_isolation:
+        # Many students' code on one machine, results written while others still run: without
+        # namespaces one submission could rewrite another's result.
+        raise UsageError(f"namespace isolation is not available here ({isolation.reason}); a batch refuses to "
+                         "grade without it (pass --allow-no-isolation to grade anyway, each result will say so)")
     options = GradeOptions(device=args.device, seed=args.seed, isolation=isolation, time_scale=args.time_scale)
     config = BatchConfig(submissions=args.submissions, out=args.out, jobs=args.jobs, regrade=args.regrade,
                          assignment=args.assignment, options=options, executor=args.executor,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .. import wire
+from . import reaper
 from .isolation import Isolation, NoIsolation
 from .limits import Limits
 
@@ -206,6 +207,8 @@ class Child:
         argv = [sys.executable, "-I", "-B", str(runner_dir / "runner.py"), *map(str, child_fds), str(submission)]
         argv = self.spec.isolation.wrap(argv, self.workdir, self.spec.limits,
                                         self.spec.env.get("GRADER_DEVICE", "cpu"))
+        if self.unconfined:
+            reaper.become_subreaper()   # orphans come back to us, to be swept at close()
         try:
             self.proc = subprocess.Popen(
                 argv,
@@ -225,6 +228,7 @@ class Child:
         finally:
             for fd in (*child_fds, out_w):
                 os.close(fd)
+        reaper.register(self.proc.pid)
         self.endpoint = Endpoint(req_w, rep_r, lambda: self.alive)
         self.output = OutputCapture(out_r, self.spec.limits.output_bytes)
         hello = self._recv(deadline, "starting up and importing the submission")
@@ -240,6 +244,11 @@ class Child:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def unconfined(self) -> bool:
+        """No PID namespace to die with: processes the child makes can outlive it unless swept."""
+        return isinstance(self.spec.isolation, NoIsolation)
 
     def close(self) -> None:
         """Ask the child to exit, then kill its whole process group and remove the work directory."""
@@ -259,7 +268,10 @@ class Child:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+            reaper.unregister(self.proc.pid)
             self.proc = None
+            if self.unconfined:
+                reaper.sweep()
         if self.endpoint is not None:
             self.endpoint.close()
             self.endpoint = None
