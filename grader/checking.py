@@ -27,6 +27,7 @@ from .assignment import Assignment, AssignmentError, UnknownAssignment, infer_as
 from .grading import GradeOptions, grade_file
 from .paths import templates_dir
 from .results import GradeResult
+from .text import printable_text
 
 PUBLIC_SEED = 0          # public checks are reproducible: same file, same feedback
 DISCLAIMER = ("These public checks use fixed inputs; the graded tests use other inputs, more cases and secret "
@@ -120,6 +121,9 @@ def format_report(report: CheckReport) -> str:
     """Plain text (a terminal and a notebook cell show it alike): one line per group, details for failures."""
     r = report.result
     lines = [f"Public checks of {report.path.name} — {report.assignment.title}"]
+    if r.extra_data.get("isolation_warning"):
+        reason = r.extra_data["isolation_warning"].split(":", 1)[0].replace("WARNING: graded WITHOUT", "without")
+        lines.insert(0, f"note: checked {reason} (fine for a self-check; the course grades isolated)")
     width = max([len(t.name) for t in r.tests] + [len(s) for s in report.skipped] + [8])
     for t in r.tests:
         checks = t.extra_data.get("checks", [])
@@ -138,7 +142,7 @@ def format_report(report: CheckReport) -> str:
         lines.append(f"  note: {note}")
     good = sum(1 for t in r.tests if t.status == "passed")
     lines.append(f"{good} of {len(r.tests)} groups pass ({r.execution_time:.1f} s). {DISCLAIMER}")
-    return "\n".join(lines)
+    return printable_text("\n".join(lines))
 
 
 # -- from a notebook or a script -------------------------------------------------

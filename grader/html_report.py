@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import __version__
+from .text import printable_text
 
 CURVE_MARKERS = ("curve", "returns")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -169,9 +170,8 @@ def plot_curves(curves: Sequence[tuple[str, Sequence[float]]], threshold: float 
 
 # -- rendering ---------------------------------------------------------------
 def _e(text: Any) -> str:
-    """Escape for HTML; lone surrogates (from odd file names) are shown as escapes, not crashes."""
-    s = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
-    return html.escape(s, quote=True)
+    """Escape for HTML, control characters and lone surrogates shown as escapes (see grader.text)."""
+    return html.escape(printable_text(text), quote=True)
 
 
 def _fmt(x: Any) -> str:

@@ -1,0 +1,32 @@
+"""Student text made safe to show: control characters become visible escapes.
+
+A submission's output, exception messages and file names end up in a terminal
+table, an HTML page, a CSV gradebook and Gradescope's results. Left raw, an
+ESC sequence can move the cursor and repaint the table (a fake "passed" row),
+a carriage return can overwrite a line, and bidirectional overrides can make
+text read differently from what it is. Every renderer passes student text
+through :func:`printable_text`; newlines and tabs stay (they are layout).
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but tab and newline, DEL, C1 controls; bidi embeddings, overrides and isolates.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable_text(text: object) -> str:
+    """``text`` with every control character shown as ``\\xNN`` (idempotent: escapes are printable).
+    Lone surrogates (from undecodable file names) are shown as escapes too."""
+    s = str(text)
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _UNSAFE.sub(_escape, s)
