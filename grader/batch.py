@@ -27,7 +27,6 @@ import io
 import os
 import shutil
 import signal
-import stat
 import tempfile
 import threading
 import time
@@ -39,14 +38,14 @@ from . import __version__
 from .assignment import UnknownAssignment, infer_assignment, list_assignments, load_assignment
 from .grading import GradeOptions, grade_file, grade_submission
 from .results import GradeResult, TestResult, write_json_atomic
-from .submission import supported_suffixes
+from .submission import SubmissionFormatError, read_submission, supported_suffixes
+from .text import printable_text
 
 RESULTS_NAME = "results.json"
 HTML_NAME = "feedback.html"
 ARTIFACTS_NAME = "artifacts"
 GRADEBOOK_NAME = "gradebook.csv"
 UNKNOWN = "unknown"
-MAX_SUBMISSION_BYTES = 32 << 20
 MAX_ARTIFACT_BYTES = 32 << 20          # per submission, all files together
 SKIP_NAMES = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
 WATCHDOG_MARGIN_S = 60.0
@@ -122,20 +121,12 @@ def _inferred(path: Path, known: Sequence[str]) -> str | None:
 
 def _file_problem_and_hash(path: Path) -> tuple[str, str]:
     """('', sha256) for a readable regular file, else (why it cannot be graded, '')."""
+    if path.is_symlink() and not path.exists():
+        return f"cannot read the submission {printable(path.name)}: a broken link", ""
     try:
-        st = os.stat(path)
-    except OSError as exc:
-        reason = "a broken link" if path.is_symlink() else (exc.strerror or str(exc))
-        return f"cannot read the submission {printable(path.name)}: {reason}", ""
-    if not stat.S_ISREG(st.st_mode):
-        return f"cannot read the submission {printable(path.name)}: not a regular file", ""
-    if st.st_size > MAX_SUBMISSION_BYTES:
-        return (f"the submission {printable(path.name)} is too large "
-                f"({st.st_size >> 20} MB; at most {MAX_SUBMISSION_BYTES >> 20} MB)"), ""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return f"cannot read the submission {printable(path.name)}: {exc.strerror or exc}", ""
+        data = read_submission(path)
+    except SubmissionFormatError as exc:
+        return printable(str(exc)), ""
     return "", hashlib.sha256(data).hexdigest()
 
 
@@ -472,8 +463,8 @@ def write_gradebook(out: Path) -> Path:
     header, rows = gradebook_rows(out)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([printable_text(c) for c in header])
+    writer.writerows([printable_text(c) for c in row] for row in rows)
     path = out / GRADEBOOK_NAME
     write_text_atomic(path, buf.getvalue())
     return path

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import stat
 import sys
 import tempfile
+import threading
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
@@ -81,8 +86,15 @@ def _grading_options(p: argparse.ArgumentParser) -> None:
                    help="refuse to grade without namespace isolation")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: children are killed and temp folders removed on the way out."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         args = parser.parse_args(argv)
         return COMMANDS[args.command](args)
@@ -110,11 +122,22 @@ def _resolve(file: Path, assignment: str | None):
         raise UsageError(str(exc).strip('"')) from None
 
 
+def require_regular_file(path: Path) -> None:
+    """A usage error unless ``path`` is a regular file: a FIFO or a device would hang the read."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{path} is a directory, not a submission file")
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"{path} is not a regular file (a FIFO, socket or device), not a submission file")
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
-    if not args.file.exists():
-        raise UsageError(f"no such file: {args.file}")
-    if args.file.is_dir():
-        raise UsageError(f"{args.file} is a directory, not a submission file")
+    require_regular_file(args.file)
     assignment = _resolve(args.file, args.assignment)
     only = names_list(args.only) or None
     try:
@@ -123,7 +146,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     options = GradeOptions(device=args.device, seed=args.seed, only=only, isolation=isolation,
                            artifacts_dir=args.artifacts)
-    with tempfile.TemporaryDirectory(prefix="grader-artifacts-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="grader-artifacts-") if args.html else nullcontext("") as tmp:
         if args.html and options.artifacts_dir is None:  # the page embeds the artifacts: make them
             options.artifacts_dir = Path(tmp)
         try:
@@ -178,8 +201,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from .checking import CheckError, assignment_for, format_report, run_check
 
-    if not args.file.is_file():
-        raise UsageError(f"no such file: {args.file}")
+    require_regular_file(args.file)
     try:
         report = run_check(args.file, assignment_for(args.file, args.assignment), full=args.full, device=args.device)
     except (CheckError, DeviceError) as exc:

@@ -13,8 +13,9 @@ from . import __version__
 from .assignment import Assignment, AssignmentError, GroupConfig
 from .devices import resolve_device
 from .results import GradeResult, TestResult
-from .sandbox import ChildSpec, Isolation, select_isolation
+from .sandbox import ChildSpec, Isolation, NoIsolation, reaper, select_isolation
 from .suite import CheckRecord, GroupContext, GroupOutcome, seed_for
+from .text import printable_text
 
 MAX_FEEDBACK_OUTPUT = 4000
 
@@ -59,6 +60,8 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
     device = resolve_device(options.device) if assignment.uses_torch else "cpu"
     result = GradeResult(assignment=assignment.name, submission=submission.name)
     header = [f"{assignment.title}: {submission.name}", options.isolation.describe(), f"device: {device}", *notes]
+    if isinstance(options.isolation, NoIsolation):
+        header.insert(0, no_isolation_warning(options.isolation))
 
     problem = problem or submission_problem(submission)
     for name in names:
@@ -72,7 +75,7 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
         result.leaderboard.extend(outcome.leaderboard)
 
     result.execution_time = time.monotonic() - t0
-    result.output = "\n".join(header + [f"score: {result.score:g} / {result.max_score:g}"])
+    result.output = printable_text("\n".join(header + [f"score: {result.score:g} / {result.max_score:g}"]))
     result.extra_data = {
         "grader_version": __version__,
         "device": device,
@@ -81,9 +84,19 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
         "submission_sha256": _sha256(submission),
         "isolation": options.isolation.name,
     }
+    if isinstance(options.isolation, NoIsolation):
+        reaper.sweep()   # nothing the submission started outlives its grading
+        result.extra_data["isolation_warning"] = no_isolation_warning(options.isolation)
     if notes:
         result.extra_data["notes"] = list(notes)   # e.g. what a notebook converter left out
     return result
+
+
+def no_isolation_warning(isolation: NoIsolation) -> str:
+    """The first line a reader sees when a result was produced without namespace isolation."""
+    why = f" ({isolation.reason})" if isolation.reason else ""
+    return (f"WARNING: graded WITHOUT namespace isolation{why}: the submission could read the machine's files "
+            "and use the network, so this score cannot be trusted; grade with --require-isolation in production")
 
 
 def run_group(fn, config: GroupConfig, submission: Path, assignment: Assignment, master_seed: int,
@@ -132,8 +145,8 @@ def to_test_result(config: GroupConfig, outcome: GroupOutcome) -> TestResult:
         score=score,
         max_score=config.points,
         status="passed" if passed else "failed",
-        summary=_summary(outcome, passed),
-        output="\n".join(lines),
+        summary=printable_text(_summary(outcome, passed)),
+        output=printable_text("\n".join(lines)),
         visibility=config.visibility,
         kind=config.kind,
         seconds=outcome.seconds,
@@ -154,25 +167,19 @@ def _summary(outcome: GroupOutcome, passed: bool) -> str:
 
 def submission_problem(path: Path) -> str:
     """Why a file cannot be a Python submission at all, or '' if it may be one."""
+    from .submission import SubmissionFormatError, read_submission, syntax_problem
+
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return f"cannot read the submission: {exc.strerror}"
+        raw = read_submission(path)
+    except SubmissionFormatError as exc:
+        return str(exc)
     if b"\x00" in raw[:4096]:
         return "the submission is not a Python source file (it contains binary data)"
     try:
         source = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "the submission is not UTF-8 text"
-    try:
-        compile(source, path.name, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
-        snippet = (exc.text or "").rstrip()
-        return f"the submission does not parse: {exc.msg} ({path.name}, {where})" + (f"\n    {snippet}" if snippet else "")
-    except ValueError as exc:
-        return f"the submission does not parse: {exc}"
-    return ""
+    return syntax_problem(source, path.name)
 
 
 def _failed_record(message: str) -> CheckRecord:
@@ -214,6 +221,10 @@ def grade_file(path: Path, assignment: Assignment, options: GradeOptions) -> Gra
         prepared = prepare_submission(path, assignment.submission_name)
     except SubmissionFormatError as exc:
         return grade_submission(path, assignment, options, problem=str(exc))
+    except (RecursionError, MemoryError) as exc:   # a converter met a pathological file: still a result
+        return grade_submission(path, assignment, options,
+                                problem=f"the submission could not be read ({type(exc).__name__}): is it a real "
+                                        f"{path.suffix or 'Python'} file?")
     with prepared:
         result = grade_submission(prepared.python_file, assignment, options, notes=prepared.notes)
     result.submission = path.name

@@ -32,7 +32,7 @@ from typing import Any
 import nbformat
 
 from .markers import find_holes, make_template
-from .submission import SubmissionFormatError
+from .submission import SubmissionFormatError, read_submission
 
 PYTHON_KERNELS = {"python", "python3", "python2", "ipython", "ipython3", "pyodide", "xpython"}
 PYTHON_CELL_MAGICS = {"%%time", "%%capture"}   # cell magics whose body runs as plain notebook code
@@ -237,9 +237,7 @@ def read_notebook(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
     or a readable SubmissionFormatError."""
     name = path.name
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise SubmissionFormatError(f"cannot read {name}: {exc.strerror}") from None
+        text = read_submission(path).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SubmissionFormatError(f"{name} is not a notebook: it is not UTF-8 text") from None
     try:
@@ -327,8 +325,8 @@ def _clean_cell(cell: CodeCell, notes: list[str]) -> str:
         return cell.source
     except SyntaxError:
         pass
-    except ValueError as exc:
-        raise SubmissionFormatError(f"{cell.label} cannot be read: {exc}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SubmissionFormatError(f"{cell.label} cannot be read: {type(exc).__name__} {exc}".rstrip()) from None
     out, dropped = [], []
     for ln in lines:
         if _LINE_MAGIC.match(ln):
@@ -340,6 +338,8 @@ def _clean_cell(cell: CodeCell, notes: list[str]) -> str:
     text = textwrap.dedent("\n".join(out))   # IPython accepts a cell indented as a whole
     try:
         compile(text, cell.label, "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise SubmissionFormatError(f"{cell.label} cannot be read: {type(exc).__name__} {exc}".rstrip()) from None
     except SyntaxError as exc:
         bad = lines[exc.lineno - 1].rstrip() if exc.lineno and exc.lineno <= len(lines) else (exc.text or "").rstrip()
         where = f"line {exc.lineno} of the cell" + (f", column {exc.offset}" if exc.offset else "")

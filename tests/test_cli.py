@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.cli import main
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(120)
@@ -97,3 +98,21 @@ def test_verify_with_no_assignments_fails_loudly(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "grader", "verify", "solutions"], cwd=tmp_path,
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 1 and "no assignments found" in proc.stdout
+
+
+def test_seed_reproduces_a_grading_on_this_machine(tmp_path):
+    """--seed fixes every hidden input: two gradings of one file agree check by check (scores,
+    messages, leaderboard values); without it the inputs differ between runs."""
+    def run(seed):
+        out = tmp_path / f"r{seed}-{len(list(tmp_path.iterdir()))}.json"
+        args = ["grade", str(ROOT / "solutions" / "bandits.py"), "--json", str(out)] + (["--seed", seed] if seed else [])
+        assert main(args) == 0
+        data = json.loads(out.read_text())
+        return data, [(t["name"], t["score"], t["extra_data"]["checks"]) for t in data["tests"]]
+
+    first, a = run("11")
+    second, b = run("11")
+    assert a == b and first["leaderboard"] == second["leaderboard"]
+    assert first["extra_data"]["seed"] == second["extra_data"]["seed"] == 11
+    third, _ = run(None)
+    assert third["extra_data"]["seed"] != 11 and third["leaderboard"] != first["leaderboard"]
