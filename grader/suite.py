@@ -94,6 +94,11 @@ class _Slot:
     child: Child | None = None
     respawns: int = 0
     last_failure: ChildFailure | None = None
+    retired: bool = False       # the group moved on to another process: this one is gone for good
+
+
+class SuiteError(Exception):
+    """The suite used the context wrongly (a bug in the assignment's tests, never the student's)."""
 
 
 def _named(endpoint: str, failure: ChildFailure) -> ChildFailure:
@@ -133,16 +138,33 @@ class GroupContext:
         separate processes, work directories and namespaces, so one learns
         nothing of what another is sent (the VAE decodes in ``"decoder"``,
         which never receives a held-out image); only the parent carries data
-        between them.
+        between them. Calling another endpoint retires the current one (see
+        :meth:`_retire_others`): it cannot be called again.
         """
         deadline = self._deadline(timeout)
         slot = self._slots.setdefault(endpoint, _Slot())
+        if slot.retired:
+            raise SuiteError(f"the suite called the {endpoint!r} process again after moving on to another one")
+        self._retire_others(endpoint)
         child = self._ensure_child(endpoint, slot, deadline)
         try:
             return child.call(op, args, deadline, handlers)
         except ChildFailure as exc:
             self._retire_child(endpoint, slot, exc)
             raise _named(endpoint, exc) from None
+
+    def _retire_others(self, endpoint: str) -> None:
+        """At most one student process of a group is alive at a time: when the group moves on to
+        another process, the previous one is stopped for good before the new one gets anything.
+        Two live processes of one submission could pass data through kernel objects shared by
+        every sandbox (the VAE's encoder handing held-out pixels to its decoder); one after the
+        other, they have nothing in common but what the parent carries."""
+        for name, other in self._slots.items():
+            if name != endpoint and other.child is not None:
+                other.child.close()
+                self._keep_output(name, other.child)
+                other.child = None
+                other.retired = True
 
     def _deadline(self, timeout: float | None) -> float:
         return self.deadline if timeout is None else min(self.deadline, time.monotonic() + timeout)

@@ -19,15 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox import NoIsolation, select_isolation
 from grader.sandbox import process as sandbox_process
-from tests.conftest import ROOT, grade_path, group_result, scores
+from tests.conftest import ROOT, grade_path, group_result, needs_isolation, scores
 
 REDTEAM = Path(__file__).resolve().parent / "redteam"
 HONEST = (REDTEAM / "_honest.py").read_text()
-ISOLATED = not isinstance(select_isolation(), NoIsolation)
-needs_namespaces = pytest.mark.skipif(not ISOLATED, reason="no namespace isolation on this machine "
-                                      f"({getattr(select_isolation(), 'reason', '')}); only namespaces contain this")
+needs_namespaces = needs_isolation
 pytestmark = pytest.mark.timeout(120)
 
 EPS, UPD = "epsilon_greedy", "update_estimate"
@@ -229,7 +226,6 @@ def test_filling_the_disk_hits_the_quota(tmp_path, children):
 
 
 @needs_namespaces
-@pytest.mark.skipif(not (ROOT / "assignments" / "vae" / "assignment.toml").exists(), reason="no vae assignment yet")
 def test_planted_pickle_and_torchscript_files_are_never_loaded(tmp_path, children):
     """The model never leaves the child (the parent asks it for arrays), so a planted .pt or
     TorchScript archive is never loaded; planting outside the sandbox fails."""
@@ -260,10 +256,6 @@ def _grade_private_cartpole(tmp_path: Path, how: str):
     return grade_path(folder / "reinforce_baseline.py", "reinforce_baseline", only=["training"])
 
 
-HAS_BASELINE = (ROOT / "assignments" / "reinforce_baseline" / "assignment.toml").exists()
-
-
-@pytest.mark.skipif(not HAS_BASELINE, reason="no reinforce_baseline assignment yet")
 def test_private_cartpole_with_gymnasium_make_is_refused(tmp_path, children):
     result = _grade_private_cartpole(tmp_path, "make")
     assert scores(result) == {"training": 0}
@@ -272,7 +264,6 @@ def test_private_cartpole_with_gymnasium_make_is_refused(tmp_path, children):
 
 
 @needs_namespaces
-@pytest.mark.skipif(not HAS_BASELINE, reason="no reinforce_baseline assignment yet")
 def test_private_cartpole_by_reloading_gymnasium_is_refused(tmp_path, children):
     """The training child cannot read gymnasium's CartPole source (hide_modules), so reloading
     the module brings nothing back. Re-writing the physics by hand is not preventable."""
@@ -291,7 +282,6 @@ def _grade_vae_case(tmp_path: Path, case: str, replace: dict[str, str]):
     return grade_path(folder / "vae.py", "vae", only=["elbo"])
 
 
-@pytest.mark.skipif(not (ROOT / "assignments" / "vae" / "assignment.toml").exists(), reason="no vae assignment yet")
 @pytest.mark.parametrize("channel", ["mmap", "pipe", pytest.param("socket", marks=needs_namespaces)])
 def test_shared_memory_made_in_train_never_reaches_the_decoder(tmp_path, children, channel):
     """train() maps a MAP_SHARED anonymous region (or opens a pipe); encode writes the held-out
@@ -350,3 +340,39 @@ def test_shared_memory_control_a_fork_would_share_it_and_replay_wins():
     value = float(evaluation.negative_elbo(held / 255.0, mean, sd, logits).mean())
     params = load_assignment("vae").groups["elbo"].params
     assert value < params["reference"] * (1 + params["margin"]) / 2, value
+
+
+@pytest.mark.parametrize("isolated", [pytest.param(True, marks=needs_isolation), False])
+def test_detached_process_is_gone_before_the_result_exists(tmp_path, children, isolated):
+    """A setsid'd grandchild outlives its process group; without namespaces it rewrote results.json
+    after the grader had finished. Now the PID namespace (isolated) or the subreaper sweep
+    (fallback) kills it before grade returns, so nothing writes afterwards."""
+    from grader.sandbox import NoIsolation, select_isolation
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    isolation = select_isolation() if isolated else NoIsolation(reason="test of the fallback")
+    result = grade_case(tmp_path, "detached_process", [UPD], {"__OUTSIDE__": str(outside)}, isolation=isolation)
+    assert scores(result) == {UPD: 3}   # the hole is honest; the daemon gains nothing
+    assert "started a detached process" in feedback(result, UPD)
+    if not isolated:
+        assert result.output.startswith("WARNING: graded WITHOUT namespace isolation (test of the fallback)")
+        pid = int((outside / "daemon.pid").read_text())
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    else:
+        assert not (outside / "daemon.pid").exists()
+    (outside / "results.json").unlink(missing_ok=True)
+    time.sleep(1.5)
+    assert not (outside / "results.json").exists(), "a process of the submission wrote after grading ended"
+
+
+def test_file_locks_carry_no_pixels_from_encoder_to_decoder(tmp_path, children):
+    """Measured before: the VAE template with no VAE scored elbo 4/4 (-ELBO 46) by publishing
+    held-out pixels as locks on files of the Python installation, read back by the decoder that
+    was alive at the same time. The decoder now starts only after the training process is gone."""
+    result = _grade_vae_case(tmp_path, "vae_lock_channel", {})
+    out = feedback(result, "elbo")
+    assert scores(result) == {"elbo": 1}, out     # it trains and rebuilds; the bound is far off
+    assert "lock bits set: 0" in out, out
+    assert "lock bits set: 0" in out.split("[decoder process]", 1)[1]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.sandbox import SubmissionError
+from grader.sandbox import ChildFailure, SubmissionError
 from grader.suite import CheckFailed, GroupContext, as_array, explain_submission_error, group, import_local
 
 evaluation = import_local(__file__, "evaluation")
@@ -319,11 +319,18 @@ def elbo(ctx: GroupContext) -> None:
         ctx.extra("train_seconds", round(train_seconds, 2))
         # The decoder is a fresh process that never receives a held-out image: it builds the
         # architecture with train(..., epochs=0) on a few training images and loads the trained
-        # state_dict, handed over as data before any held-out image is sent. Then the training
-        # process, which will encode them, loses the right to write files.
+        # state_dict, handed over as data before any held-out image is sent. The training process
+        # then loses the right to write files, encodes the held-out images, and is gone (the
+        # suite API retires a child when the group moves to another) before the decoder starts:
+        # the two are never alive at the same time, so no kernel object can carry pixels across.
         skipped = "the trained model could not be rebuilt in the decoder process"
         state = _check_state(ctx.call("export_state"))
         ctx.extra("state_dict", {k: list(v.shape) for k, v in list(zip(state["names"], state["arrays"]))[:64]})
+        ctx.call("seal")
+        try:
+            encoded: Any = ctx.call("encode", images=split.held_out)
+        except (SubmissionError, ChildFailure) as exc:
+            encoded = exc                   # reported by the scoring check below, which needs it
         try:
             rebuilt = ctx.call("rebuild", endpoint=DECODER, images=split.train[:REBUILD_IMAGES],
                                settings=settings | {"epochs": 0}, state=state,
@@ -336,14 +343,15 @@ def elbo(ctx: GroupContext) -> None:
                               "the decoder process could not rebuild the trained model")
         if not rebuilt.get("has_decode"):
             raise CheckFailed("the model train returns with args.epochs = 0 has no decode method")
-        ctx.call("seal")
         trained = True
 
     with ctx.check(f"held-out negative ELBO ≤ {threshold:.1f} (reference {reference:g} + {margin:.0%}), "
                    f"computed by the grader on {n} held-out digits", weight=3):
         if not trained:
             raise CheckFailed(f"skipped: {skipped}")
-        mean, sd = _check_encoding(ctx.call("encode", images=split.held_out), n, z_dim)
+        if isinstance(encoded, Exception):
+            raise encoded
+        mean, sd = _check_encoding(encoded, n, z_dim)
         z = evaluation.sample_latents(mean, sd, np.random.default_rng(_seed(ctx)))
         logits = _check_logits(ctx.call("decode", endpoint=DECODER, z=z), n)
         per_image = evaluation.negative_elbo(held_out, mean, sd, logits)
