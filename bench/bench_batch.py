@@ -26,11 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.assignment import list_assignments, load_assignment  # noqa: E402
-from grader.batch import BatchConfig, run_batch  # noqa: E402
-from grader.grading import GradeOptions  # noqa: E402
-from grader.markers import BEGIN, find_holes, make_template  # noqa: E402
-from grader.paths import solutions_dir  # noqa: E402
+from grader.core.assignment import list_assignments, load_assignment
+from grader.core.course import solutions_dir
+from grader.core.grading import GradeOptions
+from grader.formats.markers import BEGIN, find_holes, make_template
+from grader.workflows.batch import BatchConfig, run_batch
 
 DEFAULT_ASSIGNMENTS = ("bandits", "reinforce")
 
@@ -74,7 +74,7 @@ def make_submissions(folder: Path, names: list[str], n: int) -> int:
 
 
 def _rows(out: Path):
-    from grader.batch import gradebook_rows
+    from grader.workflows.batch import gradebook_rows
 
     header, rows = gradebook_rows(out)
     i_time, i_status = header.index("time_s"), header.index("status")
@@ -115,7 +115,7 @@ def main() -> int:
             print(f"-j {j}: {seconds:7.1f} s  {rates[j]:8.0f} submissions/hour  "
                   f"({summary.graded} graded, {summary.invalid} invalid, {summary.errors} errors)")
             per = {}
-            for student, assignment, status, seconds_one in _rows(out):
+            for _student, assignment, _status, seconds_one in _rows(out):
                 per.setdefault(assignment, []).append(seconds_one)
             print("       mean grading time per submission: " + ", ".join(
                 f"{name} {sum(v) / len(v):.1f} s (max {max(v):.1f} s)" for name, v in sorted(per.items())))

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from grader.assignment import AssignmentError, list_assignments, load_assignment
-from grader.checking import CheckError, run_check
-from grader.paths import solutions_dir, templates_dir
+from grader.core.assignment import AssignmentError, list_assignments, load_assignment
+from grader.core.course import solutions_dir, templates_dir
+from grader.workflows.check import CheckError, run_check
 
 
 def main() -> None:

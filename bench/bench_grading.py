@@ -12,9 +12,9 @@ import statistics
 import time
 from pathlib import Path
 
-from grader.assignment import list_assignments, load_assignment
-from grader.grading import GradeOptions, grade_file
-from grader.paths import solutions_dir, templates_dir
+from grader.core.assignment import list_assignments, load_assignment
+from grader.core.course import solutions_dir, templates_dir
+from grader.core.grading import GradeOptions, grade_file
 
 
 def main() -> None:

@@ -2,9 +2,9 @@
 
 Runs each reference's ``train(env, args)`` in this process (no sandbox, so no
 torch import per run) on the same parent-side env server the grader uses
-(:class:`grader.rl.TrainingEnvServer`: same episode counting, same budget
+(:class:`grader.kits.cartpole.parent.TrainingEnvServer`: same episode counting, same budget
 refusal), then scores the policy with the grader's own
-:func:`grader.rl.evaluate_policy` (100 episodes, fresh seeds).
+:func:`grader.kits.cartpole.parent.evaluate_policy` (100 episodes, fresh seeds).
 
     python bench/bench_reinforce.py                      # both references, 10 seeds each
     python bench/bench_reinforce.py --seeds 20 --compare # + REINFORCE without baseline under the same budget
@@ -23,22 +23,21 @@ import importlib.util
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "assignments" / "reinforce"))
 
-from grader.assignment import load_assignment  # noqa: E402
-from grader.rl import TrainingEnvServer, evaluate_policy, reached  # noqa: E402
-from grader.sandbox import CallbackAbort  # noqa: E402
-
-import cartpole_child  # noqa: E402  (the child-side proxy env, used here in-process)
+from grader.core.assignment import load_assignment
+from grader.kits.cartpole import child as cartpole_child
+from grader.kits.cartpole.parent import TrainingEnvServer, evaluate_policy, reached
+from grader.sandbox import CallbackAbort
 
 
 class BudgetSpent(Exception):

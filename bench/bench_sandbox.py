@@ -20,9 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.assignment import load_assignment  # noqa: E402
-from grader.grading import GradeOptions, grade_file  # noqa: E402
-from grader.sandbox import Child, ChildSpec, Limits, NoIsolation, select_isolation  # noqa: E402
+from grader.core.assignment import load_assignment
+from grader.core.course import sandbox_isolation
+from grader.core.grading import GradeOptions, grade_file
+from grader.sandbox import Child, ChildSpec, Limits, NoIsolation
 
 
 def time_bare(isolation, n: int) -> list[float]:
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--grades", type=int, default=2)
     args = parser.parse_args()
 
-    isolated = select_isolation()
+    isolated = sandbox_isolation()
     plain = NoIsolation()
     print(isolated.describe())
     if isinstance(isolated, NoIsolation):

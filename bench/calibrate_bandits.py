@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.assignment import load_assignment
-from grader.grading import GradeOptions, grade_file
-from grader.paths import solutions_dir
+from grader.core.assignment import load_assignment
+from grader.core.course import solutions_dir
+from grader.core.grading import GradeOptions, grade_file
 
 GAP = re.compile(r"mean reward (-?[\d.]+) \(reference (-?[\d.]+)\)")
 

@@ -3,10 +3,10 @@
 __version__ = "0.1.0"
 
 
-def check(path=None, *, assignment=None, full=False, device="cpu"):  # noqa: ANN001, ANN201 - see checking.check
-    """Public checks from a notebook or script: ``from grader import check; check()`` (see grader.checking)."""
+def check(path=None, *, assignment=None, full=False, device="cpu"):
+    """Public checks from a notebook or script: ``from grader import check; check()`` (see grader.workflows.check)."""
     import sys
 
-    from .checking import check as _check
+    from grader.workflows.check import check as _check
 
     return _check(path, assignment=assignment, full=full, device=device, namespace=sys._getframe(1).f_globals)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pytest
 
-from grader.assignment import load_assignment
-from grader.grading import GradeOptions, grade_file
-from grader.paths import project_root
-from grader.results import GradeResult
-from grader.sandbox import NoIsolation, select_isolation
+from grader.core.assignment import load_assignment
+from grader.core.course import course_root, sandbox_isolation
+from grader.core.grading import GradeOptions, grade_file
+from grader.core.results import GradeResult
+from grader.sandbox import NoIsolation
 
-ROOT = project_root()
+ROOT = course_root()
 VARIANTS = Path(__file__).resolve().parent / "variants"
 
 GradeSource = Callable[..., GradeResult]
@@ -47,7 +47,7 @@ def group_result(result: GradeResult, name: str):
 
 
 # -- tests that only namespace isolation can pass ------------------------------------------
-ISOLATION = select_isolation()
+ISOLATION = sandbox_isolation()
 ISOLATED = not isinstance(ISOLATION, NoIsolation)
 needs_isolation = pytest.mark.needs_isolation
 

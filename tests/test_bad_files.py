@@ -14,15 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from grader.cli import EXIT_USAGE, main
-from grader.report import print_report
-from grader.submission import MAX_SUBMISSION_BYTES
-from grader.text import printable_text
+from grader.cli.main import EXIT_USAGE, main
+from grader.core.text import printable_text
+from grader.feedback.terminal import print_report
+from grader.formats.source import MAX_SUBMISSION_BYTES
 from tests.conftest import ROOT, group_result
 
 REFERENCE = (ROOT / "solutions" / "bandits.py").read_text()
@@ -86,7 +85,7 @@ def test_device_is_a_usage_error(device, capsys):
 
 def test_fifo_inside_grading_is_refused_without_reading(tmp_path):
     """The same check on the open descriptor, for callers that bypass the CLI (batch, Gradescope)."""
-    from grader.grading import submission_problem
+    from grader.core.grading import submission_problem
 
     fifo = tmp_path / "bandits.py"
     os.mkfifo(fifo)
@@ -147,11 +146,11 @@ def update_estimate(estimate, count, reward, alpha):
     out = group_result(result, "update_estimate").output
     assert "\x1b" not in out and "\\x1b[32m" in out
 
-    from grader.html_report import render_html
+    from grader.feedback.html import render_html
     page = render_html(result.to_gradescope())
     assert "\x1b" not in page and "\x9b" not in page and "\\x1b" in page
 
-    from grader.checking import format_report, run_check
+    from grader.workflows.check import format_report, run_check
     path = tmp_path / "bandits.py"
     path.write_text(source)
     report = format_report(run_check(path))

@@ -144,7 +144,7 @@ def epsilon_greedy(estimates, epsilon, rng):
 
 
 def test_results_are_json_safe_with_nan(grade_source, tmp_path):
-    from grader.results import write_json_atomic
+    from grader.core.results import write_json_atomic
     source = REFERENCE + "\ndef update_estimate(estimate, count, reward, alpha):\n    return float('nan')\n"
     result = grade_source("bandits", source, only=["update_estimate"])
     write_json_atomic(tmp_path / "r.json", result.to_gradescope())

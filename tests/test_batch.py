@@ -12,14 +12,22 @@ import time
 from pathlib import Path
 
 import pytest
-
-from grader.batch import (BatchConfig, Job, discover, gradebook_rows, is_current, printable, run_batch,
-                          student_dirname, write_gradebook)
-from grader.cli import EXIT_USAGE, main
-from grader.gradescope import validate_results
-from grader.grading import GradeOptions
-
 from conftest import ROOT
+
+from grader.cli.main import EXIT_USAGE, main
+from grader.core.grading import GradeOptions
+from grader.workflows.batch import (
+    BatchConfig,
+    Job,
+    discover,
+    gradebook_rows,
+    is_current,
+    printable,
+    run_batch,
+    student_dirname,
+    write_gradebook,
+)
+from grader.workflows.gradescope import validate_results
 
 SOLUTION = (ROOT / "solutions" / "bandits.py").read_text()
 TEMPLATE = (ROOT / "templates" / "bandits.py").read_text()
@@ -281,7 +289,7 @@ def _die_on_odd(n: int) -> int:
 
 @pytest.mark.timeout(120)
 def test_a_dying_worker_costs_only_its_own_task() -> None:
-    from grader.executors import LocalExecutor
+    from grader.workflows.executors import LocalExecutor
 
     executor = LocalExecutor(2)
     try:
@@ -297,7 +305,7 @@ def test_a_dying_worker_costs_only_its_own_task() -> None:
 
 @pytest.mark.timeout(60)
 def test_watchdog_stops_a_hung_grader(tmp_path: Path, monkeypatch) -> None:
-    import grader.batch as batch
+    import grader.workflows.batch as batch
 
     def hang(*args, **kwargs):
         time.sleep(60)
@@ -316,9 +324,10 @@ def test_watchdog_stops_a_hung_grader(tmp_path: Path, monkeypatch) -> None:
 
 def test_artifacts_travel_with_the_results_and_are_embedded(tmp_path: Path, monkeypatch) -> None:
     """A suite's PNG (e.g. the VAE's sample grid) lands next to results.json, which points at it."""
-    import grader.batch as batch
-    from grader.results import GradeResult, TestResult
     from test_html_report import assert_self_contained, tiny_png
+
+    import grader.workflows.batch as batch
+    from grader.core.results import GradeResult, TestResult
 
     def fake_grade(path, assignment, options):
         png = options.artifacts_dir / "vae-samples.png"

@@ -10,10 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import load_assignment
-from grader.checking import (CheckError, assignment_for, find_submission, format_report, public_groups,
-                             run_check, template_hints)
-from grader.notebooks import notebook_from_source, write_notebook
+from grader.core.assignment import load_assignment
+from grader.formats.notebooks import notebook_from_source, write_notebook
+from grader.workflows.check import (
+    CheckError,
+    assignment_for,
+    find_submission,
+    format_report,
+    public_groups,
+    run_check,
+    template_hints,
+)
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(120)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cli import main
+from grader.cli.main import main
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(120)
@@ -94,7 +94,7 @@ def test_list_and_templates_check():
 
 def test_verify_with_no_assignments_fails_loudly(tmp_path):
     import os
-    env = {**os.environ, "GRADER_HOME": str(tmp_path)}
+    env = {**os.environ, "GRADER_COURSE": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "grader", "verify", "solutions"], cwd=tmp_path,
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 1 and "no assignments found" in proc.stdout

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import distributed
 import pytest
-
-from grader.cli import EXIT_USAGE, main
-from grader.gradescope import validate_results
-
 from conftest import ROOT
+
+from grader.cli.main import EXIT_USAGE, main
+from grader.workflows.gradescope import validate_results
 
 
 @pytest.fixture(scope="module")

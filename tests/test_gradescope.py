@@ -10,11 +10,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from grader.cli import EXIT_USAGE, main
-from grader.gradescope import TORCH_PIN, validate_results
-
 from conftest import ROOT
+
+from grader.cli.main import EXIT_USAGE, main
+from grader.workflows.gradescope import TORCH_PIN, validate_results
 
 SOLUTION = (ROOT / "solutions" / "bandits.py").read_text()
 TEMPLATE = (ROOT / "templates" / "bandits.py").read_text()
@@ -39,7 +38,7 @@ def test_bundle_contents(bundle: Path) -> None:
     assert not any(n.startswith(("solutions/", "templates/", "tests/")) for n in names), "no reference solutions"
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert TORCH_PIN in setup and "pip install" in setup
-    assert "results" in run and "grader.gradescope" in run
+    assert "results" in run and "grader.workflows.gradescope" in run
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     for script in ("setup.sh", "run_autograder"):
         with zipfile.ZipFile(bundle) as zf:
@@ -76,7 +75,7 @@ def autograder_dir(tmp_path: Path, bundle: Path, files: dict[str, str]) -> Path:
 def run_autograder(root: Path) -> dict:
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": sys.executable,
            "PYTHONPATH": str(root / "source")}   # the bundled grader, not this checkout's
-    env.pop("GRADER_HOME", None)
+    env.pop("GRADER_COURSE", None)
     proc = subprocess.run(["bash", str(root / "run_autograder")], env=env, capture_output=True, text=True,
                           timeout=150, cwd=root)
     assert proc.returncode == 0, proc.stderr

@@ -11,11 +11,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
-from grader.cli import main
-from grader.html_report import PNG_MAGIC, find_curves, find_images, render_html
-
 from conftest import ROOT
+
+from grader.cli.main import main
+from grader.feedback.html import PNG_MAGIC, find_curves, find_images, render_html
 
 
 class PageParser(HTMLParser):

@@ -5,8 +5,7 @@ tox's ``.tox/<env>`` (with TMPDIR inside it, as tox sets it), a venv under /tmp,
 elsewhere (pipx), a full Python prefix (conda, pyenv, a system Python) — and grades the
 bandits reference with ``--require-isolation`` from it: the probe must find nothing of the
 course readable in the child, and the grading must score. Site-packages are hard links to
-this interpreter's (no download, no copy of torch); where /tmp is another file system, a
-``.pth`` file points at them instead.
+this interpreter's (no download, no copy of torch where /tmp and it share a file system).
 """
 
 from __future__ import annotations
@@ -34,25 +33,16 @@ def _site_packages() -> Path:
 
 
 def _fill_site_packages(target: Path) -> None:
-    """This interpreter's packages (the grader's editable hook included) in ``target``."""
+    """This interpreter's packages (the grader's editable hook included) in ``target``: hard links
+    where /tmp and this interpreter share a file system, copies elsewhere."""
     source = _site_packages()
     target.mkdir(parents=True, exist_ok=True)
-    try:
-        for entry in source.iterdir():
-            dest = target / entry.name
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.copytree(entry, dest, copy_function=_link, dirs_exist_ok=True)
-            else:
-                _link(entry, dest)
-    except OSError:   # another file system: point at the packages instead of linking them
-        (target / "zz_layout_test.pth").write_text(f"{source}\n{ROOT}\n")
-
-
-def _link(src, dst) -> None:
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except FileExistsError:   # a prefix's own pip or setuptools: keep it
-        pass
+    for entry in source.iterdir():
+        dest = target / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, dest, copy_function=_link_or_copy, dirs_exist_ok=True, symlinks=True)
+        elif not dest.exists():
+            _link_or_copy(str(entry), str(dest))
 
 
 def make_venv(where: Path) -> Path:
@@ -73,10 +63,12 @@ def make_prefix(where: Path) -> Path:
 
 
 def _link_or_copy(src: str, dst: str) -> None:
+    if os.path.lexists(dst):   # a prefix's own pip or setuptools: keep it
+        return
     try:
-        os.link(src, dst)
+        os.link(src, dst, follow_symlinks=False)
     except OSError:
-        shutil.copy2(src, dst)
+        shutil.copy2(src, dst, follow_symlinks=False)
 
 
 def grade_with(python: Path, tmp_path: Path, env: dict[str, str] | None = None) -> dict:

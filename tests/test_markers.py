@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.markers import MarkerError, find_holes, make_template
-from grader.templates import stale_templates
+from grader.formats.markers import MarkerError, find_holes, make_template
+from grader.workflows.templates import stale_templates
 
 SOLUTION = '''\
 def f(x):
@@ -54,7 +54,7 @@ def test_committed_templates_are_in_sync_with_solutions():
 
 
 def test_templates_check_command_detects_drift(tmp_path):
-    from grader.templates import write_templates
+    from grader.workflows.templates import write_templates
     sol, tpl = tmp_path / "solutions", tmp_path / "templates"
     sol.mkdir()
     (sol / "x.py").write_text(SOLUTION)

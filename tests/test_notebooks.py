@@ -11,11 +11,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.markers import find_holes
-from grader.notebooks import (CHECK_MARK, notebook_from_source, notebook_to_python, split_code,
-                              write_notebook)
-from grader.submission import SubmissionFormatError
-from grader.templates import expected_templates
+from grader.formats.markers import find_holes
+from grader.formats.notebooks import CHECK_MARK, notebook_from_source, notebook_to_python, split_code, write_notebook
+from grader.formats.source import SubmissionFormatError
+from grader.workflows.templates import expected_templates
 from tests.conftest import ROOT, grade_path, scores
 
 SOLUTIONS = sorted(p for p in (ROOT / "solutions").glob("*.py") if not p.name.startswith("_"))

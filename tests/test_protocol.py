@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from grader.assignment import load_assignment
-from grader.grading import GradeOptions, grade_submission
+from grader.core.assignment import load_assignment
+from grader.core.grading import GradeOptions, grade_submission
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,7 +64,7 @@ def call(sub, ctx, name):
 
 SUITE = '''
 from grader.sandbox import CallbackAbort, ChildFailure
-from grader.suite import group
+from grader.core.suite import group
 
 @group("callbacks")
 def callbacks(ctx):

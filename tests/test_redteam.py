@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ast
 import os
-import tempfile
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from grader.sandbox import process as sandbox_process
-from tests.conftest import ROOT, grade_path, group_result, needs_isolation, scores
+from tests.conftest import ISOLATION, ROOT, grade_path, group_result, needs_isolation, scores
 
 REDTEAM = Path(__file__).resolve().parent / "redteam"
 HONEST = (REDTEAM / "_honest.py").read_text()
@@ -306,8 +306,8 @@ def test_shared_memory_control_a_fork_would_share_it_and_replay_wins():
 
     import torch
 
-    from grader.assignment import load_assignment
-    from grader.suite import import_local
+    from grader.core.assignment import load_assignment
+    from grader.core.suite import import_local
 
     suite = ROOT / "assignments" / "vae" / "hidden" / "suite.py"
     mnist, evaluation = import_local(str(suite), "mnist"), import_local(str(suite), "evaluation")
@@ -347,11 +347,11 @@ def test_detached_process_is_gone_before_the_result_exists(tmp_path, children, i
     """A setsid'd grandchild outlives its process group; without namespaces it rewrote results.json
     after the grader had finished. Now the PID namespace (isolated) or the subreaper sweep
     (fallback) kills it before grade returns, so nothing writes afterwards."""
-    from grader.sandbox import NoIsolation, select_isolation
+    from grader.sandbox import NoIsolation
 
     outside = tmp_path / "outside"
     outside.mkdir()
-    isolation = select_isolation() if isolated else NoIsolation(reason="test of the fallback")
+    isolation = ISOLATION if isolated else NoIsolation(reason="test of the fallback")
     result = grade_case(tmp_path, "detached_process", [UPD], {"__OUTSIDE__": str(outside)}, isolation=isolation)
     assert scores(result) == {UPD: 3}   # the hole is honest; the daemon gains nothing
     assert "started a detached process" in feedback(result, UPD)

@@ -12,9 +12,9 @@ import re
 import numpy as np
 import pytest
 
-from grader.rl import TrainingEnvServer, evaluate_policy, learning_summary, reached, validate_actions
+from grader.core.suite import CheckFailed
+from grader.kits.cartpole.parent import TrainingEnvServer, evaluate_policy, learning_summary, reached, validate_actions
 from grader.sandbox import CallbackAbort
-from grader.suite import CheckFailed
 from tests.conftest import ROOT, group_result, require_isolation, scores
 
 REFERENCE = {name: (ROOT / "solutions" / f"{name}.py").read_text() for name in ("reinforce", "reinforce_baseline")}

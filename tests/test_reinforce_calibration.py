@@ -16,14 +16,14 @@ import pytest
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-import bench_reinforce as bench  # noqa: E402 - bench/ is not a package
+import bench_reinforce as bench
 
 SEEDS = range(100, 120)          # not the seeds the hyperparameters were tuned on (0..31)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def _config():
-    from grader.assignment import load_assignment
+    from grader.core.assignment import load_assignment
     plain = load_assignment("reinforce").groups["training"].params
     base = load_assignment("reinforce_baseline").groups["training"].params
     return plain, base

@@ -11,10 +11,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assignment import list_assignments, load_assignment
-from grader.markers import find_holes
-from grader.release import (LeakError, ReleaseError, build_release, populate, scan_bundle, scan_zip,
-                            solution_lines)
+from grader.core.assignment import list_assignments, load_assignment
+from grader.formats.markers import find_holes
+from grader.workflows.release import (
+    LeakError,
+    ReleaseError,
+    build_release,
+    populate,
+    scan_bundle,
+    scan_zip,
+    solution_lines,
+)
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.timeout(180)
@@ -162,7 +169,7 @@ def test_scanner_finds_hidden_data_of_any_assignment(copy_of):
 
 
 def test_release_refuses_to_write_a_leaky_bundle(tmp_path, monkeypatch):
-    import grader.release as release
+    import grader.workflows.release as release
 
     original = release.populate
 

@@ -11,14 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli
-from grader.sandbox import Child, ChildFailure, ChildSpec, Limits, NamespaceIsolation, NoIsolation, SubmissionError
+from grader.cli import main as cli
+from grader.core.course import protected_paths
+from grader.sandbox import (
+    Child,
+    ChildFailure,
+    ChildSpec,
+    Limits,
+    NamespaceIsolation,
+    NoIsolation,
+    SubmissionError,
+    nsinit,
+)
 from grader.sandbox import isolation as iso
-from grader.sandbox import nsinit
 from grader.sandbox.cgroups import CgroupRoot, find_cgroup_root
-from tests.conftest import ROOT, grade_path, needs_isolation
+from tests.conftest import ISOLATION, ROOT, grade_path, needs_isolation
 
-SELECTED = iso.select_isolation()
+SELECTED = ISOLATION
 needs_namespaces = needs_isolation
 pytestmark = pytest.mark.timeout(60)
 
@@ -63,7 +72,7 @@ def test_child_sees_only_the_python_installation_and_its_work_directory(child_fa
         result = {{
             "root": sorted(os.listdir("/")),
             "repo": sorted(os.listdir({str(ROOT)!r})) if os.path.exists({str(ROOT)!r}) else None,
-            "sentinels": [p for p in {iso.sentinel_files()!r} if os.path.exists(p) and open(p, "rb").read(1)],
+            "sentinels": [p for p in {iso.sentinel_files(protected_paths())!r} if os.path.exists(p) and open(p, "rb").read(1)],
             "cwd": os.getcwd(), "cwd_files": sorted(os.listdir(".")),
             "tmp": sorted(os.listdir("/tmp")),
             "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
@@ -216,11 +225,12 @@ def test_sandbox_and_work_directory_go_when_the_grader_dies(tmp_path):
 import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {str(ROOT)!r})
-from grader.sandbox import Child, ChildSpec, select_isolation
-from grader.assignment import load_assignment
+from grader.core.course import sandbox_isolation
+from grader.sandbox import Child, ChildSpec
+from grader.core.assignment import load_assignment
 a = load_assignment("bandits")
 spec = ChildSpec(submission=Path({str(ROOT / 'solutions' / 'bandits.py')!r}), probes=a.probes_path,
-                 isolation=select_isolation())
+                 isolation=sandbox_isolation())
 child = Child(spec)
 child.start(time.monotonic() + 20)
 print(child.workdir, flush=True)
@@ -237,7 +247,7 @@ os._exit(0)
 
 # -- selection and honest fallback ------------------------------------------------------
 def test_require_isolation_refuses_the_fallback(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(iso, "_select", lambda: NoIsolation(reason="user namespaces are disabled"))
+    monkeypatch.setattr(iso, "_select", lambda protected: NoIsolation(reason="user namespaces are disabled"))
     assert isinstance(iso.select_isolation(), NoIsolation)
     with pytest.raises(RuntimeError, match="user namespaces are disabled"):
         iso.select_isolation(require=True)
@@ -262,7 +272,7 @@ def test_default_grading_uses_namespaces():
 
 def test_environment_variable_turns_isolation_off(monkeypatch):
     monkeypatch.setenv("GRADER_ISOLATION", "none")
-    chosen = iso._select.__wrapped__()
+    chosen = iso._select.__wrapped__(())
     assert isinstance(chosen, NoIsolation) and "GRADER_ISOLATION" in chosen.describe()
 
 
@@ -338,13 +348,15 @@ def test_cuda_child_joins_its_cgroup_and_sees_sys(tmp_path):
 
     isolation = NamespaceIsolation(mode=SELECTED.mode, cgroup=FakeCgroup(cgroot, 2))
     spec = ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py", isolation=isolation,
-                     limits=Limits(address_space=False), env={"GRADER_DEVICE": "cuda"})
+                     limits=Limits(), device="cuda")
     child = Child(spec)
     try:
         child.start(time.monotonic() + 30)
         group = cgroot / f"grader-{child.workdir.name}"
         assert (group / "cgroup.procs").read_text() == "0"  # what a process writes to join its cgroup
         assert run(child, "import os\nresult = os.path.isdir('/sys/class')") is True
+        assert run(child, "import os\nresult = os.environ['GRADER_DEVICE']") == "cuda"
+        assert run(child, "import resource\nresult = resource.getrlimit(resource.RLIMIT_AS)[0]") == -1
     finally:
         child.close()
 
@@ -381,7 +393,8 @@ def test_find_cgroup_root_v2_and_v1(tmp_path):
     root = find_cgroup_root(v1, proc)
     assert root == CgroupRoot(v1 / "memory" / "job", 1)
     procs = root.create("child", 1 << 20)
-    assert Path(procs[0]).parent.name == "child" and (v1 / "memory" / "job" / "child" / "memory.limit_in_bytes").read_text() == str(1 << 20)
+    assert Path(procs[0]).parent.name == "child"
+    assert (v1 / "memory" / "job" / "child" / "memory.limit_in_bytes").read_text() == str(1 << 20)
 
 
 def test_limits_table_knows_disk_and_processes():
@@ -406,3 +419,10 @@ def test_hide_modules_resolves_source_files_without_importing_them():
     assert files[0].endswith("json/tool.py") and files[1].endswith("/json")  # a package hides its folder
     assert len(files) == 2 and "json.tool" not in _sys.modules
     assert Limits.from_mapping({"hide_modules": ["a.b"]}).hide_modules == ("a.b",)
+
+
+def test_device_memory_policy_lives_with_the_limits():
+    """No RLIMIT_AS on CUDA (it maps far more virtual memory than it uses); CPU keeps it."""
+    limits = Limits(memory_mb=1024)
+    assert limits.for_device("cpu") is limits and limits.for_device("cpu").address_space
+    assert limits.for_device("cuda").address_space is False and limits.for_device("cuda").memory_mb == 1024

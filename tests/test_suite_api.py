@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from grader.assignment import GroupConfig
+from grader.core.assignment import GroupConfig
+from grader.core.suite import GroupContext, SuiteError
 from grader.sandbox import ChildSpec, Limits
-from grader.suite import GroupContext, SuiteError
 from tests.conftest import ISOLATION
 
 PROBES = '''

@@ -1,4 +1,4 @@
-"""grader.datasets: the checksum-checked embedded set and the MNIST / Fashion-MNIST loader (IDX or .npz)."""
+"""grader.kits.images.datasets: the checksum-checked embedded set and the MNIST / Fashion-MNIST loader (IDX or .npz)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.datasets import (DatasetError, load_checked_npz, load_idx_dataset, read_idx, sha256_of,
-                             stratified_split)
+from grader.kits.images.datasets import (
+    DatasetError,
+    load_checked_npz,
+    load_idx_dataset,
+    read_idx,
+    sha256_of,
+    stratified_split,
+)
 from tests.conftest import ROOT
 
 EMBEDDED = ROOT / "assignments" / "vae" / "hidden" / "data" / "mnist-5k.npz"
@@ -145,7 +151,7 @@ def test_stratified_split():
 
 
 def test_assignment_can_use_full_mnist_from_a_directory(tmp_path):
-    from grader.suite import import_local
+    from grader.core.suite import import_local
 
     mnist = import_local(str(ROOT / "assignments" / "vae" / "hidden" / "suite.py"), "mnist")
     arrays = fake_mnist(tmp_path / "full", compress=True, n_train=20, n_test=8)

@@ -17,7 +17,7 @@ import types
 import numpy as np
 import pytest
 
-from grader.suite import import_local
+from grader.core.suite import import_local
 from tests.conftest import ROOT, group_result
 from tests.variants.vae import BAD_MODELS, EXACT_STATE, MEMORISER, REBUILD_FAILURES, REFUSES_ZERO_EPOCHS, TINY
 
@@ -181,7 +181,7 @@ def test_trusted_bound_matches_torch():
 
 
 def _elbo_params() -> dict:
-    from grader.assignment import load_assignment
+    from grader.core.assignment import load_assignment
     return load_assignment("vae").groups["elbo"].params
 
 

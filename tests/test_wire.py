@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader import wire
+from grader.sandbox import wire
 
 
 def test_round_trip_of_nested_data():
@@ -60,6 +60,7 @@ def test_oversized_frame_is_refused_before_reading():
 
 def test_result_file_survives_non_finite_numbers(tmp_path):
     import json
-    from grader.results import write_json_atomic
+
+    from grader.core.results import write_json_atomic
     write_json_atomic(tmp_path / "r.json", {"a": float("nan"), "b": [float("inf"), 1.0]})
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": None, "b": [None, 1.0]}

@@ -7,10 +7,9 @@ are taken here (autograd lives with the student's code) and sent back as arrays.
 
 from __future__ import annotations
 
-import numpy as np
-
 import cartpole_child
-from cartpole_child import DEVICE, act  # noqa: F401  (act is a probe)
+import numpy as np
+from cartpole_child import DEVICE, act  # noqa: F401 - act is a probe
 
 
 def _type_name(value) -> str:

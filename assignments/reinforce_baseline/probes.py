@@ -7,10 +7,9 @@ the only CartPole in this process is the proxy env the grader serves.
 
 from __future__ import annotations
 
-import numpy as np
-
 import cartpole_child
-from cartpole_child import DEVICE, act  # noqa: F401  (act is a probe)
+import numpy as np
+from cartpole_child import DEVICE, act  # noqa: F401 - act is a probe
 
 cartpole_child.lock_cartpole()
 

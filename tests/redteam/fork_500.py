@@ -4,7 +4,7 @@ the process group), then answers honestly."""
 import os
 import time
 
-_honest = update_estimate  # noqa: F821  (from the honest part)
+_honest = update_estimate
 
 
 def update_estimate(estimate, count, reward, alpha):

@@ -3,7 +3,7 @@ the functions themselves are honest."""
 # HONEST
 import socket
 
-_honest = update_estimate  # noqa: F821
+_honest = update_estimate
 
 
 def _leak(data):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from grader.suite import CheckFailed, GroupContext, as_array, group, import_local
+from grader.core.suite import CheckFailed, GroupContext, as_array, group, import_local
 
 testbed = import_local(__file__, "testbed")
 
@@ -147,7 +147,8 @@ def update_estimate(ctx: GroupContext) -> None:
 def agent(ctx: GroupContext) -> None:
     p = ctx.params
     runs, steps, arms = int(p["runs"]), int(p["steps"]), int(p.get("arms", 10))
-    eps, alpha, initial, margin = float(p["epsilon"]), float(p.get("alpha", 0.0)), float(p.get("initial", 0.0)), float(p["margin"])
+    eps, alpha, margin = float(p["epsilon"]), float(p.get("alpha", 0.0)), float(p["margin"])
+    initial = float(p.get("initial", 0.0))
     bed = testbed.Testbed.draw(ctx.rng, runs, arms, steps)
     reference = testbed.run_reference(bed, eps, alpha, initial, np.random.default_rng(ctx.rng.integers(2**63)))
     seeds = ctx.rng.integers(2**31, size=runs)

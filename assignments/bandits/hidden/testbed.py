@@ -8,8 +8,8 @@ exactly the same bandit problems.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -20,7 +20,7 @@ class Testbed:
     noise: np.ndarray    # [runs, steps]
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, runs: int, arms: int, steps: int) -> "Testbed":
+    def draw(cls, rng: np.random.Generator, runs: int, arms: int, steps: int) -> Testbed:
         return cls(rng.normal(0.0, 1.0, size=(runs, arms)), rng.normal(0.0, 1.0, size=(runs, steps)))
 
     @property

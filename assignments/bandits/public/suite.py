@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.suite import CheckFailed, GroupContext, group
+from grader.core.suite import CheckFailed, GroupContext, group
 
 
 @group("epsilon_greedy")

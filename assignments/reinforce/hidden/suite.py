@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.rl import training_group
-from grader.suite import CheckFailed, GroupContext, as_array, group
+from grader.core.suite import CheckFailed, GroupContext, as_array, group
+from grader.kits.cartpole.parent import training_group
 
 RTOL, ATOL = 1e-4, 1e-5
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.rl import training_group
-from grader.suite import CheckFailed, GroupContext, group
+from grader.core.suite import CheckFailed, GroupContext, group
+from grader.kits.cartpole.parent import training_group
 
 
 @group("compute_returns")

@@ -18,10 +18,10 @@ def bernoulli_nll(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
     ``softplus(l) - x * l``, written stably as ``max(l, 0) - x * l + log1p(exp(-|l|))``.
     """
-    l = logits.astype(np.float64)
+    lg = logits.astype(np.float64)
     x = targets.astype(np.float64)
-    per_pixel = np.maximum(l, 0.0) - x * l + np.log1p(np.exp(-np.abs(l)))
-    return per_pixel.reshape(len(l), -1).sum(axis=1)
+    per_pixel = np.maximum(lg, 0.0) - x * lg + np.log1p(np.exp(-np.abs(lg)))
+    return per_pixel.reshape(len(lg), -1).sum(axis=1)
 
 
 def gaussian_kl(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:

@@ -11,13 +11,14 @@ images come from its training part and held-out images from its test part
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from grader.datasets import load_checked_npz, load_idx_dataset, stratified_split
+from grader.kits.images.datasets import load_checked_npz, load_idx_dataset, stratified_split
 
 HERE = Path(__file__).resolve().parent
 EMBEDDED = HERE / "data" / "mnist-5k.npz"

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from grader.core.suite import CheckFailed, GroupContext, as_array, explain_submission_error, group, import_local
 from grader.sandbox import ChildFailure, SubmissionError
-from grader.suite import CheckFailed, GroupContext, as_array, explain_submission_error, group, import_local
 
 evaluation = import_local(__file__, "evaluation")
 mnist = import_local(__file__, "mnist")
@@ -199,7 +199,8 @@ def kl_divergence(ctx: GroupContext) -> None:
 
     with ctx.check("matches torch.distributions.kl_divergence(Normal(mean, sd), Normal(0, 1)).sum(-1) (Z = 1 and Z = 64)"):
         import torch
-        from torch.distributions import Normal, kl_divergence as torch_kl
+        from torch.distributions import Normal
+        from torch.distributions import kl_divergence as torch_kl
 
         for z in (1, 64):
             mean, sd = _random_gaussians(rng, 50, z)

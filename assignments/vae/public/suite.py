@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from grader.suite import CheckFailed, GroupContext, group
+from grader.core.suite import CheckFailed, GroupContext, group
 
 
 def _values(reply: dict, what: str, shape: tuple[int, ...]) -> np.ndarray:

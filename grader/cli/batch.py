@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .cli import UsageError
-from .devices import DeviceError
-from .grading import GradeOptions
+from grader.cli.usage import UsageError
+from grader.core.devices import DeviceError
+from grader.core.grading import GradeOptions
 
 
 def add_commands(sub: argparse._SubParsersAction, grading_options: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -60,10 +60,11 @@ def _positive_float(text: str) -> float:
 
 
 def cmd_grade_batch(args: argparse.Namespace) -> int:
-    from .assignment import UnknownAssignment, load_assignment
-    from .batch import BatchConfig, BatchError, BatchFailed, check_writable, plan, run_batch
-    from .devices import resolve_device
-    from .sandbox import NoIsolation, select_isolation
+    from grader.core.assignment import UnknownAssignment, load_assignment
+    from grader.core.course import sandbox_isolation
+    from grader.core.devices import resolve_device
+    from grader.sandbox import NoIsolation
+    from grader.workflows.batch import BatchConfig, BatchError, BatchFailed, check_writable, plan, run_batch
 
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder of submissions")
@@ -79,7 +80,7 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
     try:
         if args.device == "cuda":  # fail early; "auto" needs no torch import here
             resolve_device(args.device)
-        isolation = select_isolation(require=args.require_isolation)
+        isolation = sandbox_isolation(require=args.require_isolation)
     except (DeviceError, RuntimeError) as exc:
         raise UsageError(str(exc)) from None
     if isinstance(isolation, NoIsolation) and not args.allow_no_isolation:
@@ -131,7 +132,7 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
-    from .gradescope import BundleError, build_bundle
+    from grader.workflows.gradescope import BundleError, build_bundle
 
     if args.out.suffix.lower() != ".zip":
         raise UsageError(f"the bundle must be a .zip file, got {args.out}")

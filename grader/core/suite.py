@@ -20,35 +20,22 @@ from __future__ import annotations
 import math
 import time
 import zlib
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
-from .assignment import GroupConfig
-from .sandbox import Child, ChildFailure, ChildSpec, SubmissionError
+from grader.core.assignment import GroupConfig, group
 
-_GROUP_ATTR = "__grader_group__"
+# What a suite is written against (assignments import these from here).
+__all__ = ["CheckFailed", "GroupContext", "SuiteError", "as_array", "as_float", "describe",
+           "explain_submission_error", "group", "import_local", "seed_for"]
+from grader.sandbox import Child, ChildFailure, ChildSpec, SubmissionError
+
 MAX_RESPAWNS = 2
-
-
-def group(name: str) -> Callable[[Callable[["GroupContext"], None]], Callable[["GroupContext"], None]]:
-    """Mark a function as the test group ``name`` (the key of ``[groups.NAME]`` in assignment.toml)."""
-    def mark(fn: Callable[["GroupContext"], None]) -> Callable[["GroupContext"], None]:
-        setattr(fn, _GROUP_ATTR, name)
-        return fn
-    return mark
-
-
-def collect_groups(module: Any) -> dict[str, Callable[["GroupContext"], None]]:
-    found = {}
-    for value in vars(module).values():
-        name = getattr(value, _GROUP_ATTR, None)
-        if name is not None:
-            found[name] = value
-    return found
 
 
 class CheckFailed(Exception):
@@ -264,7 +251,8 @@ class GroupContext:
 
 def explain_submission_error(exc: SubmissionError) -> str:
     if exc.type == "NotImplementedError":
-        return f"not implemented yet (NotImplementedError: {exc.message})" if exc.message else "not implemented yet (NotImplementedError)"
+        return f"not implemented yet (NotImplementedError: {exc.message})" if exc.message else \
+            "not implemented yet (NotImplementedError)"
     text = f"your code raised {exc.type}: {exc.message}"
     if exc.traceback.strip() and exc.traceback.strip() != f"{exc.type}: {exc.message}":
         text += "\n" + exc.traceback.rstrip()
@@ -289,7 +277,8 @@ def as_array(value: Any, what: str, shape: tuple[int, ...] | None = None, kind: 
     if shape is not None and tuple(value.shape) != tuple(shape):
         raise CheckFailed(f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}")
     if kind is not None and value.dtype.kind not in kind:
-        raise CheckFailed(f"{what} has dtype {value.dtype}, expected {'a float' if kind == 'f' else 'an integer' if kind in ('i', 'iu') else kind} dtype")
+        wanted = "a float" if kind == "f" else "an integer" if kind in ("i", "iu") else kind
+        raise CheckFailed(f"{what} has dtype {value.dtype}, expected {wanted} dtype")
     if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
         raise CheckFailed(f"{what} contains NaN or infinite values")
     return value

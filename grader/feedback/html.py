@@ -21,11 +21,12 @@ import math
 import numbers
 import os
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
-from . import __version__
-from .text import printable_text
+from grader import __version__
+from grader.core.text import printable_text
 
 CURVE_MARKERS = ("curve", "returns")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -170,7 +171,7 @@ def plot_curves(curves: Sequence[tuple[str, Sequence[float]]], threshold: float 
 
 # -- rendering ---------------------------------------------------------------
 def _e(text: Any) -> str:
-    """Escape for HTML, control characters and lone surrogates shown as escapes (see grader.text)."""
+    """Escape for HTML, control characters and lone surrogates shown as escapes (see grader.core.text)."""
     return html.escape(printable_text(text), quote=True)
 
 

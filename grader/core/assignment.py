@@ -14,18 +14,38 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .paths import assignments_dir
-from .sandbox.limits import Limits
+from grader.core import tomlfile as tomllib
+from grader.core.course import assignments_dir
+from grader.core.schema import validate
+from grader.kits import UnknownKit, load_kit
+from grader.sandbox.limits import Limits
 
 GroupFunction = Callable[[Any], None]
+_GROUP_ATTR = "__grader_group__"
+
+
+def group(name: str) -> Callable[[GroupFunction], GroupFunction]:
+    """Mark a function as the test group ``name`` (the key of ``[groups.NAME]`` in assignment.toml).
+    Part of the suite API (re-exported by :mod:`grader.core.suite`); it lives here because the
+    loader collects the marked functions."""
+    def mark(fn: GroupFunction) -> GroupFunction:
+        setattr(fn, _GROUP_ATTR, name)
+        return fn
+    return mark
+
+
+def collect_groups(module: Any) -> dict[str, GroupFunction]:
+    found = {}
+    for value in vars(module).values():
+        name = getattr(value, _GROUP_ATTR, None)
+        if name is not None:
+            found[name] = value
+    return found
 
 
 class AssignmentError(Exception):
@@ -56,7 +76,10 @@ class Assignment:
     groups: dict[str, GroupConfig]
     uses_torch: bool = False
     holes: tuple[str, ...] = ()
-    child_files: tuple[Path, ...] = ()   # extra modules copied next to probes.py in the child
+    summary: str = ""
+    kits: tuple[str, ...] = ()
+    # (module name, file) copied next to probes.py in the child: the assignment's own, then its kits'
+    child_files: tuple[tuple[str, Path], ...] = ()
 
     @property
     def probes_path(self) -> Path:
@@ -79,8 +102,6 @@ class Assignment:
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             spec.loader.exec_module(module)
-        from .suite import collect_groups
-
         found = collect_groups(module)
         if kind == "hidden":
             missing = set(self.groups) - set(found)
@@ -94,41 +115,56 @@ class Assignment:
 
 
 def load_assignment(name: str, root: Path | None = None) -> Assignment:
+    """The assignment ``name`` of the course (or of ``root``), its ``assignment.toml`` checked
+    against the schema: every problem is reported at once, with its line."""
     root = root or assignments_dir()
     directory = root / name
     toml_path = directory / "assignment.toml"
     if not toml_path.is_file():
         known = ", ".join(list_assignments(root)) or "none"
         raise UnknownAssignment(f"unknown assignment {name!r} (known: {known})")
+    text = toml_path.read_text(encoding="utf-8")
     try:
-        data = tomllib.loads(toml_path.read_text())
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise AssignmentError(f"{toml_path}: {exc}") from None
+    problems = [str(e) for e in validate(data, text)]
+    if data.get("name", name) != name:
+        problems.append(f"name: {data['name']!r} differs from the folder's name {name!r}")
     try:
-        base = Limits.from_mapping(data.get("limits", {}))
-        groups = {}
-        for gname, g in data.get("groups", {}).items():
-            groups[gname] = GroupConfig(
-                name=gname,
-                points=float(g["points"]),
-                limits=Limits.from_mapping(g.get("limits", {}), base),
-                params=dict(g.get("params", {})),
-                kind=g.get("kind", "unit"),
-                summary=g.get("summary", ""),
-                visibility=g.get("visibility", "visible"),
-            )
-        return Assignment(
-            name=data.get("name", name),
-            title=data.get("title", name),
-            directory=directory,
-            submission_name=data.get("submission", f"{name}.py"),
-            groups=groups,
-            uses_torch=bool(data.get("uses_torch", False)),
-            holes=tuple(data.get("holes", [])),
-            child_files=tuple((directory / f).resolve() for f in data.get("child_files", [])),
+        kits = tuple(load_kit(k) for k in data.get("kits", []))
+    except UnknownKit as exc:
+        problems.append(f"kits: {exc}")
+        kits = ()
+    local = [(Path(f).stem, (directory / f).resolve()) for f in data.get("child_files", [])]
+    problems += [f"child_files: {path} does not exist" for _, path in local if not path.is_file()]
+    if problems:
+        raise AssignmentError(f"{toml_path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    base = Limits.from_mapping(data.get("limits", {}))
+    groups = {
+        gname: GroupConfig(
+            name=gname,
+            points=float(g["points"]),
+            limits=Limits.from_mapping(g.get("limits", {}), base),
+            params=dict(g.get("params", {})),
+            kind=g.get("kind", "unit"),
+            summary=g.get("summary", ""),
+            visibility=g.get("visibility", "visible"),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AssignmentError(f"{toml_path}: {exc}") from None
+        for gname, g in data["groups"].items()
+    }
+    return Assignment(
+        name=name,
+        title=data["title"],
+        directory=directory,
+        submission_name=data.get("submission", f"{name}.py"),
+        groups=groups,
+        uses_torch=bool(data.get("uses_torch", False)),
+        holes=tuple(data.get("holes", [])),
+        summary=data.get("summary", ""),
+        kits=tuple(k.name for k in kits),
+        child_files=tuple(local) + tuple(f for k in kits for f in k.child_files),
+    )
 
 
 def list_assignments(root: Path | None = None) -> list[str]:

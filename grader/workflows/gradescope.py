@@ -22,11 +22,12 @@ import stat
 import sys
 import time
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from . import __version__
-from .paths import project_root
+from grader import __version__
+from grader.core.course import course_root
 
 TORCH_PIN = "torch==2.13.0"
 DEFAULT_ROOT = "/autograder"
@@ -60,11 +61,11 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission; it always writes $ROOT/results/results.json.
 set -u
 ROOT="${{AUTOGRADER_ROOT:-{root}}}"
-export GRADER_HOME="$ROOT/source"
+export GRADER_COURSE="$ROOT/source"
 PY="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
 [ -x "$PY" ] || PY=python3
 cd "$ROOT/source"
-exec "$PY" -m grader.gradescope --root "$ROOT"{assignment}
+exec "$PY" -m grader.workflows.gradescope --root "$ROOT"{assignment}
 """
 
 
@@ -75,7 +76,7 @@ class BundleError(Exception):
 # -- building the bundle --------------------------------------------------------------
 def bundle_files(root: Path | None = None) -> list[tuple[Path, str]]:
     """(file on disk, name in the zip) for everything the autograder needs."""
-    root = root or project_root()
+    root = root or course_root()
     picked: list[tuple[Path, str]] = []
     for top in ("grader", "assignments"):
         for path in sorted((root / top).rglob("*")):
@@ -83,7 +84,7 @@ def bundle_files(root: Path | None = None) -> list[tuple[Path, str]]:
             if (path.is_file() and "__pycache__" not in rel.parts and path.suffix not in (".pyc", ".pyo")
                     and not any(part.startswith(".") for part in rel.parts)):
                 picked.append((path, rel.as_posix()))
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("course.toml", "pyproject.toml", "README.md", "LICENSE"):
         if (root / name).is_file():
             picked.append((root / name, name))
     return picked
@@ -92,7 +93,7 @@ def bundle_files(root: Path | None = None) -> list[tuple[Path, str]]:
 def build_bundle(out_zip: Path, assignment: str | None = None, root: Path | None = None) -> list[str]:
     """Write the autograder zip; return the names it holds. ``assignment`` fixes which one is graded
     (else it is told from the submitted file's name)."""
-    from .assignment import UnknownAssignment, load_assignment
+    from grader.core.assignment import UnknownAssignment, load_assignment
 
     if assignment:
         try:
@@ -200,10 +201,11 @@ def autograder_root(root: str | Path | None = None) -> Path:
 
 def run_autograder(root: Path, assignment: str | None = None, device: str = "auto") -> dict[str, Any]:
     """Grade the one submission under ``root/submission``; write and return ``root/results/results.json``."""
-    from .batch import Job, discover_student, grade_discovered
-    from .grading import GradeOptions
-    from .results import write_json_atomic
-    from .sandbox import NoIsolation, select_isolation
+    from grader.core.course import sandbox_isolation
+    from grader.core.grading import GradeOptions
+    from grader.core.results import write_json_atomic
+    from grader.sandbox import NoIsolation
+    from grader.workflows.batch import Job, discover_student, grade_discovered
 
     t0 = time.monotonic()
     submission_dir = root / "submission"
@@ -217,7 +219,7 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
         job = Job("submission", graded[0].assignment, names,
                   problem=f"files for several assignments were handed in ({names}); hand in one")
 
-    isolation = select_isolation()
+    isolation = sandbox_isolation()
     if isinstance(isolation, NoIsolation):   # allowed here: Gradescope gives each submission its own container
         isolation = NoIsolation(reason=f"{isolation.reason}; on Gradescope each submission runs in a container "
                                        "of its own, which bounds what it can reach")
@@ -230,8 +232,8 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m grader.gradescope``: what ``run_autograder`` calls."""
-    parser = argparse.ArgumentParser(prog="python -m grader.gradescope", description=__doc__)
+    """``python -m grader.workflows.gradescope``: what ``run_autograder`` calls."""
+    parser = argparse.ArgumentParser(prog="python -m grader.workflows.gradescope", description=__doc__)
     parser.add_argument("--root", help="the autograder root (default: $AUTOGRADER_ROOT or /autograder)")
     parser.add_argument("--assignment", help="the assignment (default: told from the submitted file's name)")
     parser.add_argument("--device", default="auto")
@@ -240,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         data = run_autograder(root, args.assignment, args.device)
     except Exception as exc:  # noqa: BLE001 - Gradescope must get a results file whatever happens
-        from .results import write_json_atomic
+        from grader.core.results import write_json_atomic
         data = {"score": 0, "output": f"the autograder failed: {type(exc).__name__}: {exc}; "
                                       "please tell the course staff", "tests": [],
                 "extra_data": {"grader_version": __version__}}

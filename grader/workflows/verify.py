@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from .assignment import list_assignments, load_assignment
-from .grading import GradeOptions, grade_file
-from .paths import solutions_dir, templates_dir
-from .report import print_report
+from grader.core.assignment import list_assignments, load_assignment
+from grader.core.course import solutions_dir, templates_dir
+from grader.core.grading import GradeOptions, grade_file
+from grader.feedback.terminal import print_report
 
 
 def verify(what: str, assignment: str | None = None, device: str = "auto", seed: int | None = None) -> int:
@@ -17,7 +17,7 @@ def verify(what: str, assignment: str | None = None, device: str = "auto", seed:
     names = [assignment] if assignment else list_assignments()
     if not names:
         console.print(f"[red]FAILED[/red]: no assignments found under {solutions_dir().parent} "
-                      "(set GRADER_HOME to the course folder)")
+                      "(pass --course DIR or set GRADER_COURSE)")
         return 1
     bad = []
     for name in names:

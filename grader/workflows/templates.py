@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from .markers import make_template
-from .paths import solutions_dir, templates_dir
+from grader.core.assignment import AssignmentError, list_assignments, load_assignment
+from grader.core.course import assignments_dir, solutions_dir, templates_dir
+from grader.formats.markers import make_template
 
 # One renderer per template format; the notebook renderer registers itself here too.
 Renderer = Callable[[Path, str], str]
 RENDERERS: dict[str, Renderer] = {".py": lambda path, source: make_template(source, str(path))}
 
 
-def _render_notebook(path: Path, source: str) -> str:
-    from .notebooks import render_template  # nbformat is imported only when notebooks are wanted
-    return render_template(path, source)
+def _render_notebook(solution: Path, source: str) -> str:
+    """The notebook template for ``solutions/<name>.py``: the assignment's title and statement
+    become its first cells (nbformat is imported only when notebooks are wanted)."""
+    from grader.formats.notebooks import notebook_from_source, write_notebook
+
+    title, statement, assignment = "", "", ""
+    root = assignments_dir()
+    for name in list_assignments(root):
+        try:
+            a = load_assignment(name, root)
+        except AssignmentError:   # another assignment being written must not break this one
+            continue
+        if a.submission_name == solution.name:
+            title, assignment = a.title, a.name
+            readme = a.directory / "README.md"
+            statement = readme.read_text() if readme.is_file() else ""
+            break
+    return write_notebook(notebook_from_source(source, name=solution.stem, title=title, statement=statement,
+                                               assignment=assignment, path=str(solution)))
 
 
 RENDERERS[".ipynb"] = _render_notebook

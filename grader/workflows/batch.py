@@ -12,7 +12,7 @@ Output layout (``RESULTS_DIR``)::
     <student>/<assignment>/artifacts/       files the suites saved (plots, sample grids)
     gradebook.csv                            rebuilt from every results.json above
 
-Tasks run through :mod:`grader.executors` (worker processes or Dask); each
+Tasks run through :mod:`grader.workflows.executors` (worker processes or Dask); each
 task gets the submission's bytes, so a remote worker needs no shared disk.
 The parent alone writes the results directory, one finished task at a time,
 so an interrupted batch leaves only whole results behind; the gradebook is
@@ -30,16 +30,18 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
-from . import __version__
-from .assignment import UnknownAssignment, infer_assignment, list_assignments, load_assignment
-from .grading import GradeOptions, grade_file, grade_submission
-from .results import GradeResult, TestResult, write_json_atomic
-from .submission import SubmissionFormatError, read_submission, supported_suffixes
-from .text import printable_text
+from grader import __version__
+from grader.core.assignment import UnknownAssignment, infer_assignment, list_assignments, load_assignment
+from grader.core.grading import GradeOptions, grade_file, grade_submission
+from grader.core.results import GradeResult, TestResult, write_json_atomic
+from grader.core.text import printable_text
+from grader.formats.source import SubmissionFormatError, read_submission
+from grader.formats.submission import supported_suffixes
 
 RESULTS_NAME = "results.json"
 HTML_NAME = "feedback.html"
@@ -232,7 +234,7 @@ def assignment_fingerprint(name: str) -> str:
     h = hashlib.sha256()
     files = sorted(p for p in a.directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                    and p.suffix in (".py", ".toml"))
-    for p in [*files, *sorted(a.child_files)]:
+    for p in [*files, *sorted(path for _, path in a.child_files)]:
         h.update(str(p.relative_to(a.directory) if p.is_relative_to(a.directory) else p.name).encode())
         h.update(p.read_bytes())
     return h.hexdigest()
@@ -266,7 +268,7 @@ def grade_job(job: Job, payload: bytes | None, options: GradeOptions, fingerprin
               html: bool = True) -> TaskOutcome:
     """Grade one job in this process and build its results, page and artifacts. Never raises
     for anything the submission does; a grader hang is cut off by a watchdog (main thread only)."""
-    from .html_report import render_html
+    from grader.feedback.html import render_html
 
     with tempfile.TemporaryDirectory(prefix="grader-batch-") as tmp:
         artifacts = Path(tmp) / ARTIFACTS_NAME
@@ -401,7 +403,7 @@ def write_outcome(out: Path, job: Job, outcome: TaskOutcome) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
     if outcome.html:
-        from .html_report import write_text_atomic
+        from grader.feedback.html import write_text_atomic
         write_text_atomic(folder / HTML_NAME, outcome.html)
     write_json_atomic(folder / RESULTS_NAME, outcome.results)   # last: its presence means "done"
     stale = out / student_dirname(job.student) / UNKNOWN
@@ -458,7 +460,7 @@ def _num(x: Any) -> str:
 
 def write_gradebook(out: Path) -> Path:
     """Rebuild ``gradebook.csv`` from the results files (atomically)."""
-    from .html_report import write_text_atomic
+    from grader.feedback.html import write_text_atomic
 
     header, rows = gradebook_rows(out)
     buf = io.StringIO()
@@ -520,7 +522,7 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
     """Grade every pending job; the gradebook is rebuilt at the end, interrupted or not.
 
     ``planned`` is what :func:`plan` returned, when the caller checked the input first."""
-    from .executors import ExecutorError, make_executor
+    from grader.workflows.executors import ExecutorError, make_executor
 
     t0 = time.monotonic()
     if planned is None:
@@ -561,7 +563,7 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
         if executor is not None:
             executor.interrupt()
         raise
-    except Exception as exc:  # the executor's own failure (e.g. the Dask scheduler went away)
+    except Exception as exc:  # noqa: BLE001 - the executor's own failure (the Dask scheduler went away)
         if executor is not None:
             executor.interrupt()
         raise BatchFailed(f"grading stopped: {type(exc).__name__}: {exc}; finished results are kept, "
@@ -591,7 +593,7 @@ def _payload(job: Job) -> bytes | None:
 
 
 def _error_outcome(job: Job, error: str, fingerprint: str, html: bool) -> TaskOutcome:
-    from .html_report import render_html
+    from grader.feedback.html import render_html
 
     result = _failed_result(job, error)
     status = f"error: {error}"

@@ -13,7 +13,7 @@ Extraction (``grader grade x.ipynb``) is static: the code cells, in order, are
 joined into one module; outputs are ignored; IPython magics (``%…``, ``%%…``
 cells) and shell escapes (``!…``) are commented out, never run, and the
 student is told so. Everything that goes wrong is a
-:class:`~grader.submission.SubmissionFormatError` whose message names the
+:class:`~grader.formats.submission.SubmissionFormatError` whose message names the
 cell, so the feedback is readable and the result file is still written.
 """
 
@@ -31,8 +31,8 @@ from typing import Any
 
 import nbformat
 
-from .markers import find_holes, make_template
-from .submission import SubmissionFormatError, read_submission
+from grader.formats.markers import find_holes, make_template
+from grader.formats.source import SubmissionFormatError, read_submission
 
 PYTHON_KERNELS = {"python", "python3", "python2", "ipython", "ipython3", "pyodide", "xpython"}
 PYTHON_CELL_MAGICS = {"%%time", "%%capture"}   # cell magics whose body runs as plain notebook code
@@ -201,27 +201,6 @@ cell does not run. Keep long experiments inside that cell so that grading stays 
 
 def write_notebook(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb, version=4).rstrip("\n") + "\n"
-
-
-def render_template(solution: Path, source: str) -> str:
-    """``RENDERERS[".ipynb"]``: the notebook template for ``solutions/<name>.py``."""
-    from .assignment import list_assignments, load_assignment
-    from .paths import assignments_dir
-
-    name, title, statement, assignment = solution.stem, "", "", ""
-    root = assignments_dir()
-    for aname in list_assignments(root):
-        try:
-            a = load_assignment(aname, root)
-        except Exception:  # noqa: BLE001 - another assignment being written must not break this one
-            continue
-        if a.submission_name == solution.name:
-            title, assignment = a.title, a.name
-            readme = a.directory / "README.md"
-            statement = readme.read_text() if readme.is_file() else ""
-            break
-    return write_notebook(notebook_from_source(source, name=name, title=title, statement=statement,
-                                               assignment=assignment, path=str(solution)))
 
 
 # ---------------------------------------------------------------------------
@@ -427,7 +406,7 @@ def order_notes(cells: list[tuple[CodeCell, str]]) -> list[str]:
     """Warn when a cell uses, at import time, a name that only a later cell defines (a NameError when graded)."""
     defined_in: dict[str, int] = {}
     parsed = []
-    for index, (cell, text) in enumerate(cells):
+    for index, (_cell, text) in enumerate(cells):
         tree = ast.parse(text)
         parsed.append(tree)
         for stmt in tree.body:

@@ -5,35 +5,30 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import stat
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Sequence
 
 from rich.console import Console
 
-from . import __version__
-from .assignment import AssignmentError, UnknownAssignment, infer_assignment, list_assignments, load_assignment
-from .devices import DEVICES, DeviceError
-from .grading import GradeOptions, SelectionError, grade_file
-from .markers import MarkerError
-from .report import print_report
-from .results import write_json_atomic
-from .sandbox import select_isolation
-
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Wrong use of the command: reported on one line, exit status 2."""
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # noqa: D401 - argparse API
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+from grader import __version__
+from grader.cli.usage import EXIT_USAGE, Parser, UsageError, names_list, require_regular_file
+from grader.core.assignment import (
+    AssignmentError,
+    UnknownAssignment,
+    infer_assignment,
+    list_assignments,
+    load_assignment,
+)
+from grader.core.course import CourseNotFound, sandbox_isolation, use_course
+from grader.core.devices import DEVICES, DeviceError
+from grader.core.grading import GradeOptions, SelectionError, grade_file
+from grader.core.results import write_json_atomic
+from grader.feedback.terminal import print_report
+from grader.formats.markers import MarkerError
 
 
 def build_parser() -> Parser:
@@ -71,10 +66,15 @@ def build_parser() -> Parser:
     r.add_argument("--reveal", metavar="NAME,...",
                    help="assignments whose solutions may appear in the bundle (deadline over)")
 
-    sub.add_parser("list", help="list the assignments and their test groups")
+    ls = sub.add_parser("list", help="list the assignments and their test groups")
+    ls.add_argument("--keys", action="store_true", help="describe every key of assignment.toml instead")
 
-    from .batch_cli import add_commands  # grade-batch, gradescope
+    from grader.cli.batch import add_commands  # grade-batch, gradescope
     add_commands(sub, _grading_options)
+    for command in sub.choices.values():   # every subcommand works on any course folder
+        command.add_argument("--course", metavar="DIR", default=argparse.SUPPRESS,
+                             help="the course folder (default: $GRADER_COURSE, or the nearest folder at or above "
+                                  "the current one with a course.toml)")
     return parser
 
 
@@ -97,8 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminate)
     try:
         args = parser.parse_args(argv)
+        use_course(getattr(args, "course", None))
         return COMMANDS[args.command](args)
-    except UsageError as exc:
+    except (UsageError, CourseNotFound) as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (MarkerError, AssignmentError) as exc:
@@ -107,11 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)
         return 130
-
-
-def names_list(arg: str | None) -> list[str]:
-    """'a, b,c' → ['a', 'b', 'c'] (for --only and the like); None → []."""
-    return [s.strip() for s in arg.split(",") if s.strip()] if arg else []
+    except BrokenPipeError:   # `grader list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _resolve(file: Path, assignment: str | None):
@@ -122,26 +121,12 @@ def _resolve(file: Path, assignment: str | None):
         raise UsageError(str(exc).strip('"')) from None
 
 
-def require_regular_file(path: Path) -> None:
-    """A usage error unless ``path`` is a regular file: a FIFO or a device would hang the read."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if stat.S_ISDIR(mode):
-        raise UsageError(f"{path} is a directory, not a submission file")
-    if not stat.S_ISREG(mode):
-        raise UsageError(f"{path} is not a regular file (a FIFO, socket or device), not a submission file")
-
-
 def cmd_grade(args: argparse.Namespace) -> int:
     require_regular_file(args.file)
     assignment = _resolve(args.file, args.assignment)
     only = names_list(args.only) or None
     try:
-        isolation = select_isolation(require=args.require_isolation)
+        isolation = sandbox_isolation(require=args.require_isolation)
     except RuntimeError as exc:
         raise UsageError(str(exc)) from None
     options = GradeOptions(device=args.device, seed=args.seed, only=only, isolation=isolation,
@@ -154,7 +139,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         except (SelectionError, DeviceError) as exc:
             raise UsageError(str(exc)) from None
         if args.html:
-            from .html_report import write_html
+            from grader.feedback.html import write_html
             try:
                 write_html(args.html, result.to_gradescope(), roots=[options.artifacts_dir])
             except OSError as exc:
@@ -169,7 +154,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
-    from .templates import stale_templates, write_templates
+    from grader.workflows.templates import stale_templates, write_templates
 
     if args.check:
         stale = stale_templates()
@@ -182,7 +167,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify
+    from grader.workflows.verify import verify
 
     try:
         return verify(args.what, assignment=args.assignment, device=args.device, seed=args.seed)
@@ -191,15 +176,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.keys:
+        from grader.core.schema import describe
+        print(describe())
+        return 0
     for name in list_assignments():
         a = load_assignment(name)
-        groups = ", ".join(f"{g.name} ({g.points:g})" for g in a.groups.values())
-        print(f"{name}: {a.title} — {groups}")
+        print(f"{name}: {a.title}" + (f" — {a.summary}" if a.summary else ""))
+        for g in a.groups.values():
+            kind = "hole" if g.name in a.holes else g.kind
+            print(f"  {g.name:<18} {g.points:>4g} pts  {kind:<9} {g.summary}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .checking import CheckError, assignment_for, format_report, run_check
+    from grader.workflows.check import CheckError, assignment_for, format_report, run_check
 
     require_regular_file(args.file)
     try:
@@ -211,7 +202,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from .release import LeakError, ReleaseError, build_release
+    from grader.workflows.release import LeakError, ReleaseError, build_release
 
     try:
         out = build_release(args.out, only=names_list(args.only) or None, reveal=names_list(args.reveal))
@@ -231,8 +222,8 @@ COMMANDS = {"grade": cmd_grade, "templates": cmd_templates, "verify": cmd_verify
 
 
 def _batch_cli():
-    from . import batch_cli
-    return batch_cli
+    from grader.cli import batch
+    return batch
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .sandbox import CallbackAbort
-from .suite import CheckFailed, GroupContext, as_array
+from grader.core.suite import CheckFailed, GroupContext, as_array
+from grader.sandbox import CallbackAbort
 
 ENV_ID = "CartPole-v1"
 N_ACTIONS = 2
@@ -220,7 +220,8 @@ def training_group(ctx: GroupContext, budget: int | None, runs: int | None = Non
         train_seed, env_seed, eval_seed = _seed(ctx), _seed(ctx), _seed(ctx)
         what = f"training run {k + 1}: mean return over {eval_episodes} evaluation episodes ≥ {threshold:g}"
         if budget is not None:
-            what = f"training run {k + 1} ({budget}-episode budget): mean return over {eval_episodes} evaluation episodes ≥ {threshold:g}"
+            what = (f"training run {k + 1} ({budget}-episode budget): mean return over {eval_episodes} evaluation "
+                    f"episodes ≥ {threshold:g}")
         with ctx.check(what):
             server = TrainingEnvServer(num_envs, env_seed, budget) if budget is not None else None
             try:
@@ -243,7 +244,7 @@ def training_group(ctx: GroupContext, budget: int | None, runs: int | None = Non
                 got = reply.get("type") if isinstance(reply, dict) else "nothing readable"
                 raise CheckFailed(f"train(env, args) must return a policy: a callable mapping float32 observations "
                                   f"[N, 4] to int64 actions [N]; it returned {got}")
-            seconds = float(reply.get("seconds", float("nan"))) if isinstance(reply.get("seconds"), (int, float)) else float("nan")
+            seconds = float(reply["seconds"]) if isinstance(reply.get("seconds"), (int, float)) else float("nan")
             totals = evaluate_policy(ctx, run, eval_episodes, eval_seed, eval_seconds)
             mean, std = float(totals.mean()), float(totals.std())
             used = f"{server.episodes} of {budget} budget episodes, " if server is not None else ""

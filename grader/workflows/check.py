@@ -19,15 +19,16 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from .assignment import Assignment, AssignmentError, UnknownAssignment, infer_assignment, load_assignment
-from .grading import GradeOptions, grade_file
-from .paths import templates_dir
-from .results import GradeResult
-from .text import printable_text
+from grader.core.assignment import Assignment, AssignmentError, UnknownAssignment, infer_assignment, load_assignment
+from grader.core.course import templates_dir
+from grader.core.grading import GradeOptions, grade_file
+from grader.core.results import GradeResult
+from grader.core.text import printable_text
 
 PUBLIC_SEED = 0          # public checks are reproducible: same file, same feedback
 DISCLAIMER = ("These public checks use fixed inputs; the graded tests use other inputs, more cases and secret "
@@ -60,7 +61,7 @@ def assignment_for(path: Path, name: str | None = None) -> Assignment:
             return load_assignment(infer_assignment(path))
         except UnknownAssignment:
             if path.suffix.lower() == ".ipynb":
-                from .notebooks import read_metadata
+                from grader.formats.notebooks import read_metadata
                 meta = read_metadata(path).get("grader", {})
                 if isinstance(meta, dict) and isinstance(meta.get("assignment"), str):
                     return load_assignment(meta["assignment"])
@@ -158,8 +159,8 @@ def find_submission(assignment: str | None = None, namespace: Mapping[str, Any] 
             for path in (Path(candidate), cwd / candidate, cwd / Path(candidate).name):
                 if path.is_file():
                     return path
-    from .assignment import list_assignments
-    from .submission import supported_suffixes
+    from grader.core.assignment import list_assignments
+    from grader.formats.submission import supported_suffixes
 
     names = [assignment] if assignment else list_assignments()
     in_notebook = "get_ipython" in namespace or hasattr(sys.modules.get("builtins"), "get_ipython")

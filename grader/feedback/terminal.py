@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .results import GradeResult
-from .text import printable_text
+from grader.core.results import GradeResult
+from grader.core.text import printable_text
 
 STATUS_STYLE = {"passed": "green", "failed": "red"}
 

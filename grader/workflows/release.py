@@ -24,14 +24,14 @@ import json
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
-from .assignment import list_assignments, load_assignment
-from .markers import find_holes, make_template
-from .paths import project_root
-from .templates import expected_templates
+from grader.core.assignment import list_assignments, load_assignment
+from grader.core.course import COURSE_FILE, course_root
+from grader.formats.markers import find_holes, make_template
+from grader.workflows.templates import expected_templates
 
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".DS_Store"}
 SKIP_SUFFIXES = {".pyc", ".pyo"}
@@ -65,8 +65,8 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
 
 def populate(target: Path, root: Path | None = None, only: Sequence[str] | None = None) -> None:
     """Write the bundle's files (of the assignments ``only``, default all) into the empty directory ``target``."""
-    root = root or project_root()
-    package = Path(__file__).resolve().parent
+    root = root or course_root()
+    package = Path(__file__).resolve().parents[1]   # the grader package
     shutil.copytree(package, target / "grader", ignore=_ignore)
     adir = root / "assignments"
     available = list_assignments(adir)
@@ -86,15 +86,18 @@ def populate(target: Path, root: Path | None = None, only: Sequence[str] | None 
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         shutil.copy(pyproject, target / "pyproject.toml")
+    course = root / COURSE_FILE   # `grader check` finds the bundle's assignments by walking up to it
+    if course.is_file():
+        shutil.copy(course, target / COURSE_FILE)
+    else:
+        (target / COURSE_FILE).write_text("[course]\n", encoding="utf-8")
     (target / "requirements.txt").write_text(_requirements(pyproject), encoding="utf-8")
     (target / "README.md").write_text(_readme(names, adir), encoding="utf-8")
 
 
 def _requirements(pyproject: Path) -> str:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    from grader.core import tomlfile as tomllib
+
     deps: list[str] = []
     if pyproject.is_file():
         deps = list(tomllib.loads(pyproject.read_text()).get("project", {}).get("dependencies", []))
@@ -160,7 +163,7 @@ def build_release(out: Path, root: Path | None = None, only: Sequence[str] | Non
         raise ReleaseError(f"{out} already exists and is not an empty directory; choose a new one")
     if is_zip and out.is_dir():
         raise ReleaseError(f"{out} is a directory")
-    root = root or project_root()
+    root = root or course_root()
     with tempfile.TemporaryDirectory(prefix="grader-release-") as tmp:
         stage = Path(tmp) / "bundle"
         stage.mkdir()
@@ -262,7 +265,7 @@ def hidden_material(root: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _released_sources(root: Path) -> list[Path]:
-    out = [f for f in _files(Path(__file__).resolve().parent) if not set(f.parts) & SKIP_NAMES]
+    out = [f for f in _files(Path(__file__).resolve().parents[1]) if not set(f.parts) & SKIP_NAMES]
     adir = root / "assignments"
     for f in _files(adir):
         rel = f.relative_to(adir).parts
@@ -273,7 +276,7 @@ def _released_sources(root: Path) -> list[Path]:
 
 def scan_bundle(bundle: Path, root: Path | None = None, reveal: Sequence[str] = ()) -> list[Leak]:
     """Every trace of instructor material in ``bundle`` (a directory): empty means safe to release."""
-    root = root or project_root()
+    root = root or course_root()
     leaks: list[Leak] = []
     sol_lines = solution_lines(root, reveal)
     hashes, hidden_lines = hidden_material(root)

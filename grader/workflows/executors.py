@@ -21,9 +21,10 @@ import os
 import signal
 import sys
 from collections import deque
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Hashable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 Task = tuple[Hashable, tuple[Any, ...]]
 Completion = tuple[Hashable, Any, str]

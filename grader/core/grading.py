@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
 
-from . import __version__
-from .assignment import Assignment, AssignmentError, GroupConfig
-from .devices import resolve_device
-from .results import GradeResult, TestResult
-from .sandbox import ChildSpec, Isolation, NoIsolation, reaper, select_isolation
-from .suite import CheckRecord, GroupContext, GroupOutcome, seed_for
-from .text import printable_text
+from grader import __version__
+from grader.core.assignment import Assignment, AssignmentError, GroupConfig
+from grader.core.course import sandbox_isolation
+from grader.core.devices import resolve_device
+from grader.core.results import GradeResult, TestResult
+from grader.core.suite import CheckRecord, GroupContext, GroupOutcome, seed_for
+from grader.core.text import printable_text
+from grader.sandbox import ChildSpec, Isolation, NoIsolation, reaper
 
 MAX_FEEDBACK_OUTPUT = 4000
 
@@ -26,7 +27,7 @@ class GradeOptions:
     seed: int | None = None
     only: Sequence[str] | None = None
     suite: str = "hidden"            # or "public" for ``grader check``
-    isolation: Isolation = field(default_factory=select_isolation)  # namespaces where available
+    isolation: Isolation = field(default_factory=sandbox_isolation)  # namespaces where available
     artifacts_dir: Path | None = None
     time_scale: float = 1.0          # multiply every wall/CPU limit (slow machines, CI)
 
@@ -65,7 +66,7 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
 
     problem = problem or submission_problem(submission)
     for name in names:
-        config = _scaled(configs[name], options.time_scale, device)
+        config = _scaled(configs[name], options.time_scale)
         if problem:
             outcome = GroupOutcome()
             outcome.checks.append(_failed_record(problem))
@@ -108,7 +109,7 @@ def run_group(fn, config: GroupConfig, submission: Path, assignment: Assignment,
         child_files=assignment.child_files,
         limits=config.limits,
         isolation=options.isolation,
-        env={"GRADER_DEVICE": device},
+        device=device,
         hash_seed=hash_seed,
     )
     ctx = GroupContext(config, spec, master_seed, device, options.artifacts_dir)
@@ -116,7 +117,7 @@ def run_group(fn, config: GroupConfig, submission: Path, assignment: Assignment,
         fn(ctx)
     except AssignmentError:
         raise
-    except Exception as exc:  # a bug in the suite: say so, give no points, keep grading
+    except Exception as exc:  # noqa: BLE001 - a bug in the suite: say so, give no points, keep grading
         ctx.outcome.error = f"internal grader error in group {config.name}: {type(exc).__name__}: {exc}"
     finally:
         ctx.close()
@@ -167,7 +168,7 @@ def _summary(outcome: GroupOutcome, passed: bool) -> str:
 
 def submission_problem(path: Path) -> str:
     """Why a file cannot be a Python submission at all, or '' if it may be one."""
-    from .submission import SubmissionFormatError, read_submission, syntax_problem
+    from grader.formats.source import SubmissionFormatError, read_submission, syntax_problem
 
     try:
         raw = read_submission(path)
@@ -197,13 +198,12 @@ def _group_configs(assignment: Assignment, suite: dict, kind: str) -> dict[str, 
     return public
 
 
-def _scaled(config: GroupConfig, scale: float, device: str) -> GroupConfig:
+def _scaled(config: GroupConfig, scale: float) -> GroupConfig:
+    if scale == 1.0:
+        return config
     limits = config.limits
-    if scale != 1.0:
-        limits = replace(limits, wall_seconds=limits.wall_seconds * scale, cpu_seconds=int(limits.cpu_seconds * scale))
-    if device == "cuda":
-        limits = replace(limits, address_space=False)
-    return replace(config, limits=limits)
+    return replace(config, limits=replace(limits, wall_seconds=limits.wall_seconds * scale,
+                                          cpu_seconds=int(limits.cpu_seconds * scale)))
 
 
 def _sha256(path: Path) -> str:
@@ -215,7 +215,7 @@ def _sha256(path: Path) -> str:
 
 def grade_file(path: Path, assignment: Assignment, options: GradeOptions) -> GradeResult:
     """Grade a handed-in file of any supported format (``.py``, or one a converter handles)."""
-    from .submission import SubmissionFormatError, prepare_submission
+    from grader.formats.submission import SubmissionFormatError, prepare_submission
 
     try:
         prepared = prepare_submission(path, assignment.submission_name)

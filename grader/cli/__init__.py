@@ -1,0 +1,1 @@
+"""The ``grader`` command: argument parsing and dispatch to the workflows (:mod:`grader.cli.main`)."""
