@@ -32,8 +32,8 @@ def test_bundle_contents(bundle: Path) -> None:
         setup = zf.read("setup.sh").decode()
         run = zf.read("run_autograder").decode()
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
-    assert {"setup.sh", "run_autograder", "pyproject.toml", "README.md", "grader/cli.py",
-            "grader/gradescope.py", "assignments/bandits/assignment.toml",
+    assert {"setup.sh", "run_autograder", "pyproject.toml", "course.toml", "README.md", "grader/cli/main.py",
+            "grader/workflows/gradescope.py", "grader/kits/cartpole/child.py", "assignments/bandits/assignment.toml",
             "assignments/bandits/hidden/suite.py"} <= names
     assert not any(n.startswith(("solutions/", "templates/", "tests/")) for n in names), "no reference solutions"
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)

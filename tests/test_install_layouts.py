@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.core.course import protected_paths
 from tests.conftest import ROOT, needs_isolation
 
 pytestmark = [needs_isolation, pytest.mark.timeout(180)]
@@ -142,6 +143,6 @@ def test_python_installation_that_is_the_course_folder_is_refused_with_a_reason(
     from grader.sandbox import isolation as iso
 
     original = iso.python_paths
-    monkeypatch.setattr(iso, "python_paths", lambda: sorted({*original(), str(ROOT)}))
-    why = iso.probe("userns")
+    monkeypatch.setattr(iso, "python_paths", lambda secrets=(): sorted({*original(secrets), str(ROOT)}))
+    why = iso.probe("userns", protected_paths())
     assert "is itself a folder the child must not see" in why and "make the venv in a folder of its own" in why

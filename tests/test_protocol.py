@@ -13,7 +13,9 @@ pytestmark = pytest.mark.timeout(60)
 
 TOML = '''
 name = "toy"
+title = "a toy assignment for the protocol tests"
 submission = "toy.py"
+holes = []
 [limits]
 wall_seconds = 10
 output_bytes = 2000
@@ -81,26 +83,21 @@ def callbacks(ctx):
 @group("processes")
 def processes(ctx):
     with ctx.check("a named endpoint is a fresh process that sees only what it is sent"):
-        ctx.call("remember", value="trained")
+        ctx.call("remember", value="secret held-out data")
         ctx.call("share", text="made before")
-        fresh = ctx.call("recall", endpoint="decoder")
         main = ctx.call("recall")
+        fresh = ctx.call("recall", endpoint="decoder")     # main is retired from here on
         ctx.require(fresh["value"] is None and fresh["token"] != main["token"], repr((fresh, main)))
         ctx.require(ctx.call("peek", endpoint="decoder") is None, "the decoder sees the main process's map")
         ctx.call("remember", value="weights", endpoint="decoder")
-        ctx.call("share", text="secret held-out data")
-        ctx.call("remember", value="secret held-out data")
         ctx.require(ctx.call("recall", endpoint="decoder")["value"] == "weights", "the decoder lost its state")
-        ctx.require(ctx.call("peek", endpoint="decoder") is None, "the decoder sees the main process's map")
-        ctx.require(ctx.call("recall")["value"] == "secret held-out data", "main lost its state")
-    with ctx.check("a crash of one process is named and leaves the other running"):
+    with ctx.check("a crash of a named process is named, and it restarts fresh"):
         try:
             ctx.call("call", name="crash", endpoint="decoder")
         except ChildFailure as exc:
             ctx.require(exc.message.startswith("[decoder process] ") and "exit status 3" in exc.message, exc.message)
         else:
             ctx.fail("the crash went unnoticed")
-        ctx.require(ctx.call("recall")["value"] == "secret held-out data", "main lost its state")
         ctx.require(ctx.call("recall", endpoint="decoder")["value"] is None, "the decoder was not restarted fresh")
 
 @group("restart")

@@ -1,5 +1,5 @@
 """The REINFORCE assignments end to end: references full marks, templates zero, the parent-side
-CartPole machinery (grader/rl.py), the training-env proxy and its budget, and bad submissions.
+CartPole machinery (grader/kits/cartpole), the training-env proxy and its budget, and bad submissions.
 
 The full threshold groups of each reference run once here (~12 s each); the
 statistics over many seeds are in test_reinforce_calibration.py (slow).
@@ -53,7 +53,7 @@ def test_template_scores_exactly_zero_and_says_not_implemented(grade_source, ass
         assert "not implemented yet" in test.output, test.output
 
 
-# -- grader/rl.py in the parent, without a child -------------------------------
+# -- grader/kits/cartpole/parent.py in the parent, without a child -------------------------------
 class FakeContext:
     """``ctx.call('act', ...)`` answered by a local policy function (what the child's probe returns)."""
 
