@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.core.assignment import load_assignment
-from grader.core.course import course_root, sandbox_isolation
+from grader.core.course import course_root, sandbox_isolation, use_course
 from grader.core.grading import GradeOptions, grade_file
 from grader.core.results import GradeResult
 from grader.sandbox import NoIsolation
@@ -24,6 +24,13 @@ GradeSource = Callable[..., GradeResult]
 def grade_path(path: Path, assignment: str, only: Sequence[str] | None = None, seed: int = 1234,
                suite: str = "hidden", **options) -> GradeResult:
     return grade_file(path, load_assignment(assignment), GradeOptions(seed=seed, only=only, suite=suite, **options))
+
+
+@pytest.fixture(autouse=True)
+def _forget_the_chosen_course():
+    """`grader ... --course DIR` in one test must not point the next test at that folder."""
+    yield
+    use_course(None)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Rule 5: bad input gets a clear message in its feedback and zero for those tests only."""
+"""Bad input gets a clear message in its feedback and zero for those tests only."""
 
 from __future__ import annotations
 

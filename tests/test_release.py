@@ -208,3 +208,22 @@ def test_cli_release_usage(tmp_path):
     assert bad_reveal.returncode == 2 and "nope in --reveal" in bad_reveal.stderr
     ok = run(str(tmp_path / "new"), "--only", "bandits")
     assert ok.returncode == 0 and (tmp_path / "new" / "templates" / "bandits.ipynb").is_file()
+
+
+@pytest.mark.timeout(300)
+def test_a_one_assignment_bundle_checks_with_its_own_grader(tmp_path):
+    """`release --only reinforce_baseline` wrote a bundle whose checks could not run (CartPole lived in a
+    sibling assignment's folder); kits travel with the grader package now. The bundle's own grader
+    package (not this checkout's) runs the public checks, training included, on the reference."""
+    out = tmp_path / "bundle"
+    build_release(out, only=["reinforce_baseline"])
+    assert sorted(p.name for p in (out / "assignments").iterdir()) == ["reinforce_baseline"]
+    shutil.copy(ROOT / "solutions" / "reinforce_baseline.py", out / "reinforce_baseline.py")
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import grader; "
+              "assert grader.__file__.startswith(sys.argv[1]), grader.__file__; "
+              "from grader.cli.main import main; sys.exit(main(['check', 'reinforce_baseline.py', '--full']))")
+    run = subprocess.run([sys.executable, "-c", script, str(out)], cwd=out, capture_output=True, text=True, timeout=280)
+    assert "✓ baseline_losses" in run.stdout, run.stdout + run.stderr
+    # the training group ran on the kit's proxy env, whatever it scored (a failure would show its evaluation)
+    assert "No module named" not in run.stdout, run.stdout
+    assert "✓ training" in run.stdout or "mean evaluation return" in run.stdout, run.stdout

@@ -48,8 +48,11 @@ def build_parser() -> Parser:
     t = sub.add_parser("templates", help="generate templates/ from solutions/")
     t.add_argument("--check", action="store_true", help="only report templates out of sync (exit 1)")
 
-    v = sub.add_parser("verify", help="instructor check: solutions score full marks, templates score zero")
-    v.add_argument("what", choices=["solutions", "templates"])
+    v = sub.add_parser("verify", help="instructor check: solutions score full marks, templates score zero; "
+                                      "`verify assignment NAME` checks one assignment's files")
+    v.add_argument("what", choices=["solutions", "templates", "assignment"])
+    v.add_argument("name", nargs="?", help="with `assignment`: the assignment to check")
+    v.add_argument("--quick", action="store_true", help="with `assignment`: skip grading the reference and templates")
     v.add_argument("--assignment", help="only this assignment")
     v.add_argument("--device", default="auto", choices=DEVICES)
     v.add_argument("--seed", type=int)
@@ -65,6 +68,10 @@ def build_parser() -> Parser:
     r.add_argument("--only", metavar="NAME,...", help="release only these assignments (default: all)")
     r.add_argument("--reveal", metavar="NAME,...",
                    help="assignments whose solutions may appear in the bundle (deadline over)")
+
+    n = sub.add_parser("new", help="instructors: scaffold a new assignment that `grader verify` accepts at once")
+    n.add_argument("name", help="the assignment's name (also the module students hand in)")
+    n.add_argument("--title", help="one line shown to students (default: made from the name)")
 
     ls = sub.add_parser("list", help="list the assignments and their test groups")
     ls.add_argument("--keys", action="store_true", help="describe every key of assignment.toml instead")
@@ -169,10 +176,36 @@ def cmd_templates(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from grader.workflows.verify import verify
 
+    if args.what == "assignment":
+        from grader.workflows.assignment_check import check_assignment, format_report
+
+        if not args.name:
+            raise UsageError("verify assignment needs the assignment's name: grader verify assignment NAME")
+        try:
+            report = check_assignment(args.name, quick=args.quick, device=args.device, seed=args.seed or 0)
+        except UnknownAssignment as exc:
+            raise UsageError(str(exc).strip('"')) from None
+        print(format_report(report))
+        return 0 if report.ok else 1
+    if args.name:
+        raise UsageError(f"verify {args.what} takes no name (use --assignment NAME to verify only one)")
     try:
         return verify(args.what, assignment=args.assignment, device=args.device, seed=args.seed)
     except (UnknownAssignment, DeviceError) as exc:
         raise UsageError(str(exc)) from None
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from grader.workflows.scaffold import ScaffoldError, new_assignment
+
+    try:
+        written = new_assignment(args.name, args.title)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: edit them, then `grader verify assignment {args.name}` (assignments/README.md walks through it)")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -215,7 +248,7 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"grade": cmd_grade, "templates": cmd_templates, "verify": cmd_verify, "list": cmd_list,
+COMMANDS = {"grade": cmd_grade, "templates": cmd_templates, "verify": cmd_verify, "list": cmd_list, "new": cmd_new,
             "check": cmd_check, "release": cmd_release,
             "grade-batch": lambda args: _batch_cli().cmd_grade_batch(args),
             "gradescope": lambda args: _batch_cli().cmd_gradescope(args)}

@@ -12,6 +12,7 @@ Layout of ``assignments/<name>/``::
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -94,7 +95,8 @@ class Assignment:
         path = self.directory / kind / "suite.py"
         if not path.is_file():
             raise AssignmentError(f"{self.name}: missing {path}")
-        module_name = f"_grader_suite_{self.name}_{kind}"
+        # One module per file: two courses (or two copies of one) in a process never share a suite.
+        module_name = f"_grader_suite_{self.name}_{kind}_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
         module = sys.modules.get(module_name)
         if module is None:
             spec = importlib.util.spec_from_file_location(module_name, path)

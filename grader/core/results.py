@@ -13,7 +13,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +81,6 @@ class GradeResult:
                 **self.extra_data,
             },
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

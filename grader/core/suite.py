@@ -104,7 +104,6 @@ class GroupContext:
         self.config = config
         self.params: Mapping[str, Any] = config.params
         self.device = device
-        self.master_seed = master_seed
         self.rng = np.random.default_rng(seed_for(master_seed, config.name))
         self.artifacts_dir = artifacts_dir
         self.outcome = GroupOutcome()
@@ -200,10 +199,6 @@ class GroupContext:
         self.outcome.student_output = "\n".join(o for o in self._outputs if o.strip())
         self.outcome.seconds = time.monotonic() - self._t0
 
-    @property
-    def time_left(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
-
     # -- verdicts ----------------------------------------------------------
     @contextmanager
     def check(self, name: str, weight: float = 1.0) -> Iterator[CheckRecord]:
@@ -228,6 +223,11 @@ class GroupContext:
     @staticmethod
     def fail(message: str) -> None:
         raise CheckFailed(message)
+
+    def seed(self) -> int:
+        """A fresh seed for one run or input (31 bits, as torch and gymnasium want), drawn from
+        ``ctx.rng``: reproducible with ``--seed``, never known to the student."""
+        return int(self.rng.integers(2**31 - 1))
 
     def note(self, line: str) -> None:
         """A line of feedback that is not a verdict (e.g. a learning-curve summary)."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 BEGIN = re.compile(r"^(?P<indent>\s*)#\s*BEGIN SOLUTION\b:?\s*(?P<hint>.*)$")
 END = re.compile(r"^\s*#\s*END SOLUTION\b")
@@ -96,7 +95,3 @@ def make_template(source: str, path: str = "<solution>") -> str:
             out.append(line)
         i += 1
     return "\n".join(out) + "\n"
-
-
-def template_path_for(solution: Path, templates_dir: Path, suffix: str = ".py") -> Path:
-    return templates_dir / (solution.stem + suffix)

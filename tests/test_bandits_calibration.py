@@ -1,4 +1,4 @@
-"""Rule 7: the reference passes the bandit threshold on every seed tried (tox -e calibrate)."""
+"""The reference passes the bandit threshold on every seed tried (tox -e calibrate)."""
 
 from __future__ import annotations
 

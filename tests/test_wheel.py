@@ -1,0 +1,85 @@
+"""The grader installs as a wheel and grades a course folder it was not installed from.
+
+A wheel is built from this checkout and installed into a fresh venv outside it (its
+other packages are hard links to this interpreter's, so nothing is downloaded); from
+a neutral folder, that venv's `grader verify solutions --course <checkout>` must give
+every reference full marks, with namespace isolation.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, needs_isolation
+
+pytestmark = [needs_isolation, pytest.mark.timeout(900)]
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _is_grader(entry: Path) -> bool:
+    """The editable install of this checkout: its path hooks and metadata must not come along."""
+    name = entry.name.lower()
+    return name.startswith(("grader-", "__editable__.grader", "__editable___grader")) or name == "grader"
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("wheel")
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                            "-w", str(work / "dist"), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    wheel = next((work / "dist").glob("grader-*.whl"))
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    packages = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if _is_grader(entry) or (packages / entry.name).exists():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, packages / entry.name, copy_function=_link_or_copy, symlinks=True)
+        else:
+            _link_or_copy(str(entry), str(packages / entry.name))
+    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index",
+                              str(wheel)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
+    return venv
+
+
+def run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(cwd)}
+    return subprocess.run([str(venv / "bin" / "grader"), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=800)
+
+
+def test_the_wheel_holds_the_package_not_the_course(wheel_venv):
+    code = ("import grader, pathlib; p = pathlib.Path(grader.__file__).parent; "
+            "print(p); print((p / 'sandbox' / 'nsinit.py').is_file(), (p / 'kits' / 'cartpole' / 'child.py').is_file())")
+    out = subprocess.run([str(wheel_venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                         cwd=wheel_venv, timeout=60).stdout.split()
+    assert out[0].startswith(str(wheel_venv)) and out[1:] == ["True", "True"]
+    assert not (Path(out[0]).parent / "assignments").exists()
+
+
+def test_without_a_course_the_wheel_says_where_it_looked(wheel_venv, tmp_path):
+    result = run(wheel_venv, "list", cwd=tmp_path)
+    assert result.returncode == 2 and "no course folder found" in result.stderr and "--course" in result.stderr
+
+
+def test_verify_solutions_of_another_folder(wheel_venv, tmp_path):
+    result = run(wheel_venv, "verify", "solutions", "--course", str(ROOT), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "OK: every solution scored full marks" in result.stdout
+    assert "WITHOUT namespace isolation" not in result.stdout
