@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import struct
 import textwrap
+import time
 
+import numpy as np
 import pytest
 
 from grader.core.assignment import load_assignment
 from grader.core.grading import GradeOptions, grade_submission
+from grader.sandbox import Child, ChildFailure, ChildSpec, SubmissionError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -161,3 +166,165 @@ def test_output_is_truncated(result):
     t = _test(result, "output")
     assert t.score == 1
     assert "output truncated" in t.output and len(t.output) < 5000
+
+
+# -- the reply channel: limits, forged frames, no restart after a violation --------------
+CHANNEL_PROBES = '''
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def forge(sub, ctx, data, then_sleep=0.0):
+    """Write raw bytes on the reply pipe (its fd is in sys.argv), as a hostile submission can."""
+    fd = int(sys.argv[2])
+    data = bytes(data)
+    while data:
+        data = data[os.write(fd, data):]
+    time.sleep(then_sleep)
+    return "honest reply"
+
+
+def trickle(sub, ctx, data, pause):
+    fd = int(sys.argv[2])
+    for i in range(len(data)):
+        os.write(fd, bytes(data[i:i + 1]))
+        time.sleep(pause)
+    return "never"
+
+
+def big(sub, ctx, nbytes):
+    return {"a": np.ones(int(nbytes), np.uint8)}
+
+
+def ok(sub, ctx):
+    return 1
+'''
+
+
+def _bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, np.uint8)
+
+
+def _raw(head: bytes, body: bytes = b"") -> bytes:
+    return struct.pack(">QQ", len(head), len(body)) + head + body
+
+
+@pytest.fixture
+def channel_child(tmp_path):
+    """``make()`` → a started Child whose probes write whatever they are given on the reply pipe."""
+    (tmp_path / "probes.py").write_text(CHANNEL_PROBES)
+    (tmp_path / "sub.py").write_text("")
+    made: list[Child] = []
+
+    def make() -> Child:
+        child = Child(ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py"))
+        made.append(child)
+        child.start(time.monotonic() + 30)
+        return child
+
+    yield make
+    for child in made:
+        child.close()
+
+
+FORGED = {
+    "a 32 MB header": _raw(b"[" + b"[]," * ((32 << 20) // 3) + b"[]]"),
+    "a body of 100 GB announced": struct.pack(">QQ", 2, 100 << 30) + b"{}" + b"\0" * 65536,
+    "a body over the call's limit": _raw(b'{"status": "ok", "call": 1}', b"\0" * ((16 << 20) + 1)),
+    "a header nested 100,000 deep": _raw(b"[" * 100_000 + b"]" * 100_000),
+    "a header of 300,000 elements": _raw(b"[" + b"[]," * 300_000 + b"[]]"),
+    "an unknown dtype": _raw(json.dumps({"status": "ok", "call": 1,
+                                         "result": {"__nd__": ["<q9", [1], 0, 8]}}).encode(), b"\0" * 8),
+    "a negative shape": _raw(json.dumps({"status": "ok", "call": 1,
+                                         "result": {"__nd__": ["<f8", [-1], 0, 8]}}).encode(), b"\0" * 8),
+    "garbage": bytes(np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8)),
+    "an 'ok' reply for another call": _raw(json.dumps({"status": "ok", "call": 2, "result": 1}).encode()),
+    "an 'ok' reply naming no call": _raw(json.dumps({"status": "ok", "result": 1}).encode()),
+    "an error reply that is not a dict": _raw(json.dumps({"status": "error", "call": 1, "error": [1]}).encode()),
+    "a reply that is not a dict": _raw(b"[1, 2]"),
+}
+
+
+@pytest.mark.parametrize("data", FORGED.values(), ids=FORGED.keys())
+def test_a_forged_or_flooding_frame_is_a_protocol_violation(channel_child, data):
+    child = channel_child()
+    t0 = time.monotonic()
+    with pytest.raises(ChildFailure) as failure:
+        child.call("forge", {"data": _bytes(data), "then_sleep": 30}, time.monotonic() + 20)
+    assert failure.value.kind == "protocol"
+    assert "wrote to the grader's channel" in failure.value.message and "not restarted" in failure.value.message
+    assert time.monotonic() - t0 < 10 and not child.alive
+
+
+def test_a_slow_trickle_ends_at_the_deadline(channel_child):
+    child = channel_child()
+    t0 = time.monotonic()
+    with pytest.raises(ChildFailure) as failure:
+        child.call("trickle", {"data": _bytes(_raw(b" " * 1000)), "pause": 0.01}, time.monotonic() + 2)
+    assert failure.value.kind == "timeout" and "part-way through a reply" in failure.value.message
+    assert time.monotonic() - t0 < 2 + 5 and not child.alive
+
+
+def test_a_reply_over_the_limit_is_an_error_and_the_child_lives_on(channel_child):
+    """An honest reply too big for the call is refused by the child itself, with a clear message;
+    the suite can raise the limit for a call that legitimately returns more."""
+    child = channel_child()
+    with pytest.raises(SubmissionError) as error:
+        child.call("big", {"nbytes": 2 << 20}, time.monotonic() + 20, reply_bytes=1 << 20)
+    assert error.value.type == "WireError" and "2.0 MiB of arrays, more than the 1.0 MiB" in error.value.message
+    assert child.call("big", {"nbytes": 2 << 20}, time.monotonic() + 20, reply_bytes=2 << 20)["a"].size == 2 << 20
+    assert child.call("ok", {}, time.monotonic() + 20) == 1
+
+
+FLOOD_TOML = '''
+name = "flood"
+title = "a child that floods its reply pipe"
+submission = "toy.py"
+holes = []
+[limits]
+wall_seconds = 10
+[groups.flooded]
+points = 2
+[groups.honest]
+points = 1
+'''
+
+FLOOD_SUITE = '''
+import struct
+
+import numpy as np
+
+from grader.core.suite import group
+
+@group("flooded")
+def flooded(ctx):
+    with ctx.check("writes a 32 MB header on the reply pipe"):
+        ctx.call("forge", data=np.frombuffer(struct.pack(">QQ", 32 << 20, 0) + b"[]," * 1000, np.uint8))
+    with ctx.check("is not restarted"):
+        ctx.require(ctx.call("ok") == 1, "")
+
+@group("honest")
+def honest(ctx):
+    with ctx.check("another group is graded normally"):
+        ctx.require(ctx.call("ok") == 1, "")
+'''
+
+
+def test_a_protocol_violation_costs_its_group_only_and_is_not_restarted(tmp_path):
+    folder = tmp_path / "flood"
+    (folder / "hidden").mkdir(parents=True)
+    (folder / "assignment.toml").write_text(FLOOD_TOML)
+    (folder / "probes.py").write_text(CHANNEL_PROBES)
+    (folder / "hidden" / "suite.py").write_text(FLOOD_SUITE)
+    sub = tmp_path / "toy.py"
+    sub.write_text("")
+    result = grade_submission(sub, load_assignment("flood", tmp_path), GradeOptions(seed=0))
+    flooded, honest = _test(result, "flooded"), _test(result, "honest")
+    assert (flooded.score, honest.score) == (0, 1), flooded.output
+    first, second = flooded.output.split("✗ is not restarted")
+    assert "wrote to the grader's channel" in first and "header" in first
+    assert "skipped:" in second and "wrote to the grader's channel" in second
+    assert len(flooded.extra_data["startup_seconds"]) == 1     # one child: no respawn

@@ -157,6 +157,36 @@ def test_printing_200mb_is_truncated_and_honest_parts_score(tmp_path, children):
     assert "more output not shown" in out and len(out) < 10_000
 
 
+@pytest.mark.parametrize("how, message", [
+    ("header_32mb", "33,554,434-byte header, over the 1,048,576-byte limit"),
+    ("elements", "more than 100,000 elements"),
+    ("deep", "nested more than 32 levels deep"),
+    ("announce_100gb", "107,374,182,400 bytes of arrays"),
+    ("garbage", "over the 1,048,576-byte limit"),
+    ("forged", "a reply that does not answer this call"),
+    ("trickle", "part-way through a reply"),
+])
+def test_flooding_the_grader_channel_costs_only_its_group(tmp_path, children, how, message):
+    """Writing on the reply pipe (its fd is in sys.argv) gains nothing: the frame is refused by its
+    prefix or header before it costs the parent memory (bench/bench_flood.py measures it), the
+    group ends within its time limit and is not restarted, and the other group keeps its points.
+    A slow trickle is indistinguishable from a slow reply until the group's time is up."""
+    t0 = time.monotonic()
+    result = grade_case(tmp_path, "flood_channel", [EPS, UPD], {"__HOW__": how}, **FAST)
+    assert scores(result) == {EPS: 4, UPD: 0}
+    out = feedback(result, UPD)
+    assert message in out
+    if how == "trickle":
+        assert "time limit reached while running update_estimate" in out
+    else:
+        assert "your program wrote to the grader's channel" in out
+        assert out.count("skipped: the grader refused") == 3      # the group's other checks: no restart
+    assert len(children) == 2                                     # one child per group, none respawned
+    wall = FAST["time_scale"] * 30                                # the group's time limit under FAST
+    assert group_result(result, UPD).seconds < wall + 5           # within its limit, + slack for a loaded machine
+    assert time.monotonic() - t0 < 60
+
+
 @needs_namespaces
 def test_fake_results_and_forged_frames_change_nothing(tmp_path, children):
     outside = tmp_path / "outside"

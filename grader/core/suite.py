@@ -29,13 +29,18 @@ from typing import Any
 import numpy as np
 
 from grader.core.assignment import GroupConfig, group
+from grader.sandbox import Child, ChildFailure, ChildSpec, SubmissionError
+from grader.sandbox.process import DEFAULT_REPLY_BYTES
 
 # What a suite is written against (assignments import these from here).
-__all__ = ["CheckFailed", "GroupContext", "SuiteError", "as_array", "as_float", "describe",
+__all__ = ["DEFAULT_REPLY_BYTES", "CheckFailed", "GroupContext", "SuiteError", "as_array", "as_float", "describe",
            "explain_submission_error", "group", "import_local", "seed_for"]
-from grader.sandbox import Child, ChildFailure, ChildSpec, SubmissionError
 
 MAX_RESPAWNS = 2
+# Failures a fresh child would only repeat, or that must not be given a second go: a submission
+# that fails to import, runs out of the group's time, or broke the protocol (wrote on the
+# grader's channel) is not restarted; its later checks are skipped with the same message.
+FINAL_FAILURES = ("import_error", "timeout", "protocol")
 
 
 class CheckFailed(Exception):
@@ -116,7 +121,7 @@ class GroupContext:
     # -- talking to the children -----------------------------------------
     def call(self, op: str, *, timeout: float | None = None,
              handlers: Mapping[str, Callable[[Any], Any]] | None = None,
-             endpoint: str = "main", **args: Any) -> Any:
+             endpoint: str = "main", reply_bytes: int = DEFAULT_REPLY_BYTES, **args: Any) -> Any:
         """Raw result of probe ``op``; raises SubmissionError / ChildFailure for the check to record.
 
         ``endpoint`` names the child process that answers. Each name is its own
@@ -126,6 +131,11 @@ class GroupContext:
         which never receives a held-out image); only the parent carries data
         between them. Calling another endpoint retires the current one (see
         :meth:`_retire_others`): it cannot be called again.
+
+        ``reply_bytes`` is the most bytes of arrays the reply may carry (16 MiB
+        by default); raise it only for a call that legitimately returns more
+        (a state_dict, thousands of decoded images): it is also what a hostile
+        child can make the parent hold during that call.
         """
         deadline = self._deadline(timeout)
         slot = self._slots.setdefault(endpoint, _Slot())
@@ -134,7 +144,7 @@ class GroupContext:
         self._retire_others(endpoint)
         child = self._ensure_child(endpoint, slot, deadline)
         try:
-            return child.call(op, args, deadline, handlers)
+            return child.call(op, args, deadline, handlers, reply_bytes)
         except ChildFailure as exc:
             self._retire_child(endpoint, slot, exc)
             raise _named(endpoint, exc) from None
@@ -160,7 +170,7 @@ class GroupContext:
             return slot.child
         if slot.last_failure is not None:
             failure = slot.last_failure
-            if failure.kind in ("import_error", "timeout") or slot.respawns >= MAX_RESPAWNS:
+            if failure.kind in FINAL_FAILURES or slot.respawns >= MAX_RESPAWNS:
                 raise _named(name, ChildFailure(failure.kind, f"skipped: {failure.message}"))
             slot.respawns += 1
         if time.monotonic() >= self.deadline:
@@ -250,6 +260,8 @@ class GroupContext:
 
 
 def explain_submission_error(exc: SubmissionError) -> str:
+    if exc.type == "WireError":   # the reply itself could not be sent (not data, or too large)
+        return exc.message
     if exc.type == "NotImplementedError":
         return f"not implemented yet (NotImplementedError: {exc.message})" if exc.message else \
             "not implemented yet (NotImplementedError)"

@@ -2,7 +2,10 @@
 
 Everything the child says arrives through :mod:`grader.sandbox.wire` frames on a
 dedicated pipe; its stdout and stderr are only captured (truncated) for
-feedback, so printing fake results achieves nothing.
+feedback, so printing fake results achieves nothing. Writing on the pipe
+itself achieves nothing either: every frame is bounded (its header by
+``wire``, its arrays by what the call accepts) and must answer the call in
+progress, and anything else stops the child as a protocol violation.
 """
 
 from __future__ import annotations
@@ -27,6 +30,22 @@ from grader.sandbox.limits import Limits
 
 RUNNER_DIR = "_runner"
 Handler = Callable[[Any], Any]
+
+# The most bytes of arrays a reply may carry unless the suite asks for more
+# (``ctx.call(..., reply_bytes=N)``: the VAE's state_dict, encodings and decoded
+# images). The other calls' honest replies are at most ~1 MB (20,000 bandit
+# choices: 160 KB; 20,000 x 6 reparametrized samples in float64: 960 KB; an
+# RL training curve: a few KB), so 16 MiB leaves room for bigger inputs. It
+# is also what a flood of the reply pipe can make the parent hold during a
+# call: this buffer plus a header of at most wire.MAX_HEADER_BYTES (1 MiB),
+# well under 64 MB.
+DEFAULT_REPLY_BYTES = 16 * 1024 * 1024
+GREETING_BYTES = 0        # "ready" or "import_error": no arrays
+
+# What a student reads after the channel carried something no runner sends: only a
+# submission writing on the grader's pipe (or patching the runner) does that.
+PROTOCOL_HINT = ("your program wrote to the grader's channel: a submission may print, but must never write "
+                 "to file descriptors it did not open; this process was stopped and is not restarted")
 
 
 class ChildFailure(Exception):
@@ -127,7 +146,7 @@ class Endpoint:
     def __init__(self, req_w: int, rep_r: int, is_alive: Callable[[], bool]) -> None:
         self.req_w, self.rep_r = req_w, rep_r
         self._is_alive = is_alive
-        self._buffer = b""
+        self._reader = wire.FrameReader(rep_r)
         os.set_blocking(req_w, False)
 
     def send(self, message: Any, deadline: float) -> None:
@@ -142,24 +161,29 @@ class Endpoint:
             elif not self._is_alive():
                 raise EOFError
 
-    def recv(self, deadline: float) -> Any:
+    def recv(self, deadline: float, max_body: int) -> Any:
+        """The next frame, decoded; at most ``max_body`` bytes of arrays.
+
+        Raises TimeoutError at ``deadline`` even while a frame is still
+        arriving (a slow trickle ends there), EOFError when the child is
+        gone, and WireError for a frame over the limits or malformed: such a
+        frame is refused by its prefix, before its body is read.
+        """
         while True:
-            if len(self._buffer) >= wire.PREFIX_BYTES:
-                total = wire.frame_length(self._buffer[: wire.PREFIX_BYTES])
-                if len(self._buffer) >= total:
-                    frame, self._buffer = self._buffer[:total], self._buffer[total:]
-                    return wire.decode(frame)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
             readable, _, _ = select.select([self.rep_r], [], [], min(remaining, 0.2))
             if readable:
-                chunk = os.read(self.rep_r, 1 << 20)
-                if not chunk:
-                    raise EOFError
-                self._buffer += chunk
+                if self._reader.feed(max_body):
+                    return self._reader.take()
             elif not self._is_alive():
                 raise EOFError
+
+    @property
+    def partial(self) -> tuple[int, int] | None:
+        """(received, announced) bytes of a reply cut off part-way, else None."""
+        return self._reader.progress
 
     def close(self) -> None:
         for fd in (self.req_w, self.rep_r):
@@ -185,6 +209,7 @@ class Child:
         self.output: OutputCapture | None = None
         self.endpoint: Endpoint | None = None
         self.startup_seconds = 0.0
+        self._calls = 0     # numbers each call; every reply names the call it answers
 
     # -- lifecycle -------------------------------------------------------
     def start(self, deadline: float) -> None:
@@ -233,15 +258,16 @@ class Child:
         reaper.register(self.proc.pid)
         self.endpoint = Endpoint(req_w, rep_r, lambda: self.alive)
         self.output = OutputCapture(out_r, self.spec.limits.output_bytes)
-        hello = self._recv(deadline, "starting up and importing the submission")
+        doing = "starting up and importing the submission"
+        hello = self._recv(deadline, doing, GREETING_BYTES)
         self.startup_seconds = time.monotonic() - t0
-        if hello.get("status") == "import_error":
-            error = SubmissionError(hello.get("error", {}))
+        status = hello.get("status") if isinstance(hello, dict) else None
+        if status == "import_error" and isinstance(hello.get("error"), dict):
+            error = SubmissionError(hello["error"])
             self.close()
             raise ChildFailure("import_error", f"the submission failed to import:\n{error.traceback or error}")
-        if hello.get("status") != "ready":
-            self.close()
-            raise ChildFailure("protocol", "the child sent an unexpected greeting")
+        if status != "ready":
+            raise self._violation(doing, "an unexpected greeting")
 
     @property
     def alive(self) -> bool:
@@ -287,25 +313,34 @@ class Child:
 
     # -- calls -----------------------------------------------------------
     def call(self, op: str, args: Mapping[str, Any], deadline: float,
-             handlers: Mapping[str, Handler] | None = None) -> Any:
+             handlers: Mapping[str, Handler] | None = None, reply_bytes: int = DEFAULT_REPLY_BYTES) -> Any:
         """Run probe ``op`` in the child and return its raw result.
 
         While the probe runs, the child may send callbacks (e.g. ``env_step``)
         which ``handlers`` answer; a handler raising :class:`CallbackAbort`
-        stops the probe. Raises :class:`SubmissionError` if the student's code
-        raised and :class:`ChildFailure` if the child died or ran out of time.
+        stops the probe. Every frame of the call may carry at most
+        ``reply_bytes`` bytes of arrays; the child is told, so an honest reply
+        over it comes back as an error, while a frame announcing more is a
+        protocol violation (refused unread). Raises :class:`SubmissionError`
+        if the student's code raised and :class:`ChildFailure` if the child
+        died, ran out of time or broke the protocol (kind ``"protocol"``).
         """
         if not self.alive or self.endpoint is None:
             raise ChildFailure("crashed", "the child process is not running")
-        self._send({"op": op, "args": dict(args)}, deadline, op)
+        self._calls += 1
+        call = self._calls
+        doing = f"running {op}"
+        self._send({"op": op, "args": dict(args), "call": call, "reply_bytes": int(reply_bytes)}, deadline, op)
         handlers = handlers or {}
         while True:
-            reply = self._recv(deadline, f"running {op}")
+            reply = self._recv(deadline, doing, reply_bytes)
             status = reply.get("status") if isinstance(reply, dict) else None
+            if status in ("ok", "error", "callback") and reply.get("call") != call:
+                raise self._violation(doing, "a reply that does not answer this call")
             if status == "ok":
                 return reply.get("result")
-            if status == "error":
-                raise SubmissionError(reply.get("error", {}))
+            if status == "error" and isinstance(reply.get("error"), dict):
+                raise SubmissionError(reply["error"])
             if status == "callback":
                 handler = handlers.get(str(reply.get("name")))
                 if handler is None:
@@ -317,7 +352,7 @@ class Child:
                     answer = {"status": "abort", "message": str(exc)}
                 self._send(answer, deadline, op)
                 continue
-            raise ChildFailure("protocol", f"unexpected reply while {op}")
+            raise self._violation(doing, "a message that is not a reply")
 
     def _send(self, message: Any, deadline: float, doing: str) -> None:
         try:
@@ -327,20 +362,30 @@ class Child:
         except (BrokenPipeError, EOFError):
             raise self._died(doing) from None
 
-    def _recv(self, deadline: float, doing: str) -> Any:
+    def _recv(self, deadline: float, doing: str, max_body: int) -> Any:
         try:
-            return self._endpoint().recv(deadline)
+            return self._endpoint().recv(deadline, max_body)
         except TimeoutError:
             raise self._timeout(doing) from None
         except EOFError:
             raise self._died(doing) from None
         except wire.WireError as exc:
-            self.close()
-            raise ChildFailure("protocol", f"unreadable reply while {doing}: {exc}") from None
+            raise self._violation(doing, str(exc)) from None
+
+    def _violation(self, doing: str, what: str) -> ChildFailure:
+        """The child broke the protocol: stop it; the group must not restart it (see GroupContext)."""
+        self.close()
+        return ChildFailure("protocol", f"the grader refused what it received while {doing} ({what}): {PROTOCOL_HINT}")
 
     def _timeout(self, doing: str) -> ChildFailure:
+        partial = self.endpoint.partial if self.endpoint is not None else None
         self.close()
-        return ChildFailure("timeout", f"time limit reached while {doing}; the child was stopped")
+        where = ""
+        if partial is not None:
+            got, total = partial
+            where = f", part-way through a reply ({got:,} of {total:,} bytes received)" if total else \
+                f", part-way through a reply ({got} bytes received)"
+        return ChildFailure("timeout", f"time limit reached while {doing}{where}; the child was stopped")
 
     def _endpoint(self) -> Endpoint:
         if self.endpoint is None:

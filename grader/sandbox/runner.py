@@ -48,11 +48,18 @@ class ProbeAbort(BaseException):
 
 
 class Channel:
+    """The child's end of the pipes. Every frame it sends during a call names that call and
+    stays within the bytes of arrays the parent accepts for it (both told by the request):
+    a reply over the limit raises WireError here, to be reported as an error, instead of being
+    refused by the parent as a protocol violation."""
+
     def __init__(self, in_fd: int, out_fd: int) -> None:
         self.in_fd, self.out_fd = in_fd, out_fd
+        self.call: Any = None
+        self.max_body = 0          # the greeting carries no arrays
 
     def send(self, message: Any) -> None:
-        wire.write_frame(self.out_fd, message)
+        wire.write_frame(self.out_fd, {**message, "call": self.call}, self.max_body)
 
     def recv(self) -> Any:
         return wire.read_frame(self.in_fd)
@@ -117,19 +124,22 @@ def serve(channel: Channel, ctx: Context, probes: Any, submission: Any) -> int:
         op = request.get("op")
         if op == "exit":
             return 0
+        channel.call = request.get("call")
+        channel.max_body = int(request.get("reply_bytes", wire.MAX_FRAME_BYTES))
         probe = getattr(probes, str(op), None)
         if probe is None or str(op).startswith("_"):
             channel.send({"status": "error",
                           "error": {"type": "ProbeError", "message": f"unknown probe {op!r}", "traceback": ""}})
             continue
         try:
-            result = probe(submission, ctx, **request.get("args", {}))
-            channel.send({"status": "ok", "result": result})
+            reply = {"status": "ok", "result": probe(submission, ctx, **request.get("args", {}))}
         except BaseException as exc:  # noqa: BLE001 - the student may raise anything
-            try:
-                channel.send({"status": "error", "error": describe_exception(exc, ctx.submission_path)})
-            except wire.WireError as wexc:
-                channel.send({"status": "error", "error": {"type": "WireError", "message": str(wexc), "traceback": ""}})
+            reply = {"status": "error", "error": describe_exception(exc, ctx.submission_path)}
+        try:
+            channel.send(reply)
+        except wire.WireError as wexc:  # not data, too deep, or more than the parent accepts
+            channel.send({"status": "error", "error": {"type": "WireError", "traceback": "",
+                                                       "message": f"the reply of {op} could not be sent: {wexc}"}})
 
 
 if __name__ == "__main__":

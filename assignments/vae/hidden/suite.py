@@ -13,7 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from grader.core.suite import CheckFailed, GroupContext, as_array, explain_submission_error, group, import_local
+from grader.core.suite import (
+    DEFAULT_REPLY_BYTES,
+    CheckFailed,
+    GroupContext,
+    as_array,
+    explain_submission_error,
+    group,
+    import_local,
+)
 from grader.sandbox import ChildFailure, SubmissionError
 
 evaluation = import_local(__file__, "evaluation")
@@ -22,6 +30,16 @@ mnist = import_local(__file__, "mnist")
 SIGMAS = 5.0
 DECODER = "decoder"        # the fresh child process that only ever decodes (never sees a held-out image)
 REBUILD_IMAGES = 100       # training images the decoder's train(..., epochs=0) builds the architecture on
+# The only replies bigger than the default limit (see GroupContext.call). A state_dict: the
+# reference 784-500-500-2 model is ~4 MB in float32, and a student may build a far bigger one;
+# 256 MiB is also the most the parent then holds for that call, whatever the child sends.
+STATE_REPLY_BYTES = 256 * 1024 * 1024
+
+
+def _floats_reply_bytes(count: int) -> int:
+    """Reply limit for ``count`` float64 values (encodings, decoded images): twice their size, so a
+    wrongly shaped reply still arrives and is reported by its shape; never below the default."""
+    return max(DEFAULT_REPLY_BYTES, 2 * 8 * count)
 
 
 def _seed(ctx: GroupContext) -> int:
@@ -325,11 +343,11 @@ def elbo(ctx: GroupContext) -> None:
         # suite API retires a child when the group moves to another) before the decoder starts:
         # the two are never alive at the same time, so no kernel object can carry pixels across.
         skipped = "the trained model could not be rebuilt in the decoder process"
-        state = _check_state(ctx.call("export_state"))
+        state = _check_state(ctx.call("export_state", reply_bytes=STATE_REPLY_BYTES))
         ctx.extra("state_dict", {k: list(v.shape) for k, v in list(zip(state["names"], state["arrays"]))[:64]})
         ctx.call("seal")
         try:
-            encoded: Any = ctx.call("encode", images=split.held_out)
+            encoded: Any = ctx.call("encode", images=split.held_out, reply_bytes=_floats_reply_bytes(2 * n * z_dim))
         except (SubmissionError, ChildFailure) as exc:
             encoded = exc                   # reported by the scoring check below, which needs it
         try:
@@ -354,7 +372,8 @@ def elbo(ctx: GroupContext) -> None:
             raise encoded
         mean, sd = _check_encoding(encoded, n, z_dim)
         z = evaluation.sample_latents(mean, sd, np.random.default_rng(_seed(ctx)))
-        logits = _check_logits(ctx.call("decode", endpoint=DECODER, z=z), n)
+        logits = _check_logits(ctx.call("decode", endpoint=DECODER, z=z,
+                                        reply_bytes=_floats_reply_bytes(n * 28 * 28)), n)
         per_image = evaluation.negative_elbo(held_out, mean, sd, logits)
         value = float(per_image.mean())
         bce = float(evaluation.bernoulli_nll(logits, held_out).mean())
