@@ -34,7 +34,7 @@ def test_moving_to_another_process_stops_the_first_before_the_second_starts(ctx,
     from grader.sandbox import process
 
     ctx.call("pid")
-    first = ctx._slots["main"].child
+    first = ctx._pool.child("main")
     host_pid = first.proc.pid
     alive_at_start = []
     original = process.Child.start

@@ -29,19 +29,13 @@ from typing import Any
 import numpy as np
 
 from grader.core.assignment import GroupConfig, group
-from grader.sandbox import Child, ChildFailure, ChildSpec, SubmissionError
+from grader.sandbox import ChildFailure, ChildSpec, SubmissionError
+from grader.sandbox.pool import ChildPool, RetiredEndpoint
 from grader.sandbox.process import DEFAULT_REPLY_BYTES
 
 # What a suite is written against (assignments import these from here).
 __all__ = ["DEFAULT_REPLY_BYTES", "CheckFailed", "GroupContext", "SuiteError", "as_array", "as_float", "describe",
            "explain_submission_error", "group", "import_local", "seed_for"]
-
-MAX_RESPAWNS = 2
-# Failures a fresh child would only repeat, or that must not be given a second go: a submission
-# that fails to import, runs out of the group's time, or broke the protocol (wrote on the
-# grader's channel) is not restarted; its later checks are skipped with the same message.
-FINAL_FAILURES = ("import_error", "timeout", "protocol")
-
 
 class CheckFailed(Exception):
     """A requirement on the student's values did not hold; the message is feedback."""
@@ -80,24 +74,8 @@ def seed_for(master_seed: int, *names: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([master_seed & (2**63 - 1), *(zlib.crc32(n.encode()) for n in names)])
 
 
-@dataclass
-class _Slot:
-    """One named child process of a group and its restart bookkeeping."""
-    child: Child | None = None
-    respawns: int = 0
-    last_failure: ChildFailure | None = None
-    retired: bool = False       # the group moved on to another process: this one is gone for good
-
-
 class SuiteError(Exception):
     """The suite used the context wrongly (a bug in the assignment's tests, never the student's)."""
-
-
-def _named(endpoint: str, failure: ChildFailure) -> ChildFailure:
-    """Say which process failed when a group runs more than the main one."""
-    if endpoint == "main":
-        return failure
-    return ChildFailure(failure.kind, f"[{endpoint} process] {failure.message}")
 
 
 class GroupContext:
@@ -112,11 +90,9 @@ class GroupContext:
         self.rng = np.random.default_rng(seed_for(master_seed, config.name))
         self.artifacts_dir = artifacts_dir
         self.outcome = GroupOutcome()
-        self._spec = spec
-        self._slots: dict[str, _Slot] = {}
         self._t0 = time.monotonic()
         self.deadline = self._t0 + config.limits.wall_seconds
-        self._outputs: list[str] = []
+        self._pool = ChildPool(spec, self.deadline, config.limits.wall_seconds)
 
     # -- talking to the children -----------------------------------------
     def call(self, op: str, *, timeout: float | None = None,
@@ -129,84 +105,25 @@ class GroupContext:
         separate processes, work directories and namespaces, so one learns
         nothing of what another is sent (the VAE decodes in ``"decoder"``,
         which never receives a held-out image); only the parent carries data
-        between them. Calling another endpoint retires the current one (see
-        :meth:`_retire_others`): it cannot be called again.
+        between them. Calling another endpoint retires the current one: it
+        cannot be called again (the policy is :mod:`grader.sandbox.pool`'s).
 
         ``reply_bytes`` is the most bytes of arrays the reply may carry (16 MiB
         by default); raise it only for a call that legitimately returns more
         (a state_dict, thousands of decoded images): it is also what a hostile
         child can make the parent hold during that call.
         """
-        deadline = self._deadline(timeout)
-        slot = self._slots.setdefault(endpoint, _Slot())
-        if slot.retired:
-            raise SuiteError(f"the suite called the {endpoint!r} process again after moving on to another one")
-        self._retire_others(endpoint)
-        child = self._ensure_child(endpoint, slot, deadline)
         try:
-            return child.call(op, args, deadline, handlers, reply_bytes)
-        except ChildFailure as exc:
-            self._retire_child(endpoint, slot, exc)
-            raise _named(endpoint, exc) from None
-
-    def _retire_others(self, endpoint: str) -> None:
-        """At most one student process of a group is alive at a time: when the group moves on to
-        another process, the previous one is stopped for good before the new one gets anything.
-        Two live processes of one submission could pass data through kernel objects shared by
-        every sandbox (the VAE's encoder handing held-out pixels to its decoder); one after the
-        other, they have nothing in common but what the parent carries."""
-        for name, other in self._slots.items():
-            if name != endpoint and other.child is not None:
-                other.child.close()
-                self._keep_output(name, other.child)
-                other.child = None
-                other.retired = True
+            return self._pool.call(endpoint, op, args, self._deadline(timeout), handlers, reply_bytes)
+        except RetiredEndpoint as exc:
+            raise SuiteError(str(exc)) from None
 
     def _deadline(self, timeout: float | None) -> float:
         return self.deadline if timeout is None else min(self.deadline, time.monotonic() + timeout)
 
-    def _ensure_child(self, name: str, slot: _Slot, deadline: float) -> Child:
-        if slot.child is not None and slot.child.alive:
-            return slot.child
-        if slot.last_failure is not None:
-            failure = slot.last_failure
-            if failure.kind in FINAL_FAILURES or slot.respawns >= MAX_RESPAWNS:
-                raise _named(name, ChildFailure(failure.kind, f"skipped: {failure.message}"))
-            slot.respawns += 1
-        if time.monotonic() >= self.deadline:
-            raise ChildFailure("timeout", f"skipped: the group's time limit ({self.config.limits.wall_seconds:g} s) was used up")
-        child = Child(self._spec)
-        try:
-            child.start(deadline)
-        except ChildFailure as exc:
-            child.close()
-            self._keep_output(name, child)
-            slot.last_failure = exc
-            raise _named(name, exc) from None
-        self.outcome.startup_seconds.append(child.startup_seconds)
-        slot.child = child
-        return child
-
-    def _retire_child(self, name: str, slot: _Slot, failure: ChildFailure) -> None:
-        slot.last_failure = failure
-        if slot.child is not None:
-            slot.child.close()
-            self._keep_output(name, slot.child)
-            slot.child = None
-
-    def _keep_output(self, name: str, child: Child) -> None:
-        text = child.captured_output()
-        if text.strip() and name != "main":
-            text = f"[{name} process]\n{text}"
-        self._outputs.append(text)
-
     def close(self) -> None:
-        for name, slot in self._slots.items():
-            if slot.child is not None:
-                slot.child.close()
-                self._keep_output(name, slot.child)
-                slot.child = None
-        self.outcome.student_output = "\n".join(o for o in self._outputs if o.strip())
+        self.outcome.student_output = self._pool.close()
+        self.outcome.startup_seconds = list(self._pool.startup_seconds)
         self.outcome.seconds = time.monotonic() - self._t0
 
     # -- verdicts ----------------------------------------------------------
