@@ -40,6 +40,7 @@ import errno as _errno
 import functools
 import os
 import platform
+import sys
 import tempfile
 from dataclasses import dataclass
 
@@ -84,8 +85,8 @@ def _always(why: str, *names: str) -> list[Rule]:
 _CLONE_FLAGS_ARG = 1 if platform.machine().startswith("s390") else 0
 
 RULES: tuple[Rule, ...] = (
-    *_always("kernel keyrings: a session keyring is shared with the grader and every other child",
-             "add_key", "request_key", "keyctl"),
+    *_always("kernel keyrings: a key opened to everyone, or in an inherited session keyring, "
+             "reaches other sandboxes", "add_key", "request_key", "keyctl"),
     *_always("file locks: visible from every sandbox on the shared, read-only Python installation", "flock"),
     *(Rule("fcntl", "locks, leases and change notifications are visible across sandboxes",
            arg=1, mask=INT_MASK, value=value, case=name) for name, value in LOCK_COMMANDS.items()),
@@ -157,8 +158,8 @@ def program() -> bytes:
 @functools.lru_cache(maxsize=None)
 def unavailable() -> str:
     """'' if the filter can be built here; otherwise why not (for ``describe()``)."""
-    if not os.uname().sysname == "Linux":
-        return "seccomp needs Linux"
+    if not sys.platform.startswith("linux"):
+        return f"seccomp needs Linux (this is {sys.platform})"
     try:
         program()
     except ImportError:
