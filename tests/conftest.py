@@ -1,4 +1,11 @@
-"""Shared fixtures: grade a submission written as a string, with a fixed seed."""
+"""Shared fixtures: grade a submission written as a string, with a fixed seed; and the guards
+of tests that need the sandbox's namespaces or its system-call filter.
+
+``@pytest.mark.namespaces`` (namespace isolation) and ``@pytest.mark.seccomp``
+(namespaces with the seccomp filter on) skip a test on a machine without them,
+saying why, but FAIL it when ``CI=true``: in CI every threat is a test that
+runs, and a runner that silently lost its sandbox must not turn them green.
+"""
 
 from __future__ import annotations
 
@@ -53,28 +60,42 @@ def group_result(result: GradeResult, name: str):
 
 
 
-# -- tests that only namespace isolation can pass ------------------------------------------
+# -- tests that only the sandbox can pass ------------------------------------------------
 ISOLATION = sandbox_isolation()
 ISOLATED = not isinstance(ISOLATION, NoIsolation)
-needs_isolation = pytest.mark.needs_isolation
+needs_isolation = pytest.mark.namespaces      # the one marker per need: see pyproject.toml's markers
+needs_seccomp = pytest.mark.seccomp
 
 
-def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "needs_isolation: only a namespace-isolated child can pass this test "
-                                       "(skipped where the machine has none; a failure under CI=true)")
+def missing(reason: str) -> None:
+    """Skip the running test because the machine lacks ``reason``; under ``CI=true``, fail it:
+    CI runs in the layout users make, and a regression there must not hide as a skip."""
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(f"CI=true but {reason}: this test must run in CI", pytrace=False)
+    pytest.skip(reason)
 
 
-def pytest_runtest_setup(item) -> None:
-    if item.get_closest_marker("needs_isolation") is not None:
-        require_isolation()
+def sandbox_lacks(need: str) -> str:
+    """'' if this machine's sandbox has ``need`` ("namespaces" or "seccomp"); else what it lacks."""
+    from grader.sandbox import NamespaceIsolation
+
+    if not isinstance(ISOLATION, NamespaceIsolation):
+        return f"no namespace isolation here ({getattr(ISOLATION, 'reason', '')})"
+    if need == "seccomp" and ISOLATION.seccomp_off:
+        return f"the seccomp filter is off here ({ISOLATION.seccomp_off})"
+    return ""
 
 
 def require_isolation() -> None:
-    """Skip a test that needs namespaces where the machine has none, but fail it under ``CI=true``:
-    CI runs in the layout users make, and a regression there must not hide as a skip."""
-    if ISOLATED:
-        return
-    why = f"no namespace isolation here ({getattr(ISOLATION, 'reason', '')})"
-    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-        pytest.fail(f"{why}; under CI=true a namespace test must run, not skip", pytrace=False)
-    pytest.skip(why)
+    """For a test that finds out mid-way that it needs namespaces."""
+    reason = sandbox_lacks("namespaces")
+    if reason:
+        missing(reason)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for need in ("namespaces", "seccomp"):
+        if item.get_closest_marker(need) is not None:
+            reason = sandbox_lacks(need)
+            if reason:
+                missing(reason)

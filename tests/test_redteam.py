@@ -4,13 +4,17 @@ Every case asserts a clear message in the feedback, no points beyond its
 honest parts, the grader alive (it returns a result and keeps grading the
 other groups), no process left behind and nothing left on disk. Cases that
 only namespaces can contain (reading files, network, process count, disk
-quota) are skipped where the machine has none; the skip says so.
+quota) or only the seccomp filter (keyrings, locks, ptrace, new namespaces,
+kernel interfaces) are skipped where the machine has none, saying so, and
+fail instead when ``CI=true`` (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import ast
+import ctypes
 import os
+import platform
 import socket
 import tempfile
 import time
@@ -20,10 +24,11 @@ import numpy as np
 import pytest
 
 from grader.sandbox import process as sandbox_process
-from tests.conftest import ISOLATION, ROOT, grade_path, group_result, needs_isolation, scores
+from tests.conftest import ISOLATION, ROOT, grade_path, group_result, needs_isolation, needs_seccomp, scores
 
 REDTEAM = Path(__file__).resolve().parent / "redteam"
 HONEST = (REDTEAM / "_honest.py").read_text()
+SYSCALLS = (REDTEAM / "_syscalls.py").read_text()
 needs_namespaces = needs_isolation
 pytestmark = pytest.mark.timeout(120)
 
@@ -72,7 +77,7 @@ def _processes_mentioning(needles: list[str]) -> list[str]:
 
 def grade_case(tmp_path: Path, case: str, only: list[str], replace: dict[str, str] | None = None, **options):
     """Grade tests/redteam/CASE.py as a bandits submission."""
-    source = (REDTEAM / f"{case}.py").read_text().replace("# HONEST\n", HONEST)
+    source = (REDTEAM / f"{case}.py").read_text().replace("# HONEST\n", HONEST).replace("# SYSCALLS\n", SYSCALLS)
     for key, value in {"__ROOT__": str(ROOT), **(replace or {})}.items():
         source = source.replace(key, value)
     folder = tmp_path / "submission"
@@ -248,6 +253,53 @@ def test_sockets_to_localhost_reach_nothing(tmp_path, children):
     assert "succeeded" not in out
 
 
+@pytest.fixture
+def grader_session_keyring():
+    """Give the grader a session keyring of its own, as a login session (pam_keyinit) does: every
+    child inherits it unless the sandbox replaces it. Best effort: without keyrings there is none."""
+    numbers = {"x86_64": 250, "aarch64": 219}
+    if platform.machine() in numbers:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall(numbers[platform.machine()], 1, b"grader-test-session")  # KEYCTL_JOIN_SESSION_KEYRING
+
+
+@needs_seccomp
+def test_keyring_relay_between_groups_finds_nothing(tmp_path, children, grader_session_keyring):
+    """epsilon_greedy's child stores its inputs in the session, user and a named keyring, opened
+    to everyone; update_estimate's child, the next group, looks for them. Measured before the
+    fix: as root, the second child read the key through /proc/keys."""
+    result = grade_case(tmp_path, "keyring_relay", [EPS, UPD])
+    assert scores(result) == {EPS: 4, UPD: 3}   # the honest functions; the relay adds nothing
+    wrote, read = feedback(result, EPS), feedback(result, UPD)
+    assert "keyring write to the session keyring: refused: PermissionError" in wrote
+    assert "keyring join of a named keyring: refused: PermissionError" in wrote
+    assert "succeeded" not in wrote
+    assert "keyring read: nothing" in read and "keyring search of the session keyring: refused" in read
+    assert "epsilon_greedy was given" not in read
+
+
+@needs_seccomp
+@pytest.mark.parametrize("case, attempts", [
+    ("ptrace_peek", ["ptrace seize of a forked copy", "process_vm_readv of a forked copy",
+                     "ptrace seize of the sandbox's init", "process_vm_readv of the sandbox's init"]),
+    ("namespace_escape", ["unshare of a user namespace", "unshare of a mount namespace",
+                          "clone into new user and network namespaces", "mount of a tmpfs over /tmp",
+                          "pivot_root", "chroot", "setns"]),
+    ("kernel_interfaces", ["io_uring_setup", "bpf map create", "perf_event_open", "userfaultfd"]),
+])
+def test_forbidden_system_calls_are_refused(tmp_path, children, case, attempts):
+    """Each attempt fails with a PermissionError the student can read; the child lives on and
+    its honest function keeps its points."""
+    result = grade_case(tmp_path, case, [UPD])
+    assert scores(result) == {UPD: 3}
+    out = feedback(result, UPD)
+    for what in attempts:
+        assert f"{what}: refused: PermissionError: [Errno 1] Operation not permitted" in out, what
+    assert "succeeded" not in out and "read:" not in out
+    if case == "namespace_escape":
+        assert "plain fork: exit status 7" in out
+
+
 @needs_namespaces
 def test_filling_the_disk_hits_the_quota(tmp_path, children):
     result = grade_case(tmp_path, "fill_disk", [UPD])
@@ -312,18 +364,23 @@ def _grade_vae_case(tmp_path: Path, case: str, replace: dict[str, str]):
     return grade_path(folder / "vae.py", "vae", only=["elbo"])
 
 
-@pytest.mark.parametrize("channel", ["mmap", "pipe", pytest.param("socket", marks=needs_namespaces)])
+@pytest.mark.parametrize("channel", ["mmap", "pipe", pytest.param("socket", marks=needs_namespaces),
+                                     pytest.param("lock", marks=needs_seccomp)])
 def test_shared_memory_made_in_train_never_reaches_the_decoder(tmp_path, children, channel):
     """train() maps a MAP_SHARED anonymous region (or opens a pipe); encode writes the held-out
     digits into it, decode replays them. A decoder forked from the trained process shared the
     channel and scored 4/4 this way (about 65 nats); the decoder is now a fresh process whose own
     train (epochs=0) makes a new, empty channel, so the replay finds nothing. The socket variant
     (an abstract Unix socket served by a thread of the training process) needs namespaces: two
-    children in one network namespace could reach each other that way."""
+    children in one network namespace could reach each other that way. The lock variant (pixels
+    as byte-range locks on a file of the shared Python installation, read back with F_GETLK by
+    the decoder while the training child is alive) needs the seccomp filter, which refuses locks."""
     result = _grade_vae_case(tmp_path, "vae_shared_memory", {"__CHANNEL__": channel})
     test = group_result(result, "elbo")
     assert test.score == 1, test.output   # the model is a real module: that point only
     assert f"decode: 0 images in the shared {channel}" in test.output
+    if channel == "lock":
+        assert "cannot publish pixels as locks: [Errno 1] Operation not permitted" in test.output
     assert not any(f"decode: {n} images" in test.output for n in range(1, 5000))
     assert test.extra_data["negative_elbo"] > 784 * np.log(2) * 0.9   # zero logits: nothing recalled
     assert "above the threshold" in test.output

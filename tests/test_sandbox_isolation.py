@@ -1,7 +1,10 @@
-"""The sandbox itself: what a namespaced child can see and do, its limits, and honest fallback."""
+"""The sandbox itself: what a namespaced child can see and do, its limits, its system-call
+filter, and honest fallback."""
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import os
 import subprocess
 import sys
@@ -22,13 +25,15 @@ from grader.sandbox import (
     NoIsolation,
     SubmissionError,
     nsinit,
+    seccomp,
 )
 from grader.sandbox import isolation as iso
 from grader.sandbox.cgroups import CgroupRoot, find_cgroup_root
-from tests.conftest import ISOLATION, ROOT, grade_path, needs_isolation
+from tests.conftest import ISOLATION, ROOT, grade_path, needs_isolation, needs_seccomp
 
 SELECTED = ISOLATION
 needs_namespaces = needs_isolation
+REDTEAM = Path(__file__).resolve().parent / "redteam"
 pytestmark = pytest.mark.timeout(60)
 
 PROBES = '''
@@ -41,14 +46,15 @@ def run(sub, ctx, code):
 
 @pytest.fixture
 def child_factory(tmp_path):
-    """``make(limits=...)`` → a started Child whose probe ``run`` executes ``code`` in the sandbox."""
+    """``make(limits=...)`` → a started Child whose probe ``run`` executes ``code`` in the sandbox
+    (``make(isolation=..., limits=...)`` for another isolation than the selected one)."""
     (tmp_path / "probes.py").write_text(PROBES)
     (tmp_path / "sub.py").write_text("")
     made: list[Child] = []
 
-    def make(**limits) -> Child:
+    def make(isolation=None, **limits) -> Child:
         spec = ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py",
-                         limits=Limits(**limits), isolation=SELECTED)
+                         limits=Limits(**limits), isolation=isolation or SELECTED)
         child = Child(spec)
         made.append(child)
         child.start(time.monotonic() + 30)
@@ -426,3 +432,276 @@ def test_device_memory_policy_lives_with_the_limits():
     limits = Limits(memory_mb=1024)
     assert limits.for_device("cpu") is limits and limits.for_device("cpu").address_space
     assert limits.for_device("cuda").address_space is False and limits.for_device("cuda").memory_mb == 1024
+
+
+# -- one user namespace per child ---------------------------------------------------------
+@needs_namespaces
+def test_each_child_has_a_user_namespace_of_its_own(child_factory):
+    """Root mode too: keyrings and other per-user-namespace objects are not shared, and as root
+    each child's one inside id stands for a fresh outside uid (RLIMIT_NPROC counts per uid)."""
+    code = "import os\nresult = [os.getuid(), os.getgid(), open('/proc/self/uid_map').read().split(), " \
+           "open('/proc/self/gid_map').read().split(), os.readlink('/proc/self/ns/user')]"
+    first, second = run(child_factory(), code), run(child_factory(), code)
+    assert first[:2] == second[:2] == [iso.INSIDE_ID, iso.INSIDE_ID]
+    assert first[2][0] == str(iso.INSIDE_ID) and first[2][2] == "1" and first[3][:2] == first[2][:2]
+    assert first[4] != second[4] and first[4] != os.readlink("/proc/self/ns/user")
+    if SELECTED.mode == "root":
+        assert int(first[2][1]) >= iso.UID_BASE and first[2][1] != second[2][1]
+
+
+@needs_namespaces
+@pytest.mark.skipif(os.geteuid() != 0, reason="mode root-no-userns is for a grader running as root")
+def test_root_without_user_namespaces_still_gives_a_fresh_uid(child_factory):
+    """The last mode tried as root (a machine with user namespaces disabled): the child stays in
+    the grader's user namespace, with a fresh uid, and under the filter."""
+    isolation = dataclasses.replace(SELECTED, mode="root-no-userns")
+    got = run(child_factory(isolation=isolation), """
+        import fcntl, os, pwd
+        result = [os.getuid(), open('/proc/self/uid_map').read().split(), pwd.getpwuid(os.getuid()).pw_name]
+        try:
+            fcntl.flock(os.open(os.__file__, os.O_RDONLY), fcntl.LOCK_SH)
+        except OSError as exc:
+            result.append(type(exc).__name__)
+    """)
+    assert got[0] >= iso.UID_BASE and got[1] == ["0", "0", "4294967295"] and got[2] == "student"
+    assert got[3:] == ([] if SELECTED.seccomp_off else ["PermissionError"])
+    assert "no user namespace: a fresh uid per child" in isolation.describe()
+
+
+# -- the system-call filter (seccomp) ---------------------------------------------------------
+# What the filter refuses, written out again: a rule added or lost must show up here.
+LISTED = {
+    "add_key", "request_key", "keyctl", "flock", "fcntl", "ptrace", "process_vm_readv", "process_vm_writev",
+    "process_madvise", "pidfd_getfd", "kcmp", "unshare", "setns", "mount", "umount2", "pivot_root", "chroot",
+    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr", "clone", "clone3",
+    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon",
+    "swapoff", "acct", "quotactl", "quotactl_fd", "syslog", "lookup_dcookie", "open_by_handle_at",
+    "name_to_handle_at", "inotify_init", "inotify_init1", "inotify_add_watch", "fanotify_init", "fanotify_mark",
+    "cachestat", "fadvise64", "preadv2"}
+MARK = errno.ENOTRECOVERABLE    # no call below fails with it by itself: only the test's filter says it
+CLONE_THREAD = 0x00010000       # without CLONE_SIGHAND the kernel refuses the clone (EINVAL): nothing starts
+# A value of each compared argument that the filter lets through: F_GETFD, no namespace flag,
+# POSIX_FADV_WILLNEED, no RWF flags.
+LET_THROUGH = {"fcntl": 1, "clone": 0, "fadvise64": 3, "preadv2": 0}
+NEIGHBOURS = ("getppid", "dup", "madvise", "mincore", "pread64", "memfd_create", "prctl", "ioctl", "seccomp")
+
+
+def _needs_filter_here() -> None:
+    if seccomp.unavailable():
+        from tests.conftest import missing
+        missing(f"the seccomp filter cannot be built here ({seccomp.unavailable()})")
+
+
+def test_the_filter_refuses_what_the_design_lists():
+    import fcntl
+
+    assert {r.syscall for r in seccomp.RULES} == LISTED
+    assert {r.case for r in seccomp.RULES if r.syscall == "fcntl"} == set(seccomp.LOCK_COMMANDS)
+    assert {r.case for r in seccomp.RULES if r.syscall == "clone"} == set(seccomp.CLONE_NEW)
+    assert all(getattr(fcntl, name) == value for name, value in seccomp.LOCK_COMMANDS.items())
+    assert [r.syscall for r in seccomp.RULES if r.errno is not None] == ["clone3"]  # the rest: EPERM
+
+
+def test_the_filter_is_compiled_once_for_this_architecture():
+    _needs_filter_here()
+    program = seccomp.program()
+    assert program and len(program) % 8 == 0 and seccomp.program() is program
+    native = {rule.syscall for rule, _ in seccomp.native_rules()}
+    assert {"keyctl", "add_key", "flock", "fcntl", "ptrace", "clone", "clone3", "unshare", "mount",
+            "io_uring_setup", "bpf", "perf_event_open", "userfaultfd"} <= native
+
+
+def test_redteam_syscall_numbers_match_libseccomp():
+    _needs_filter_here()
+    import pyseccomp
+
+    scope: dict = {}
+    exec(compile((REDTEAM / "_syscalls.py").read_text(), "_syscalls.py", "exec"), scope)
+    arches = {"x86_64": pyseccomp.Arch.X86_64, "aarch64": pyseccomp.Arch.AARCH64}
+    for machine, numbers in scope["TABLE"].items():
+        assert {n: pyseccomp.resolve_syscall(arches[machine], n) for n in numbers} == numbers, machine
+
+
+def test_without_pyseccomp_the_filter_is_off_and_grading_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyseccomp", None)   # import fails
+    seccomp.program.cache_clear()
+    seccomp.unavailable.cache_clear()
+    try:
+        assert seccomp.unavailable() == "pyseccomp is not installed"
+        chosen = NamespaceIsolation(mode="userns")
+        assert chosen.seccomp_off == "pyseccomp is not installed"
+        assert "system-call filter: OFF (pyseccomp is not installed)" in chosen.describe()
+        assert "--require-isolation refuses" in chosen.describe()
+        monkeypatch.setattr(iso, "_select", lambda protected: chosen)
+        assert iso.select_isolation() is chosen
+        with pytest.raises(RuntimeError, match="isolation is incomplete.*pyseccomp is not installed"):
+            iso.select_isolation(require=True)
+    finally:
+        monkeypatch.undo()
+        seccomp.program.cache_clear()
+        seccomp.unavailable.cache_clear()
+
+
+def test_describe_names_the_filter_when_it_is_on():
+    on = NamespaceIsolation(mode="root", seccomp_off="")
+    assert "user; a fresh uid per child" in on.describe() and "system-call filter (seccomp) refuses" in on.describe()
+    assert "kernel keyrings, file locks" in on.describe() and "OFF" not in on.describe() and on.incomplete() == ""
+
+
+def test_config_carries_the_compiled_filter_only_when_it_is_on(tmp_path):
+    _needs_filter_here()
+    import base64
+    import json
+
+    def config(isolation):
+        argv = isolation.wrap(["python"], tmp_path, Limits(), "cpu")
+        return json.loads(argv[argv.index("--") - 1])
+
+    on = NamespaceIsolation(mode="root", seccomp_off="")
+    assert base64.b64decode(config(on)["seccomp"]) == seccomp.program()
+    assert "seccomp" not in config(dataclasses.replace(on, seccomp_off="benchmark"))
+    with pytest.raises(nsinit.SetupError, match="not a BPF program"):
+        nsinit.install_filter(b"\0" * 12)
+
+
+def _filter_calls() -> list[tuple[str, int, list[int], int | None]]:
+    """(label, number, arguments, errno the filter gives or None if it must let the call through).
+    Arguments are invalid (-1) wherever they can be, so a call the filter lets through fails in
+    the kernel with an errno of its own and does nothing."""
+    import pyseccomp
+
+    calls: list[tuple[str, int, list[int], int | None]] = []
+    for rule, number in seccomp.native_rules():
+        want = MARK if rule.errno is None else rule.errno
+        args = [-1] * 6
+        thread = CLONE_THREAD if rule.syscall == "clone" else 0
+        if rule.arg is None:
+            calls.append((rule.label, number, args, want))
+            continue
+        args[rule.arg] = rule.value | thread
+        calls.append((rule.label, number, list(args), want))
+        if rule.mask == seccomp.INT_MASK:   # the kernel reads an int: the upper half must not matter
+            args[rule.arg] = rule.value | 1 << 32
+            calls.append((rule.label + " with the upper half set", number, list(args), want))
+        args[rule.arg] = LET_THROUGH[rule.syscall] | thread
+        if all(c[0] != rule.syscall for c in calls):
+            calls.append((rule.syscall, number, list(args), None))
+    for name in NEIGHBOURS:
+        number = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
+        if number >= 0:
+            calls.append((name, number, [-1] * 6, None))
+    return calls
+
+
+@needs_seccomp
+def test_the_filter_refuses_exactly_its_rules(child_factory, monkeypatch):
+    """Every listed call (and argument value) is refused with the filter's errno, clone3 with
+    ENOSYS; the same calls with other argument values, and their neighbours, are not. The
+    child runs the very rules the grader uses, compiled with an errno nothing else returns."""
+    calls = _filter_calls()
+    monkeypatch.setattr(seccomp, "program", lambda: seccomp.build(MARK))
+    got = run(child_factory(), f"""
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        libc.syscall.argtypes = [ctypes.c_long] * 7
+        result = []
+        for number, args in {[(number, args) for _, number, args, _ in calls]!r}:
+            ctypes.set_errno(0)
+            result.append(ctypes.get_errno() if libc.syscall(number, *args) == -1 else 0)
+    """)
+    wrong = [f"{label}: errno {errno.errorcode.get(e, e)}, expected {errno.errorcode.get(w, w) if w else 'not refused'}"
+             for (label, _, _, w), e in zip(calls, got) if (e != w if w is not None else e == MARK)]
+    assert not wrong, wrong
+    assert sum(w is not None for *_, w in calls) >= len(seccomp.native_rules())
+
+
+def _lock_relay(role: str) -> str:
+    return (REDTEAM / "lock_relay.py").read_text().replace("__ROLE__", role)
+
+
+@needs_seccomp
+def test_locks_on_the_shared_installation_reach_no_other_child(child_factory):
+    """Two children alive at once: one takes locks on a file of the read-only Python
+    installation, whose offsets spell a message; the other looks for them. Every lock call is
+    refused with a PermissionError, so there is nothing to find."""
+    publisher, observer = child_factory(), child_factory()
+    published = run(publisher, _lock_relay("publish"))
+    observed = run(observer, _lock_relay("observe"))
+    refused = "refused: PermissionError: [Errno 1] Operation not permitted"
+    assert published["flock"] == published["F_OFD_SETLK"] == published["lockf"] == refused
+    assert set(published["F_SETLK"]) == {refused}
+    assert set(observed["F_GETLK"]) == {refused} and observed["F_OFD_GETLK"] == observed["flock"] == refused
+    assert observed["message"] == "" and observed["/proc/locks"] == []
+
+
+@needs_namespaces
+def test_without_the_filter_locks_are_a_channel_between_children(child_factory):
+    """Control for the test above: the same two children, with the filter off, do talk."""
+    off = dataclasses.replace(SELECTED, seccomp_off="off for this control")
+    publisher, observer = child_factory(isolation=off), child_factory(isolation=off)
+    published = run(publisher, _lock_relay("publish"))
+    observed = run(observer, _lock_relay("observe"))
+    assert published["flock"] == published["F_OFD_SETLK"] == "succeeded"
+    assert observed["message"] == "pixels" and observed["flock"] == "another process holds it"
+    assert observed["F_OFD_GETLK"] == 0
+
+
+@needs_seccomp
+@pytest.mark.timeout(240)
+def test_the_students_stack_works_under_the_filter(child_factory):
+    """numpy, a small torch training loop (two threads: glibc falls back from clone3 to clone),
+    a DataLoader worker process, a matplotlib figure, a gymnasium CartPole, a thread and a
+    subprocess: none of it needs a refused call."""
+    child = child_factory(memory_mb=8192, wall_seconds=200, cpu_seconds=200)
+    got = run(child, """
+        import os, subprocess, threading
+        import numpy as np
+        import torch
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import gymnasium as gym
+
+        result = {"seccomp": open("/proc/self/status").read().split("Seccomp:")[1].split()[0]}
+        torch.manual_seed(0)
+        torch.set_num_threads(2)
+        x = torch.randn(256, 8)
+        y = x.sum(1, keepdim=True)
+        model = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))
+        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+        losses = []
+        for step in range(300):
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        result["loss"] = [losses[0], losses[-1]]
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64, num_workers=1)
+        result["batches"] = sum(1 for _ in loader)
+        fig, ax = plt.subplots()
+        ax.plot(np.arange(10) ** 2)
+        fig.savefig("plot.png")
+        result["png"] = os.path.getsize("plot.png")
+        env = gym.make("CartPole-v1")
+        obs, _ = env.reset(seed=0)
+        steps = 0
+        for _ in range(20):
+            obs, reward, done, truncated, _ = env.step(env.action_space.sample())
+            steps += 1
+            if done or truncated:
+                break
+        result["cartpole"] = steps
+        seen = []
+        thread = threading.Thread(target=seen.append, args=(1,))
+        thread.start()
+        thread.join()
+        result["thread"] = seen
+        result["subprocess"] = subprocess.run(["/bin/echo", "ok"], capture_output=True, text=True).stdout
+    """, timeout=200)
+    assert got["seccomp"] == "2"
+    assert got["loss"][1] < got["loss"][0] / 10
+    assert got["batches"] == 4 and got["png"] > 1000 and got["cartpole"] >= 1
+    assert got["thread"] == [1] and got["subprocess"] == "ok\n"

@@ -5,12 +5,18 @@ it in isolation; ``release`` undoes what ``wrap`` set up outside the child
 (a cgroup) once the child is dead.
 
 * :class:`NamespaceIsolation` (the default where the kernel allows it): new
-  mount, PID, network, IPC and UTS namespaces built by ``nsinit.py``: no
+  mount, PID, network, IPC, UTS and (where allowed) user namespaces built by ``nsinit.py``: no
   network at all, a read-only view of only the Python installation, a few
   ``/etc`` files and device nodes, a size-limited private work directory and
   ``/tmp``, nothing of the repository (``solutions/``, hidden tests, the
   ``grader`` package), of other students or of the grader's temp files.
-  Killing the child's PID 1 kills every process it made.
+  Killing the child's PID 1 kills every process it made. A seccomp filter
+  (:mod:`.seccomp`) refuses the system calls that reach kernel objects
+  namespaces do not separate (keyrings, file locks on the shared Python
+  installation, ...). Where it cannot be built (no pyseccomp or libseccomp)
+  or installed (the kernel refuses it), the namespaces are used without it,
+  ``describe()`` says so, and ``select_isolation(require=True)`` refuses:
+  isolation is then incomplete.
 * :class:`NoIsolation`: rlimits, a scrubbed environment and a private work
   directory only. Its ``describe()`` says so in every result, and
   ``select_isolation(require=True)`` refuses it. It is chosen when the probe
@@ -24,6 +30,7 @@ delegated cgroup v2 subtree.
 
 from __future__ import annotations
 
+import base64
 import functools
 import glob
 import json
@@ -37,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from grader.sandbox import seccomp
 from grader.sandbox.cgroups import CgroupRoot, find_cgroup_root
 from grader.sandbox.limits import Limits
 
@@ -46,7 +54,8 @@ ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/l
              "/etc/nsswitch.conf", "/etc/hosts", "/etc/alternatives")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 CPU_SYS = ("/sys/devices/system/cpu", "/sys/devices/system/node")
-UID_BASE = 2_000_000_000     # root mode: each child gets its own uid from here
+UID_BASE = 2_000_000_000     # root mode: each child gets its own (outside) uid from here
+INSIDE_ID = 1000             # the child's uid and gid as it sees them in a user namespace (nsinit.INSIDE_ID)
 PROBE_TIMEOUT = 20.0
 
 
@@ -85,17 +94,26 @@ class NoIsolation:
 
 @dataclass(frozen=True)
 class NamespaceIsolation:
-    """Namespaces built by ``nsinit.py``; ``mode`` is ``root`` (the grader runs as root: it drops
-    to a fresh uid) or ``userns`` (an unprivileged user namespace)."""
+    """Namespaces built by ``nsinit.py``; ``mode`` is ``root`` (the grader runs as root: each child
+    gets a user namespace whose one id maps to a fresh outside uid), ``userns`` (an unprivileged
+    user namespace, mapped to the grader's own uid) or ``root-no-userns`` (as root where user
+    namespaces are disabled: only the fresh uid, in the grader's user namespace; the last choice).
+
+    ``seccomp_off`` is why the system-call filter is off ('' when it is on); by default the
+    filter is on wherever it can be built. Benchmarks turn it off to measure its cost.
+    """
 
     mode: str = "userns"
     name: str = "namespaces"
     cgroup: CgroupRoot | None = None
     hidden: tuple[str, ...] = field(default_factory=lambda: tuple(secret_paths()))
+    seccomp_off: str = field(default_factory=seccomp.unavailable)
 
     def wrap(self, argv: list[str], workdir: Path, limits: Limits | None = None, device: str = "cpu") -> list[str]:
         limits = limits or Limits()
         config = build_config(Path(workdir), limits, device, self.mode, self.hidden)
+        if not self.seccomp_off:
+            config["seccomp"] = base64.b64encode(seccomp.program()).decode("ascii")
         if self._uses_cgroup(device):
             # The tmpfs work directory is charged to the cgroup too: memory plus disk quota.
             memory = (int(limits.memory_mb) + int(limits.disk_mb)) << 20
@@ -111,16 +129,26 @@ class NamespaceIsolation:
         if self.cgroup is not None:
             self.cgroup.remove(_cgroup_name(workdir))
 
+    def incomplete(self) -> str:
+        """'' if every layer is on; otherwise what is missing (``--require-isolation`` refuses it)."""
+        return f"the seccomp system-call filter is off ({self.seccomp_off})" if self.seccomp_off else ""
+
     def describe(self) -> str:
         gpu = ("cgroup memory.max" if self.cgroup is not None
                else "not limited (no writable cgroup; RLIMIT_AS is off for CUDA)")
         if self._uses_cgroup("cpu"):
             gpu += ", also caps the sandbox's total memory on CPU"
-        return ("sandbox: Linux namespaces (mount, PID, network, IPC, UTS"
-                + (", user" if self.mode == "userns" else "; unprivileged uid") + "): no network, "
+        if self.seccomp_off:
+            calls = (f"system-call filter: OFF ({self.seccomp_off}): {seccomp.SUMMARY} are not refused, so children "
+                     "may reach each other through kernel objects; --require-isolation refuses grading like this")
+        else:
+            calls = f"system-call filter (seccomp) refuses {seccomp.SUMMARY}"
+        kinds = {"root": "UTS, user; a fresh uid per child", "userns": "UTS, user",
+                 "root-no-userns": "UTS; no user namespace: a fresh uid per child"}
+        return (f"sandbox: Linux namespaces (mount, PID, network, IPC, {kinds.get(self.mode, 'UTS')}): no network, "
                 "read-only view of the Python installation only, private size-limited work directory and /tmp; "
                 "limits on CPU time, wall time (whole PID namespace killed), memory, processes, open files, "
-                f"file size, disk and output; memory on CUDA: {gpu}")
+                f"file size, disk and output; memory on CUDA: {gpu}; {calls}")
 
 
 def _cgroup_name(workdir: Path) -> str:
@@ -269,7 +297,8 @@ def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: 
     # the checkout) shows the secret folder only as the empty way to its mount point.
     mask = [h for h in hidden if any(_is_within(h, k) and h != k for k in kept)]
     mask += module_files(limits.hide_modules)
-    uid = UID_BASE + secrets.randbelow(1 << 26) if mode == "root" else 1000
+    uid = INSIDE_ID if mode == "userns" else UID_BASE + secrets.randbelow(1 << 26)  # as root: outside
+    inside = uid if mode == "root-no-userns" else INSIDE_ID                     # what the child sees
     return {
         "mode": mode,
         "uid": uid,
@@ -283,9 +312,9 @@ def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: 
         "processes": int(limits.processes),
         "files": {
             "/etc/passwd": (f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
-                            f"student:x:{uid}:{uid}:student:{workdir}:/usr/sbin/nologin\n"
+                            f"student:x:{inside}:{inside}:student:{workdir}:/usr/sbin/nologin\n"
                             f"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
-            "/etc/group": f"root:x:0:\nstudent:x:{uid}:\nnogroup:x:65534:\n",
+            "/etc/group": f"root:x:0:\nstudent:x:{inside}:\nnogroup:x:65534:\n",
             "/etc/hostname": "sandbox\n",
         },
     }
@@ -313,15 +342,20 @@ def module_files(names: tuple[str, ...]) -> list[str]:
 
 
 def _modes() -> list[str]:
-    return ["root", "userns"] if os.geteuid() == 0 else ["userns"]
+    """Modes to probe, best first. As root, ``root-no-userns`` keeps the namespaces (and a fresh
+    uid per child) on a machine whose user namespaces are disabled, where the others fail."""
+    return ["root", "userns", "root-no-userns"] if os.geteuid() == 0 else ["userns"]
 
 
-def probe(mode: str, protected: tuple[str, ...] = ()) -> str:
-    """'' if a child can be started in ``mode`` here and can read nothing of ``protected`` (the
-    course) or the grader's installation and reach no network; else why not."""
+def probe(mode: str, protected: tuple[str, ...] = (), seccomp_off: str | None = None) -> str:
+    """'' if a child can be started in ``mode`` here, can read nothing of ``protected`` (the
+    course) or the grader's installation, reaches no network and, unless ``seccomp_off`` says
+    why not, runs under the system-call filter; else why not."""
     if not sys.platform.startswith("linux"):
         return f"namespaces need Linux (this is {sys.platform})"
-    iso = NamespaceIsolation(mode=mode, hidden=tuple(secret_paths(protected)))
+    hidden = tuple(secret_paths(protected))
+    iso = (NamespaceIsolation(mode=mode, hidden=hidden) if seccomp_off is None
+           else NamespaceIsolation(mode=mode, hidden=hidden, seccomp_off=seccomp_off))
     bound = [h for h in iso.hidden if any(h == b for b in build_config(Path("/nonexistent"), Limits(), "cpu", mode,
                                                                          iso.hidden)["binds"])]
     if bound:
@@ -329,7 +363,7 @@ def probe(mode: str, protected: tuple[str, ...] = ()) -> str:
                 "make the venv in a folder of its own, e.g. <checkout>/.venv")
     check = ("import os, socket, sys\n"
              "seen = []\n"
-             "for p in sys.argv[1:]:\n"
+             "for p in sys.argv[2:]:\n"
              "    try:\n"
              "        with open(p, 'rb') as fh:\n"
              "            if fh.read(1):\n"
@@ -341,10 +375,12 @@ def probe(mode: str, protected: tuple[str, ...] = ()) -> str:
              "s.settimeout(1)\n"
              "try:\n    s.connect(('127.0.0.1', 9))\nexcept OSError:\n    pass\n"
              "else:\n    raise SystemExit('network reachable')\n"
+             "filtered = 'Seccomp:\\t2' in open('/proc/self/status').read()\n"
+             "assert filtered == (sys.argv[1] == 'on'), f'seccomp filter installed: {filtered}'\n"
              "open('probe', 'w').write('ok')\n")
     with tempfile.TemporaryDirectory(prefix="grader-probe-") as tmp:
-        argv = iso.wrap([sys.executable, "-I", "-S", "-c", check, *sentinel_files(protected)], Path(tmp), Limits(),
-                        "cpu")
+        argv = iso.wrap([sys.executable, "-I", "-S", "-c", check, "off" if iso.seccomp_off else "on",
+                         *sentinel_files(protected)], Path(tmp), Limits(), "cpu")
         try:
             run = subprocess.run(argv, cwd=tmp, capture_output=True, timeout=PROBE_TIMEOUT,
                                  env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
@@ -365,14 +401,27 @@ def _select(protected: tuple[str, ...]) -> Isolation:
         why = probe(mode, protected)
         if not why:
             return NamespaceIsolation(mode=mode, cgroup=find_cgroup_root(), hidden=tuple(secret_paths(protected)))
+        if not seccomp.unavailable() and not probe(mode, protected, seccomp_off=why):
+            # The namespaces work and only the filter failed (a kernel without seccomp filters, say):
+            # use them, and say the filter is off rather than dropping to no isolation at all.
+            return NamespaceIsolation(mode=mode, cgroup=find_cgroup_root(), hidden=tuple(secret_paths(protected)),
+                                      seccomp_off=f"not installed: {why}")
         reasons.append(why)
     return NoIsolation(reason="; ".join(reasons))
 
 
 def select_isolation(require: bool = False, protected: tuple[str, ...] = ()) -> Isolation:
     """The strongest isolation available here (probed once per process and set of protected
-    folders); ``protected`` are folders no child may see (the caller's course)."""
+    folders); ``protected`` are folders no child may see (the caller's course).
+
+    ``require`` refuses anything less than complete isolation: no namespaces, or
+    namespaces without the system-call filter (children could then reach each other
+    through kernel keyrings or file locks).
+    """
     chosen = _select(tuple(sorted(protected)))
     if require and isinstance(chosen, NoIsolation):
         raise RuntimeError(f"namespace isolation is not available on this machine: {chosen.reason}")
+    if require and isinstance(chosen, NamespaceIsolation) and chosen.incomplete():
+        raise RuntimeError(f"isolation is incomplete on this machine: {chosen.incomplete()}; "
+                           "install pyseccomp and libseccomp (libseccomp2) to grade with --require-isolation")
     return chosen

@@ -8,22 +8,37 @@ It runs before any student code, imports only the standard library, and
 never imports ``grader`` (it must work from a bare file). Three processes:
 
 ``outer`` (in the grader's namespaces)
-    Enters new PID, network, IPC and UTS namespaces (plus a user namespace
-    when the grader is not root), forks, waits, and exits the way the child
-    did (signal deaths are re-raised) so the parent reads a normal exit
-    status. Killing it kills the rest: its child has a parent-death signal.
-    If the grader dies without closing it, it kills the sandbox and removes
-    the work directory (it keeps the host's view of the file system for that).
+    Joins the child's cgroup (if any) first, then enters new PID, network,
+    IPC and UTS namespaces (plus, in mode ``userns``, a user namespace that
+    owns them), forks, waits, and exits the way the child did (signal deaths
+    are re-raised) so the parent reads a normal exit status. Killing it kills
+    the rest: its child has a parent-death signal. If the grader dies without
+    closing it, it kills the sandbox and removes the work directory (it keeps
+    the host's view of the file system for that). In mode ``root`` it also
+    writes init's uid and gid maps (see below): only a process outside the
+    new user namespace, with CAP_SETUID there, may map an arbitrary uid.
 ``init`` (PID 1 of the new PID namespace)
     Enters a new mount namespace and builds a new root on a tmpfs with read-only bind mounts of only what the
     config lists (the Python installation, a few /etc files, device nodes),
     a size-limited tmpfs as the work directory (the disk quota; only the
     prepared inputs are bound into it, read-only), a fresh /proc, and
-    pivots into it so the old root is gone. As root it then drops to an
-    unprivileged uid used by no one else (so RLIMIT_NPROC counts only this
-    sandbox); in a user namespace the capabilities go at ``execve``. It
-    forks the real command and reaps zombies until that command ends; when
-    PID 1 exits the kernel kills everything left in the namespace.
+    pivots into it so the old root is gone. (Mode ``root-no-userns``, for a
+    root grader on a machine with user namespaces disabled, only drops to
+    the fresh uid in the grader's user namespace.) In mode ``root`` it then enters
+    a user namespace of its own, where the one inside id (1000) stands for
+    an outside uid used by no one else, and becomes that id: RLIMIT_NPROC
+    counts only this sandbox, and what the kernel keeps per user namespace
+    (user keyrings, keyring names) is not shared with other children. The
+    namespaces made before it stay owned by the grader's, so the child has no
+    capability over its own mounts or network. In every mode it then joins a
+    fresh session keyring (the grader's, when it has one, as a login session
+    does, is shared with every child; a user namespace does not drop it),
+    sets no-new-privileges,
+    installs the seccomp filter the parent compiled (see
+    :mod:`grader.sandbox.seccomp`) and forks the real command; its
+    capabilities in the user namespace go at ``execve``. It reaps zombies
+    until the command ends; when PID 1 exits the kernel kills everything
+    left in the namespace.
 ``command`` (PID 2): ``execve`` of the argv after ``--``.
 
 A setup failure exits with status 125 and one line on stderr.
@@ -31,6 +46,7 @@ A setup failure exits with status 125 and one line on stderr.
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import json
 import os
@@ -53,8 +69,12 @@ MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 _KEEP_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME
 _ST_RELATIME = 4096
 MNT_DETACH = 2
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 1, 38, 22
+SECCOMP_SET_MODE_FILTER, SECCOMP_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW = 1, 2, 4
+KEYCTL_JOIN_SESSION_KEYRING = 1
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "ppc64le": 271, "s390x": 280, "riscv64": 219}
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "ppc64le": 358, "s390x": 348, "riscv64": 277}
 
 SETUP_FAILED = 125
 INSIDE_ID = 1000          # the child's uid/gid as seen inside a user namespace
@@ -66,6 +86,12 @@ _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.syscall.restype = ctypes.c_long
+
+
+class _SockFprog(ctypes.Structure):
+    """``struct sock_fprog``: a classic-BPF program for PR_SET_SECCOMP."""
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 class SetupError(Exception):
@@ -115,7 +141,8 @@ def main(argv: list[str]) -> int:
         userns = config["mode"] == "userns"
         root = os.path.join(config["workdir"], ROOT_DIR)
         os.makedirs(root, exist_ok=True)
-        flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS  # the mount namespace: in init
+        # The mount namespace is made in init; in mode root, so is the user namespace.
+        flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
         _check(_libc.unshare(flags | (CLONE_NEWUSER if userns else 0)), "unshare")
         if userns:
             _write("/proc/self/setgroups", "deny")
@@ -131,9 +158,21 @@ def main(argv: list[str]) -> int:
         print(f"grader sandbox setup failed: {exc}", file=sys.stderr)
         return SETUP_FAILED
     global _child
+    handshake = (os.pipe(), os.pipe()) if config["mode"] == "root" else None
     _child = pid = os.fork()
     if pid == 0:
-        os._exit(init_main(config, command))
+        sync = None
+        if handshake:
+            (ready_r, ready_w), (mapped_r, mapped_w) = handshake
+            os.close(ready_r)
+            os.close(mapped_w)
+            sync = (ready_w, mapped_r)
+        os._exit(init_main(config, command, sync))
+    if handshake:
+        (ready_r, ready_w), (mapped_r, mapped_w) = handshake
+        os.close(ready_w)
+        os.close(mapped_r)
+        _map_ids(pid, int(config["uid"]), ready_r, mapped_w)
     os.closerange(3, 1 << 16)  # the pipes belong to the child; EOF must come when it ends
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
@@ -144,6 +183,25 @@ def main(argv: list[str]) -> int:
 
 
 _child: int | None = None
+
+
+def _map_ids(pid: int, outside: int, ready: int, mapped: int) -> None:
+    """Mode root: when init has entered its user namespace, map the inside id to ``outside``.
+
+    Only a process with CAP_SETUID in the parent user namespace may map an id
+    other than its own, so init cannot do it itself. If init failed before
+    (EOF) it has said why; if this fails, init reads EOF and gives up.
+    """
+    if os.read(ready, 1) != b"u":
+        return
+    try:
+        _write(f"/proc/{pid}/setgroups", "deny")
+        _write(f"/proc/{pid}/uid_map", f"{INSIDE_ID} {outside} 1\n")
+        _write(f"/proc/{pid}/gid_map", f"{INSIDE_ID} {outside} 1\n")
+    except OSError as exc:
+        print(f"grader sandbox setup failed: uid map: {exc}", file=sys.stderr)
+        return
+    os.write(mapped, b"m")
 
 
 def _orphaned(workdir: str) -> None:
@@ -178,7 +236,7 @@ def _mirror(status: int) -> int:
 
 
 # -- init (PID 1) ---------------------------------------------------------------
-def init_main(config: dict, command: list[str]) -> int:
+def init_main(config: dict, command: list[str], sync: tuple[int, int] | None = None) -> int:
     signal.signal(signal.SIGUSR1, signal.SIG_DFL)
     try:
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
@@ -186,14 +244,21 @@ def init_main(config: dict, command: list[str]) -> int:
         # outer process must keep the host's view to clean up after an orphaned sandbox.
         _check(_libc.unshare(CLONE_NEWNS), "unshare mount namespace")
         build_root(config)
-        if config["mode"] == "root":
-            uid = int(config["uid"])
-            os.setgroups([])
+        if config["mode"] in ("root", "root-no-userns"):
+            if config["mode"] == "root":
+                enter_user_namespace(sync)
+                uid = INSIDE_ID              # stands for config["uid"] outside
+            else:                            # user namespaces disabled: the fresh uid in the host's
+                uid = int(config["uid"])
+                os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
             _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")  # cleared by setuid
+        join_session_keyring()
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
         os.chdir(config["workdir"])
+        if config.get("seccomp"):
+            install_filter(base64.b64decode(config["seccomp"]))
     except (SetupError, OSError, KeyError, ValueError) as exc:
         print(f"grader sandbox setup failed: {exc}", file=sys.stderr)
         return SETUP_FAILED
@@ -217,6 +282,57 @@ def init_main(config: dict, command: list[str]) -> int:
             if os.WIFSIGNALED(status):
                 return 128 + os.WTERMSIG(status)
             return os.WEXITSTATUS(status)
+
+
+def enter_user_namespace(sync: tuple[int, int] | None) -> None:
+    """Mode root: a user namespace of our own, mapped by the outer process (see :func:`_map_ids`).
+
+    Supplementary groups go first, while we may still drop them; ``setgroups``
+    is denied inside afterwards.
+    """
+    if sync is None:
+        raise SetupError("user namespace: no handshake with the outer process")
+    ready, mapped = sync
+    os.setgroups([])
+    _check(_libc.unshare(CLONE_NEWUSER), "unshare user namespace")
+    os.write(ready, b"u")
+    if os.read(mapped, 1) != b"m":
+        raise SetupError("user namespace: the outer process did not map our ids")
+    os.close(ready)
+    os.close(mapped)
+
+
+def join_session_keyring() -> None:
+    """Replace the session keyring inherited from the grader, if it has one (shared with every
+    other child, and kept across a new user namespace), with a fresh, empty one.
+
+    Best effort: a kernel without keyrings has nothing to share (ENOSYS), and a
+    full key quota (EDQUOT) must not fail grading; the seccomp filter refuses
+    the keyring calls anyway.
+    """
+    number = SYS_KEYCTL.get(platform.machine())
+    if number is not None:
+        _libc.syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None)
+
+
+def install_filter(program: bytes) -> None:
+    """Install the classic-BPF ``program`` (compiled by the parent with libseccomp) as this
+    process's seccomp filter; every process it starts inherits it.
+
+    Through ``seccomp(2)`` with SECCOMP_FILTER_FLAG_SPEC_ALLOW where the kernel has it:
+    without the flag, kernels before 5.16 also force the speculative-store-bypass
+    mitigation on every filtered process, which slows training down and protects
+    nothing here (the child holds no secret of its own). ``prctl`` otherwise.
+    """
+    if not program or len(program) % 8:
+        raise SetupError(f"seccomp: a filter of {len(program)} bytes is not a BPF program")
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(code))
+    number = SYS_SECCOMP.get(platform.machine())
+    if number is not None and _libc.syscall(number, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+                                            ctypes.byref(fprog)) == 0:
+        return
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp")
 
 
 def _inside(root: str, path: str) -> str:
@@ -265,7 +381,7 @@ def build_root(config: dict) -> None:
     (the grader's temp folder may be masked, and the work directory lies inside it)."""
     workdir = config["workdir"]
     root = os.path.join(workdir, ROOT_DIR)
-    uid = int(config["uid"]) if config["mode"] == "root" else INSIDE_ID
+    uid = INSIDE_ID if config["mode"] == "userns" else int(config["uid"])  # as the kernel sees it now
     mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do propagates back to the host
     mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,nr_inodes=4096,mode=0755")
 

@@ -2,15 +2,20 @@
 a MAP_SHARED anonymous mmap (__CHANNEL__ = "mmap") or a pipe enlarged to 1 MiB ("pipe"),
 which a fork() of the trained process would share, or ("socket") an abstract Unix socket
 served by a thread of the first process that trains, which a process in the same network
-namespace could reach. encode writes every image it is given into the channel; decode reads
+namespace could reach, or ("lock") byte-range read locks on a file of the Python
+installation, which every sandbox sees: the lock offsets carry the pixels, and another
+process reads them with F_GETLK (the first LOCKED images only, to keep the lock count small).
+encode writes every image it is given into the channel; decode reads
 them back and replays the remembered digit, with a latent code that is just the image's
 index. Against a decoder forked from the trained process (or, for the socket, in the same
-network namespace) this beats the threshold by far; against a fresh decoder process in its
-own namespaces (whose own train makes a new, empty channel) it finds nothing."""
+network namespace; for the locks, on the same machine) this beats the threshold by far;
+against a fresh decoder process in its own namespaces (whose own train makes a new, empty
+channel), under a filter that refuses file locks, it finds nothing."""
 import fcntl
 import mmap
 import os
 import socket
+import struct
 import threading
 
 import numpy as np
@@ -26,6 +31,11 @@ _RECEIVED = []     # what this process has read from the pipe
 _SENT = [0]
 _STORED = []       # socket: what this process's encode was given, served to whoever connects
 ADDRESS = "\0grader-vae-replay"
+_LOCKS = []        # lock: the descriptor of the shared file, opened by train
+_SAID = []         # lock: a refusal, printed once
+LOCKED = 16        # lock: images published
+FLOCK = "hhqqi4x"  # struct flock on x86-64 and arm64
+SLOT = 512         # lock: one pixel per 512 bytes of offset, its value at 2 * value within the slot
 
 
 def reparametrize(mean, sd):
@@ -42,6 +52,19 @@ def _store(images):
     if CHANNEL == "socket":
         _STORED.append(pixels.tobytes())
         return sum(len(b) for b in _STORED[:-1]) // PIXELS
+    if CHANNEL == "lock":
+        first = _SENT[0]
+        try:
+            for i, image in enumerate(pixels[: max(0, LOCKED - first)]):
+                for j, value in enumerate(image):
+                    start = ((first + i) * PIXELS + j) * SLOT + 2 * int(value)
+                    fcntl.fcntl(_LOCKS[0], fcntl.F_SETLK, struct.pack(FLOCK, fcntl.F_RDLCK, 0, start, 1, 0))
+        except OSError as exc:
+            if not _SAID:
+                _SAID.append(exc)
+                print(f"encode: cannot publish pixels as locks: {exc}", flush=True)
+        _SENT[0] += len(pixels)
+        return first
     if CHANNEL == "pipe":
         first = _SENT[0]
         try:
@@ -76,6 +99,18 @@ def _recall():
         except OSError:
             pass
         pixels = np.frombuffer(raw[: len(raw) // PIXELS * PIXELS], dtype=np.uint8)
+    elif CHANNEL == "lock":
+        found = []
+        try:
+            for k in range(LOCKED * PIXELS):
+                probe = struct.pack(FLOCK, fcntl.F_WRLCK, 0, k * SLOT, SLOT, 0)
+                kind, _, start, _, _ = struct.unpack(FLOCK, fcntl.fcntl(_LOCKS[0], fcntl.F_GETLK, probe))
+                if kind == fcntl.F_UNLCK:
+                    break
+                found.append((start - k * SLOT) // 2)
+        except OSError as exc:
+            print(f"decode: cannot test the locks: {exc}", flush=True)
+        pixels = np.array(found[: len(found) // PIXELS * PIXELS], dtype=np.uint8)
     elif CHANNEL == "pipe":
         try:
             while chunk := os.read(_PIPE[0], 1 << 20):
@@ -122,6 +157,8 @@ def train(images, args):
             threading.Thread(target=_serve, args=(server,), daemon=True).start()
         except OSError:
             server.close()
+    elif CHANNEL == "lock":
+        _LOCKS.append(os.open(os.path.realpath(np.__file__), os.O_RDONLY))
     elif CHANNEL == "pipe":
         _PIPE = os.pipe()
         for fd in _PIPE:
