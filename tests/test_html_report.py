@@ -14,6 +14,8 @@ import pytest
 from conftest import ROOT
 
 from grader.cli.main import main
+from grader.core.results import FAILED, CheckResult, GradeResult, TestResult
+from grader.feedback.gradescope import to_gradescope
 from grader.feedback.html import PNG_MAGIC, find_curves, find_images, render_html
 
 
@@ -71,18 +73,17 @@ def tiny_png() -> bytes:
 HOSTILE = '<script>alert(1)</script><img src="http://evil.example/x.png"> & </pre>'
 
 
-def results_with(extra: dict, output: str = "✗ a check\n    it failed", status: str = "failed") -> dict:
-    return {
-        "score": 1.5, "execution_time": 2.0, "output": "header",
-        "tests": [
-            {"name": "unit", "score": 1.5, "max_score": 2, "status": "passed", "output": "✓ works",
-             "visibility": "visible", "extra_data": {}},
-            {"name": "training", "score": 0, "max_score": 3, "status": status, "output": output,
-             "visibility": "visible", "extra_data": extra},
-        ],
-        "leaderboard": [{"name": "mean return", "value": 123.4, "order": "desc"}],
-        "extra_data": {"assignment": "reinforce", "submission": "reinforce.py", "max_score": 5},
-    }
+def results_with(extra: dict, message: str = "it failed", printed: str = "", status: str = "failed") -> dict:
+    """A results.json made the way the grader makes it: the model, rendered by the Gradescope renderer."""
+    tests = [
+        TestResult("unit", 1.5, 2, "passed", checks=[CheckResult("works", points=1.5, max_points=2)]),
+        TestResult("training", 0, 3, status, checks=[CheckResult("a check", status=FAILED, max_points=3,
+                                                                 message=message)],
+                   student_output=printed, kind="threshold", extra_data=extra),
+    ]
+    result = GradeResult("reinforce", "reinforce.py", tests=tests, output="header", execution_time=2.0,
+                         leaderboard=[{"name": "mean return", "value": 123.4, "order": "desc"}])
+    return to_gradescope(result)
 
 
 def test_curves_thresholds_and_artifact_images_are_embedded(tmp_path: Path) -> None:
@@ -110,8 +111,7 @@ def test_curves_thresholds_and_artifact_images_are_embedded(tmp_path: Path) -> N
 
 
 def test_student_text_is_escaped(tmp_path: Path) -> None:
-    output = f"✗ a check\n    {HOSTILE}\n--- your program printed ---\n{HOSTILE}"
-    results = results_with({}, output=output)
+    results = results_with({}, message=HOSTILE, printed=HOSTILE)
     results["extra_data"]["submission"] = HOSTILE
     page = render_html(results)
     p = assert_self_contained(page, urls_in_text=True)

@@ -1,0 +1,85 @@
+"""The results model as the course's gradebook: one CSV row per (student, assignment).
+
+Columns: ``student``, ``assignment``, one per test group (``assignment:group``
+when several assignments share the gradebook), ``total``, ``max_score``,
+``time_s``, ``status`` and ``file``. Scores are read from each result's fields.
+Every text cell is escaped (:func:`grader.core.text.printable_text`), and one
+that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) is
+prefixed with ``'``: a student's folder name is student text too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from grader.core.results import GradeResult
+from grader.core.text import printable_text
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class GradebookEntry:
+    """One row: a student's result for one assignment (``result`` is None when it could not be read)."""
+    student: str
+    assignment: str
+    result: GradeResult | None
+    status: str = "graded"
+    file: str = ""
+
+
+def gradebook_table(entries: Sequence[GradebookEntry]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (as text), rows sorted by student then assignment."""
+    assignments = sorted({e.assignment for e in entries if e.result is not None and e.result.tests})
+    prefix = len(assignments) > 1
+
+    def column(assignment: str, group: str) -> str:
+        return f"{assignment}:{group}" if prefix else group
+
+    columns: list[str] = []
+    for e in entries:
+        for t in e.result.tests if e.result is not None else []:
+            c = column(e.assignment, t.name)
+            if c not in columns:
+                columns.append(c)
+    header = ["student", "assignment", *columns, "total", "max_score", "time_s", "status", "file"]
+    rows = []
+    for e in sorted(entries, key=lambda e: (printable_text(e.student), e.assignment)):
+        r = e.result
+        scores = {column(e.assignment, t.name): t.score for t in r.tests} if r is not None else {}
+        total, top, seconds = (r.score, r.max_score, round(r.execution_time, 3)) if r is not None else (0, "", "")
+        rows.append([printable_text(e.student), e.assignment, *(_num(scores.get(c, "")) for c in columns),
+                     _num(total), _num(top), _num(seconds), e.status, e.file])
+    return header, rows
+
+
+def gradebook_csv(entries: Sequence[GradebookEntry]) -> str:
+    header, rows = gradebook_table(entries)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([_cell(c) for c in header])
+    writer.writerows([_cell(c) for c in row] for row in rows)
+    return buf.getvalue()
+
+
+def _cell(value: str) -> str:
+    text = printable_text(value)
+    if text.startswith(FORMULA_START) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _num(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
