@@ -146,13 +146,26 @@ def test_grade_html_for_a_real_submission(tmp_path: Path) -> None:
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no headless browser installed")
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_page_renders_in_a_headless_browser(tmp_path: Path) -> None:
+    """Skipped only where no browser is installed (CI installs none: it is a system package, apt-get install
+    chromium); GRADER_REQUIRE_BROWSER=1 makes a missing browser a failure on a machine that promises one."""
+    import os
+
+    if CHROMIUM is None:
+        if os.environ.get("GRADER_REQUIRE_BROWSER") == "1":
+            pytest.fail("GRADER_REQUIRE_BROWSER=1 but no chromium is installed")
+        pytest.skip("no headless browser installed (apt-get install chromium)")
+    from matplotlib.image import imread
+
     page = tmp_path / "page.html"
-    page.write_text(render_html(results_with({"curve": [1, 2, 3]})), encoding="utf-8")
+    page.write_text(render_html(results_with({"curve": [1, 2, 3], "threshold": 2.5}, message=HOSTILE)),
+                    encoding="utf-8")
     shot = tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                    f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()],
-                   check=True, timeout=50, capture_output=True)
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1000,1400",
+                    page.as_uri()], check=True, timeout=80, capture_output=True)
     assert shot.read_bytes().startswith(PNG_MAGIC)
+    pixels = imread(str(shot))
+    assert pixels.std() > 0.05          # something was drawn: text, the table, the curve, not a blank page

@@ -61,8 +61,11 @@ figure { margin: 0.5em 0; } figcaption { color: #666; font-size: 0.85em; }
 .cause { border-left: 4px solid #c62828; background: #fdecea; padding: 0.4em 0.8em; margin: 0.6em 0; }
 .cause h3 { font-size: 1em; margin: 0.2em 0; color: #b71c1c; }
 .hint { border-left: 4px solid #f9a825; background: #fff8e1; padding: 0.3em 0.7em; margin: 0.3em 0; }
-ul.checks { list-style: none; padding-left: 0; } ul.checks li { margin: 0.35em 0; }
+ul.checks { list-style: none; padding-left: 0; }
+ul.checks li { margin: 0.35em 0; font-weight: normal; color: inherit; }
 ul.checks .mark { display: inline-block; width: 1.3em; font-weight: bold; }
+ul.checks li.passed .mark { color: #1a7f37; } ul.checks li.failed .mark { color: #c62828; }
+ul.checks li.failed > .name { font-weight: 600; }
 .detail { margin-left: 1.3em; } .detail p { margin: 0.2em 0; white-space: pre-wrap; word-break: break-word; }
 dl.values { display: grid; grid-template-columns: max-content auto; gap: 0.1em 0.8em; margin: 0.3em 0; }
 dl.values dt { color: #555; } dl.values dd { margin: 0; font-family: ui-monospace, monospace; font-size: 0.9em;
@@ -260,7 +263,8 @@ def _checks(test: TestResult) -> list[str]:
     out = ["<ul class='checks'>"]
     for c in test.checks:
         css = "notrun" if c.status == NOT_RUN else c.status
-        out.append(f"<li class='{_e(css)}'><span class='mark'>{_e(MARKS.get(c.status, '?'))}</span>{_e(c.name)}")
+        out.append(f"<li class='{_e(css)}'><span class='mark'>{_e(MARKS.get(c.status, '?'))}</span>"
+                   f"<span class='name'>{_e(c.name)}</span>")
         if c.status == NOT_RUN or c.by_cause:
             out.append(f" <span class='notrun'>— {_e(c.message or 'not run')}</span>")
         elif not c.passed:
