@@ -14,16 +14,20 @@ import pytest
 from tests.conftest import ROOT, feedback, group_result
 from tests.test_variants import CATALOGUES
 
-DEFAULT_RUN = {"bandits": (None, None), "reinforce": (5, 2), "reinforce_baseline": (5, 2), "vae": (6, 2)}
+DEFAULT_RUN = {"bandits": (None, None), "reinforce": (3, 1), "reinforce_baseline": (3, 1), "vae": (3, 1)}
+# The cases issue 14 measured run by default wherever they are in their catalogue.
+ALWAYS = {"ties broken toward the highest index", "sum instead of mean over the batch", "sd² used as the scale",
+          "value loss with detached values (trains nothing)", "uniform noise with mean 0 and variance 1",
+          "a 1e-8 added inside the log (wrong for small sd)"}
 
 
 def _cases(kind: str) -> list:
     cases = []
     for assignment, module in CATALOGUES.items():
-        limit = DEFAULT_RUN.get(assignment, (4, 1))[kind == "CORRECT"]
+        limit = DEFAULT_RUN.get(assignment, (3, 1))[kind == "CORRECT"]
         for hole, variants in getattr(module, kind).items():
             for i, (name, src) in enumerate(variants.items()):
-                slow = limit is not None and i >= limit
+                slow = limit is not None and i >= limit and name not in ALWAYS
                 cases.append(pytest.param(assignment, hole, src, id=f"{assignment}.{hole}: {name}",
                                           marks=[pytest.mark.slow] if slow else []))
     return cases

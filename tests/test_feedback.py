@@ -97,7 +97,8 @@ def test_summary_lines_say_the_whole_cause():
 
 
 def _failure(kind="raised", type_="ValueError", message="bad", skipped=False, frames=(), **kw):
-    return Failure(kind, message, type_, f"{type_}: {message}", tuple(frames), skipped=skipped, **kw)
+    traceback = f'  File "bandits.py", line 9, in helper\n{type_}: {message}'
+    return Failure(kind, message, type_, traceback, tuple(frames), skipped=skipped, **kw)
 
 
 def test_an_import_error_stops_every_check():
@@ -131,7 +132,8 @@ def test_one_error_in_every_check_is_said_once_but_an_error_in_some_is_not_lifte
     checks, cause = explain_group(mixed, 3)
     assert cause is None
     assert checks[0].message == "your code raised ValueError: bad (line 9, in helper)"
-    assert checks[0].traceback and checks[2].message == "wrong value"
+    assert checks[0].traceback == '  File "bandits.py", line 9, in helper'      # the exception line is the message
+    assert checks[2].message == "wrong value"
 
 
 def test_missing_functions_and_other_signatures_are_named():
@@ -234,3 +236,10 @@ def test_bad_input_is_readable_in_every_renderer(grade_source):
         assert "not UTF-8" in shown[name] and "characters not shown" in shown[name], name
         assert "bandits.py" in shown[name] and "site-packages" not in shown[name], name   # the student's frames only
     assert validate_results(data) == []
+
+
+def test_an_error_in_some_checks_only_stays_with_them():
+    f = _failure(frames=((9, "helper", "raise ValueError('bad')"),))
+    checks, cause = explain_group([Record("ok", 1, passed=True), Record("a", 1, failure=f), Record("b", 1, failure=f)], 3)
+    assert cause is None and [c.status for c in checks] == [PASSED, FAILED, FAILED]
+    assert all(c.message.startswith("your code raised ValueError: bad") for c in checks[1:])

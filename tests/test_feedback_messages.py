@@ -224,3 +224,12 @@ def test_a_decoder_returning_probabilities_is_named(grade_source):
     assert "drop the final sigmoid" in scored.hint and "reconstruction term alone is" in scored.hint
     logits = grade_source("vae", TINY, only=["elbo"]).tests[0]              # untrained, but logits: no such hint
     assert not any("sigmoid" in c.hint for c in logits.checks)
+
+
+def test_a_function_with_another_signature_is_said_once_with_the_contract(grade_source):
+    source = BANDITS + "\ndef update_estimate(estimate, count, reward):\n    return estimate + (reward - estimate) / count\n"
+    test = grade_source("bandits", source, only=["update_estimate"]).tests[0]
+    assert test.cause.kind == "signature"
+    assert test.cause.summary == "TypeError: update_estimate() takes 3 positional arguments but 4 were given"
+    assert "def update_estimate(estimate: float, count: int, reward: float, alpha: float) -> float" in test.cause.hint
+    assert all(c.status == "not run" for c in test.checks) and feedback(test).count("TypeError") == 1

@@ -89,7 +89,7 @@ def explain_group(records: Sequence[Record], points: float, module: str = "",
     """The checks of a group as the model has them, and the group's cause (None when there is none)."""
     total = sum(r.weight for r in records) or 1.0
     failed = [r for r in records if not r.passed]
-    cause_failure = _group_failure(failed)
+    cause_failure = _group_failure(failed, every=len(failed) == len(records))
     cause = describe_cause(cause_failure, module, signature) if cause_failure is not None else None
     checks = []
     for r in records:
@@ -116,15 +116,16 @@ def explain_group(records: Sequence[Record], points: float, module: str = "",
     return checks, cause
 
 
-def _group_failure(failed: Sequence[Record]) -> Failure | None:
-    """The failure that stopped the group: one that ends the child for good, or one met by every failed check."""
+def _group_failure(failed: Sequence[Record], every: bool) -> Failure | None:
+    """The failure that stopped the group: one that ends the child for good, or (``every`` check failed)
+    one met by all of them."""
     for r in failed:
         f = r.failure
         if f is not None and (f.kind in ("import_error", "timeout", "protocol") or f.skipped):
             return next((o.failure for o in failed if o.failure is not None and o.failure.key == f.key
                          and not o.failure.skipped), f)
     with_failure = [r.failure for r in failed if r.failure is not None]
-    if len(failed) >= 2 and len(with_failure) == len(failed) and len({f.key for f in with_failure}) == 1:
+    if every and len(failed) >= 2 and len(with_failure) == len(failed) and len({f.key for f in with_failure}) == 1:
         return with_failure[0]
     return None
 
@@ -181,7 +182,7 @@ def describe_cause(f: Failure, module: str = "", signature: Callable[[str], str]
 def _without_last_line(traceback: str, summary: str) -> str:
     """The traceback without its closing ``Type: message`` line when the summary says just that."""
     lines = traceback.rstrip().splitlines()
-    if lines and summary.startswith(lines[-1].strip()[:80]) and lines[-1].strip():
+    if lines and lines[-1].strip() == summary:
         lines = lines[:-1]
     return "\n".join(lines)
 
