@@ -288,3 +288,19 @@ def test_discovery_reads_each_file_once_and_only_inside(tmp_path, monkeypatch):
     below = [o for o in opened if o[1]]
     assert below and all(nofollow for _, _, nofollow in below)
     assert [p for p, relative, _ in opened if not relative] == [str(subs)]
+
+
+def test_a_file_named_after_one_assignment_but_written_for_another_is_graded_as_written(tmp_path):
+    """The batch uses the same identity as grade: the functions win over the name, and the result says so."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    write(subs / "alice" / "vae.py", TEMPLATE)                     # the bandits template, named vae.py
+    write(subs / "bob" / "Untitled.ipynb", (ROOT / "templates" / "bandits.ipynb").read_text())   # its metadata
+    write(subs / "carol" / "Untitled.ipynb", json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
+                                                           "nbformat_minor": 5}) + " " * (40 << 20))
+    batch(subs, out, assignment=None)
+    rows = gradebook(out)
+    assert rows["alice"]["assignment"] == rows["bob"]["assignment"] == "bandits"
+    alice = json.loads((out / "alice" / "bandits" / "results.json").read_text())
+    assert sum("the file name vae.py says vae" in line for line in alice["output"].splitlines()) == 1
+    # Too large to be read: that is what the row says (not 'cannot tell the assignment').
+    assert "too large" in rows["carol"]["status"]

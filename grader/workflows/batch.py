@@ -282,13 +282,14 @@ def _student_jobs(root: Path, student: str, found: _Found, wanted: str | None, i
     unknown: list[_Entry] = []
     candidates = [(p, None) for p in found.files] + [(p, why) for p, why in found.refused]
     for path, refused in sorted(candidates, key=lambda c: str(c[0])):
-        is_dir_link = refused is not None and path.suffix.lower() not in suffixes
-        if path.suffix.lower() not in suffixes and not is_dir_link:
+        # A refused entry of any name counts (a link to a folder may hold the submission); a regular file
+        # counts when it has a submission's suffix.
+        if path.suffix.lower() not in suffixes and refused is None:
             if path.suffix.lower() in ARCHIVE_SUFFIXES:
                 entry = _Entry(path, _rel(root, path), problem=f"refused: archive: {_rel(root, path)}: {ARCHIVE_ADVICE}")
                 unknown.append(entry)
             else:
-                ignored.append(_rel(root, path) + (f" ({refused.split(':')[1].strip()})" if refused else ""))
+                ignored.append(_rel(root, path))
             continue
         if refused is not None:
             entry, data = _Entry(path, _rel(root, path), problem=refused), None
@@ -320,11 +321,11 @@ def _student_jobs(root: Path, student: str, found: _Found, wanted: str | None, i
     if jobs:
         ignored.extend(e.label + (f" ({e.problem.split(':')[1].strip()})" if e.problem.startswith("refused:") else "")
                        for e in unknown)   # helper modules, notes: not graded
-    elif any(e.problem.startswith("refused:") for e in unknown):
-        refused = [e for e in unknown if e.problem.startswith("refused:")]
-        more = f" (and {len(refused) - 1} more refused)" if len(refused) > 1 else ""
+    elif any(e.problem for e in unknown):    # refused, or unreadable (too large): say that, not 'which one?'
+        problems = [e for e in unknown if e.problem]
+        more = f" (and {len(problems) - 1} more like it)" if len(problems) > 1 else ""
         jobs.append(Job(student, wanted or "", ", ".join(e.label for e in unknown), root=str(root),
-                        problem=refused[0].problem + more))
+                        problem=problems[0].problem + more))
     elif unknown:
         listed = ", ".join(e.label for e in unknown)
         known = list_assignments()
