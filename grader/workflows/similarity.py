@@ -181,13 +181,11 @@ class _Fingerprint:
     token_coverage: float
 
 
-def _normalise(code: str) -> list[tuple[int, str, Any]]:
-    """copydetect's tokenizer (Pygments: the slow part) on each top-level statement of ``code`` apart:
-    [(where the block starts in ``code``, its normalised text, offsets back into the block)]. Apart,
-    so that no k-gram runs from one function into the next: reordering functions then changes nothing."""
+def _normalise(block: str) -> tuple[str, Any]:
+    """copydetect's tokenizer on one block (Pygments: the slow part): normalised text, offsets back into it."""
     from copydetect.utils import filter_code
 
-    return [(start, *filter_code(code[start:end], "submission.py", language="python")) for start, end in _blocks(code)]
+    return filter_code(block, "submission.py", language="python")
 
 
 def _blocks(code: str) -> list[tuple[int, int]]:
@@ -205,18 +203,24 @@ def _blocks(code: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(starts, [*starts[1:], len(code)]) if b > a]
 
 
-def _fingerprint(code: str, blocks: list[tuple[int, str, Any]], k: int, template: set) -> _Fingerprint:
+def _fingerprint(code: str, blocks: list[tuple[int, str, Any]], k: int, template: set,
+                 cache: dict[str, tuple[set, dict]] | None = None) -> _Fingerprint:
     """Every k-gram of each block's normalised code (window 1, see the module's docstring), less the
-    template's, as one fingerprint of the whole file (positions and offsets made global)."""
+    template's, as one fingerprint of the whole file (positions and offsets made global). ``cache``
+    keeps each distinct block's k-grams (a class hands in the same template blocks again and again)."""
     from copydetect.utils import get_document_fingerprints, get_token_coverage
 
+    cache = {} if cache is None else cache
     filtered, offsets, hashes, idx = [], [], set(), {}
     at = 0
     for raw_start, text, local in blocks:
-        block_hashes, block_idx = get_document_fingerprints(text, k, 1)
-        hashes |= block_hashes
-        for h, positions in block_idx.items():
-            idx.setdefault(h, []).extend(p + at for p in positions)
+        if text not in cache:
+            cache[text] = get_document_fingerprints(text, k, 1)
+        block_hashes, block_idx = cache[text]
+        if not block_hashes <= template:        # a block of the template's own k-grams adds nothing
+            hashes |= block_hashes
+            for h, positions in block_idx.items():
+                idx.setdefault(h, []).extend(p + at for p in positions)
         shift = raw_start - at          # raw = filtered + shift + the block's own offset
         if len(local):
             offsets.append(np.asarray(local) + (at, shift))
@@ -233,11 +237,20 @@ def _fingerprint(code: str, blocks: list[tuple[int, str, Any]], k: int, template
 
 
 def _normalise_all(codes: list[str], jobs: int) -> list[list[tuple[int, str, Any]]]:
+    """For each code, [(where a block starts, its normalised text, offsets back into the block)]: each
+    top-level statement apart, so that no k-gram runs from one function into the next (reordering
+    functions then changes nothing). Every distinct block is tokenized once: most of a class's blocks
+    are the template's, unchanged."""
+    spans = [_blocks(code) for code in codes]
+    distinct = list(dict.fromkeys(code[a:b] for code, span in zip(codes, spans) for a, b in span))
     if jobs <= 1 or len(codes) < PARALLEL_FROM:
-        return [_normalise(c) for c in codes]
-    # spawn: a clean interpreter (no forked threads or locks); workers only tokenize, they never hash
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_normalise, codes, chunksize=max(1, len(codes) // (jobs * 4))))
+        done = [_normalise(block) for block in distinct]
+    else:
+        # spawn: a clean interpreter (no forked threads or locks); workers only tokenize, they never hash
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            done = list(pool.map(_normalise, distinct, chunksize=max(1, len(distinct) // (jobs * 8))))
+    table = dict(zip(distinct, done))
+    return [[(a, *table[code[a:b]]) for a, b in span] for code, span in zip(codes, spans)]
 
 
 _WORKER_PRINTS: list[_Fingerprint] = []
@@ -286,12 +299,13 @@ def compare(submissions: list[Submission], jobs: int = 1, k: int = NOISE,
     timings["tokenize"] = time.monotonic() - t0
     by_code = iter(normalised[len(submissions):])
     template_hashes = {}
+    cache: dict[str, tuple[set, dict]] = {}
     for a in assignments:
         template_hashes[a] = set()
         for code in templates[a]:
-            template_hashes[a] |= _fingerprint(code, next(by_code), k, set()).hashes
+            template_hashes[a] |= _fingerprint(code, next(by_code), k, set(), cache).hashes
     for s, norm in zip(submissions, normalised):
-        s.fingerprint = _fingerprint(s.code, norm, k, template_hashes[s.assignment])
+        s.fingerprint = _fingerprint(s.code, norm, k, template_hashes[s.assignment], cache)
     # Pairs of one assignment that share at least one k-gram (a set test) are compared in full.
     candidates = []
     for i, first in enumerate(submissions):
