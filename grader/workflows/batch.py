@@ -12,6 +12,14 @@ Output layout (``RESULTS_DIR``)::
     <student>/<assignment>/artifacts/       files the suites saved (plots, sample grids)
     gradebook.csv                            rebuilt from every results.json above
 
+Only regular files that really lie inside a student's folder are read
+(:func:`grader.formats.source.read_beneath`): links, devices, FIFOs and hard links
+to files outside give that student a ``refused: …`` row; archives are not
+unpacked. Which assignment a file is comes from :func:`grader.core.identity.identify`,
+as for ``grader grade``. Each student has one results folder
+(:func:`student_dirname` is one-to-one), and results whose submission has gone are
+marked ``missing``.
+
 Tasks run through :mod:`grader.workflows.executors` (worker processes or Dask); each
 task gets the submission's bytes, so a remote worker needs no shared disk.
 The parent alone writes the results directory, one finished task at a time,
