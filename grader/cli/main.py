@@ -100,8 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         use_course(getattr(args, "course", None))
         return COMMANDS[args.command](args)
-    except (UsageError, CourseNotFound) as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
+    except (UsageError, CourseNotFound, UnknownAssignment) as exc:   # every command's usage errors, one place
+        print(f"grader: error: {str(exc).strip(chr(34))}", file=sys.stderr)
         return EXIT_USAGE
     except (MarkerError, AssignmentError) as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
@@ -117,11 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _resolve(file: Path, assignment: str | None):
     """(the assignment, notes for the result): the one identity function every command uses."""
     from grader.core.identity import identify_file
-    try:
-        identity = identify_file(file, assignment)
-        return load_assignment(identity.assignment), identity.notes
-    except UnknownAssignment as exc:
-        raise UsageError(str(exc).strip('"')) from None
+
+    identity = identify_file(file, assignment)
+    return load_assignment(identity.assignment), identity.notes
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -177,17 +175,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         if not args.name:
             raise UsageError("verify assignment needs the assignment's name: grader verify assignment NAME")
-        try:
-            report = check_assignment(args.name, quick=args.quick, device=args.device, seed=args.seed or 0)
-        except UnknownAssignment as exc:
-            raise UsageError(str(exc).strip('"')) from None
+        report = check_assignment(args.name, quick=args.quick, device=args.device, seed=args.seed or 0)
         print(format_report(report))
         return 0 if report.ok else 1
     if args.name:
         raise UsageError(f"verify {args.what} takes no name (use --assignment NAME to verify only one)")
     try:
         return verify(args.what, assignment=args.assignment, device=args.device, seed=args.seed)
-    except (UnknownAssignment, DeviceError) as exc:
+    except DeviceError as exc:
         raise UsageError(str(exc)) from None
 
 

@@ -774,10 +774,3 @@ def _error_outcome(job: Job, error: str, fingerprint: str, html: bool) -> TaskOu
                                   "assignment_fingerprint": fingerprint, "status": status}
     data = result.to_gradescope()
     return TaskOutcome(results=data, html=render_html(data) if html else "", artifacts={}, status=status)
-
-
-def iter_statuses(out: Path) -> Iterable[tuple[str, str, str]]:
-    """(student, assignment, status) of every row of the gradebook (for summaries and tests)."""
-    _, rows = gradebook_rows(out)
-    for r in rows:
-        yield r[0], r[1], r[-2]
