@@ -1,4 +1,4 @@
-"""``grader grade-batch`` and ``grader gradescope``: argument wiring and the progress display."""
+"""``grader grade-batch``, ``grader similarity`` and ``grader gradescope``: argument wiring and the progress display."""
 
 from __future__ import annotations
 
@@ -32,7 +32,21 @@ def add_commands(sub: argparse._SubParsersAction, grading_options: Callable[[arg
     b.add_argument("--allow-no-isolation", action="store_true",
                    help="grade even where namespace isolation is unavailable (each result says so); "
                         "without it a batch refuses to start there")
+    b.add_argument("--similarity", action="store_true",
+                   help="also write a similarity report (pairs sharing code beyond the template) to "
+                        "RESULTS_DIR/similarity/")
     grading_options(b)
+
+    m = sub.add_parser("similarity", help="instructors: which pairs of hand-ins share code beyond the template")
+    m.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR",
+                   help="a folder per student (or a file per student), as for grade-batch")
+    m.add_argument("--out", type=Path, required=True, metavar="REPORT_DIR",
+                   help="similarity.html (pairs ranked, shared code side by side) and similarity.csv go here")
+    m.add_argument("--assignment", help="compare only this assignment's hand-ins (default: every assignment, "
+                                        "each file told as grade-batch tells it)")
+    m.add_argument("--threshold", type=_fraction, default=None, metavar="X",
+                   help="flag pairs whose similarity is at least X (0 to 1; default 0.5)")
+    m.add_argument("-j", "--jobs", type=_positive_int, default=1, metavar="N", help="parallel workers (default 1)")
 
     g = sub.add_parser("gradescope", help="build a Gradescope autograder bundle (zip)")
     g.add_argument("out", type=Path, metavar="OUT.zip")
@@ -57,6 +71,34 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text!r}")
+    return value
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from grader.core.assignment import UnknownAssignment, load_assignment
+    from grader.workflows.similarity import DEFAULT_THRESHOLD, SimilarityError, similarity_report
+
+    if not args.submissions.is_dir():
+        raise UsageError(f"{args.submissions} is not a folder of submissions")
+    if args.assignment:
+        try:
+            load_assignment(args.assignment)
+        except UnknownAssignment as exc:
+            raise UsageError(str(exc).strip('"')) from None
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    try:
+        report = similarity_report(args.submissions, args.out, args.assignment, threshold, jobs=args.jobs,
+                                   exclude=[args.out])
+    except SimilarityError as exc:
+        raise UsageError(str(exc)) from None
+    print(report.summary())
+    return 0
 
 
 def cmd_grade_batch(args: argparse.Namespace) -> int:
@@ -124,10 +166,24 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
     console.print(f"{summary.graded} graded, {summary.skipped} already graded (skipped), "
                   f"{summary.invalid} invalid, {summary.errors} errors in {summary.seconds:.1f} s; "
                   f"gradebook: {summary.gradebook}", markup=False, soft_wrap=True)
+    if summary.missing:
+        shown = ", ".join(summary.missing[:5]) + (" ..." if len(summary.missing) > 5 else "")
+        console.print(f"marked {len(summary.missing)} result(s) missing: their submission is no longer in "
+                      f"{args.submissions} ({shown})", markup=False, soft_wrap=True)
     if summary.interrupted:
         console.print("interrupted: finished results are kept; run the same command again to resume",
                       markup=False, soft_wrap=True)
         return 130
+    if args.similarity:
+        from grader.workflows.batch import SIMILARITY_DIR
+        from grader.workflows.similarity import SimilarityError, similarity_report
+        try:
+            report = similarity_report(config.submissions, config.out / SIMILARITY_DIR, config.assignment,
+                                       jobs=config.jobs, exclude=[config.out])
+        except SimilarityError as exc:
+            console.print(f"grader: error: similarity report: {exc}", markup=False, soft_wrap=True)
+            return 1
+        console.print(f"similarity: {report.summary()}", markup=False, soft_wrap=True)
     return 1 if summary.errors else 0
 
 

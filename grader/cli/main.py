@@ -16,13 +16,7 @@ from rich.console import Console
 
 from grader import __version__
 from grader.cli.usage import EXIT_USAGE, Parser, UsageError, names_list, require_regular_file
-from grader.core.assignment import (
-    AssignmentError,
-    UnknownAssignment,
-    infer_assignment,
-    list_assignments,
-    load_assignment,
-)
+from grader.core.assignment import AssignmentError, UnknownAssignment, list_assignments, load_assignment
 from grader.core.course import CourseNotFound, sandbox_isolation, use_course
 from grader.core.devices import DEVICES, DeviceError
 from grader.core.grading import GradeOptions, SelectionError, grade_file
@@ -78,7 +72,7 @@ def build_parser() -> Parser:
     ls = sub.add_parser("list", help="list the assignments and their test groups")
     ls.add_argument("--keys", action="store_true", help="describe every key of assignment.toml instead")
 
-    from grader.cli.batch import add_commands  # grade-batch, gradescope
+    from grader.cli.batch import add_commands  # grade-batch, similarity, gradescope
     add_commands(sub, _grading_options)
     for command in sub.choices.values():   # every subcommand works on any course folder
         command.add_argument("--course", metavar="DIR", default=argparse.SUPPRESS,
@@ -108,8 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         use_course(getattr(args, "course", None))
         return COMMANDS[args.command](args)
-    except (UsageError, CourseNotFound) as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
+    except (UsageError, CourseNotFound, UnknownAssignment) as exc:   # every command's usage errors, one place
+        print(f"grader: error: {str(exc).strip(chr(34))}", file=sys.stderr)
         return EXIT_USAGE
     except (MarkerError, AssignmentError) as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
@@ -123,16 +117,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _resolve(file: Path, assignment: str | None):
-    try:
-        name = assignment or infer_assignment(file)
-        return load_assignment(name)
-    except UnknownAssignment as exc:
-        raise UsageError(str(exc).strip('"')) from None
+    """(the assignment, notes for the result): the one identity function every command uses."""
+    from grader.core.identity import identify_file
+
+    identity = identify_file(file, assignment)
+    return load_assignment(identity.assignment), identity.notes
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     require_regular_file(args.file)
-    assignment = _resolve(args.file, args.assignment)
+    assignment, notes = _resolve(args.file, args.assignment)
     only = names_list(args.only) or None
     try:
         isolation = sandbox_isolation(require=args.require_isolation)
@@ -147,7 +141,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         try:
             with LiveProgress(console) as progress:
                 options.progress = progress
-                result = grade_file(args.file, assignment, options)
+                result = grade_file(args.file, assignment, options, notes=notes)
         except (SelectionError, DeviceError) as exc:
             raise UsageError(str(exc)) from None
         if args.html:
@@ -186,17 +180,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         if not args.name:
             raise UsageError("verify assignment needs the assignment's name: grader verify assignment NAME")
-        try:
-            report = check_assignment(args.name, quick=args.quick, device=args.device, seed=args.seed or 0)
-        except UnknownAssignment as exc:
-            raise UsageError(str(exc).strip('"')) from None
+        report = check_assignment(args.name, quick=args.quick, device=args.device, seed=args.seed or 0)
         print(format_report(report))
         return 0 if report.ok else 1
     if args.name:
         raise UsageError(f"verify {args.what} takes no name (use --assignment NAME to verify only one)")
     try:
         return verify(args.what, assignment=args.assignment, device=args.device, seed=args.seed)
-    except (UnknownAssignment, DeviceError) as exc:
+    except DeviceError as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -228,13 +219,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from grader.workflows.check import CheckError, assignment_for, format_report, run_check
+    from grader.workflows.check import CheckError, format_report, resolve_assignment, run_check
 
     require_regular_file(args.file)
     try:
+        assignment, notes = resolve_assignment(args.file, args.assignment)
         with LiveProgress(Console(stderr=True)) as progress:
-            report = run_check(args.file, assignment_for(args.file, args.assignment), full=args.full,
-                               device=args.device, progress=progress)
+            report = run_check(args.file, assignment, full=args.full, device=args.device, notes=notes,
+                               progress=progress)
     except (CheckError, DeviceError) as exc:
         raise UsageError(str(exc)) from None
     print(format_report(report))
@@ -258,7 +250,8 @@ def cmd_release(args: argparse.Namespace) -> int:
 COMMANDS = {"grade": cmd_grade, "templates": cmd_templates, "verify": cmd_verify, "list": cmd_list, "new": cmd_new,
             "check": cmd_check, "release": cmd_release,
             "grade-batch": lambda args: _batch_cli().cmd_grade_batch(args),
-            "gradescope": lambda args: _batch_cli().cmd_gradescope(args)}
+            "gradescope": lambda args: _batch_cli().cmd_gradescope(args),
+            "similarity": lambda args: _batch_cli().cmd_similarity(args)}
 
 
 def _batch_cli():

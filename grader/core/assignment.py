@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from grader.kits import UnknownKit, load_kit
 from grader.sandbox.limits import Limits
 
 GroupFunction = Callable[[Any], None]
+_SUITE_LOCK = threading.RLock()
 _GROUP_ATTR = "__grader_group__"
 
 
@@ -97,13 +99,18 @@ class Assignment:
             raise AssignmentError(f"{self.name}: missing {path}")
         # One module per file: two courses (or two copies of one) in a process never share a suite.
         module_name = f"_grader_suite_{self.name}_{kind}_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
-        module = sys.modules.get(module_name)
-        if module is None:
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            assert spec and spec.loader
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
+        with _SUITE_LOCK:   # threads (Dask workers) must not see a module that is still being executed
+            module = sys.modules.get(module_name)
+            if module is None:
+                spec = importlib.util.spec_from_file_location(module_name, path)
+                assert spec and spec.loader
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[module_name] = module
+                try:
+                    spec.loader.exec_module(module)
+                except BaseException:
+                    del sys.modules[module_name]
+                    raise
         found = collect_groups(module)
         if kind == "hidden":
             missing = set(self.groups) - set(found)
@@ -176,17 +183,17 @@ def list_assignments(root: Path | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "assignment.toml").is_file())
 
 
-def infer_assignment(submission: Path, root: Path | None = None) -> str:
-    """Guess the assignment from a file name such as ``reinforce_baseline.py`` or ``hw2-vae (3).ipynb``."""
-    stem = submission.stem.lower().replace("-", "_").replace(" ", "_")
-    names = list_assignments(root)
-    if stem in names:
-        return stem
-    # Longest name first, so 'reinforce_baseline' wins over 'reinforce'.
-    for name in sorted(names, key=len, reverse=True):
-        if name in stem:
-            return name
-    raise UnknownAssignment(
-        f"cannot tell the assignment from the file name {submission.name!r}; "
-        f"pass --assignment (one of: {', '.join(names)})"
-    )
+def assignment_holes(root: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Each assignment's ``holes`` (the functions students write), read from its ``assignment.toml``
+    alone: cheap enough to ask for every file of a batch (:func:`load_assignment` also loads kits and
+    checks the schema). An unreadable toml has no holes here; loading it reports why."""
+    root = root or assignments_dir()
+    holes = {}
+    for name in list_assignments(root):
+        try:
+            data = tomllib.loads((root / name / "assignment.toml").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}
+        listed = data.get("holes", [])
+        holes[name] = tuple(h for h in listed if isinstance(h, str)) if isinstance(listed, list) else ()
+    return holes

@@ -237,19 +237,21 @@ def _sha256(path: Path) -> str:
         return ""
 
 
-def grade_file(path: Path, assignment: Assignment, options: GradeOptions) -> GradeResult:
-    """Grade a handed-in file of any supported format (``.py``, or one a converter handles)."""
+def grade_file(path: Path, assignment: Assignment, options: GradeOptions, notes: Sequence[str] = ()) -> GradeResult:
+    """Grade a handed-in file of any supported format (``.py``, or one a converter handles).
+    ``notes`` (e.g. why the file was taken for this assignment) head the result's output."""
     from grader.formats.submission import SubmissionFormatError, prepare_submission
 
+    notes = [n for n in notes if n]
     try:
         prepared = prepare_submission(path, assignment.submission_name)
     except SubmissionFormatError as exc:
-        return grade_submission(path, assignment, options, problem=str(exc))
+        return grade_submission(path, assignment, options, problem=str(exc), notes=notes)
     except (RecursionError, MemoryError) as exc:   # a converter met a pathological file: still a result
-        return grade_submission(path, assignment, options,
+        return grade_submission(path, assignment, options, notes=notes,
                                 problem=f"the submission could not be read ({type(exc).__name__}): is it a real "
                                         f"{path.suffix or 'Python'} file?")
     with prepared:
-        result = grade_submission(prepared.python_file, assignment, options, notes=prepared.notes)
+        result = grade_submission(prepared.python_file, assignment, options, notes=[*notes, *prepared.notes])
     result.submission = path.name
     return result

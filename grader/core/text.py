@@ -10,7 +10,10 @@ through :func:`printable_text`; newlines and tabs stay (they are layout).
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections.abc import Iterable, Sequence
 
 # C0 controls but tab and newline, DEL, C1 controls; bidi embeddings, overrides and isolates.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -30,3 +33,25 @@ def printable_text(text: object) -> str:
     except UnicodeEncodeError:
         s = s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return _UNSAFE.sub(_escape, s)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(text: object) -> str:
+    """``text`` made safe for a CSV cell an instructor opens in a spreadsheet: control characters
+    escaped (:func:`printable_text`) and, when it could start a formula, a leading ``'`` so that
+    Excel, LibreOffice and Google Sheets show it as text (the OWASP CSV-injection rule)."""
+    s = printable_text(text)
+    return "'" + s if s.startswith(FORMULA_STARTS) else s
+
+
+def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
+    """A CSV document (``\\n`` line ends) with every cell passed through :func:`spreadsheet_cell`:
+    the one way the grader writes a CSV (gradebook, similarity report)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([spreadsheet_cell(c) for c in header])
+    writer.writerows([spreadsheet_cell(c) for c in row] for row in rows)
+    return buf.getvalue()

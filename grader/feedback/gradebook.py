@@ -3,23 +3,19 @@
 Columns: ``student``, ``assignment``, one per test group (``assignment:group``
 when several assignments share the gradebook), ``total``, ``max_score``,
 ``time_s``, ``status`` and ``file``. Scores are read from each result's fields.
-Every text cell is escaped (:func:`grader.core.text.printable_text`), and one
-that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) is
-prefixed with ``'``: a student's folder name is student text too.
+Written with :func:`grader.core.text.csv_text`: every cell escaped, and none
+that a spreadsheet would run as a formula (a student's folder name is student
+text too).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from grader.core.results import GradeResult
-from grader.core.text import printable_text
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from grader.core.text import csv_text, printable_text
 
 
 @dataclass
@@ -30,6 +26,7 @@ class GradebookEntry:
     result: GradeResult | None
     status: str = "graded"
     file: str = ""
+    scored: bool = True          # False: the submission is gone; its row keeps no score
 
 
 def gradebook_table(entries: Sequence[GradebookEntry]) -> tuple[list[str], list[list[str]]]:
@@ -52,33 +49,15 @@ def gradebook_table(entries: Sequence[GradebookEntry]) -> tuple[list[str], list[
         r = e.result
         scores = {column(e.assignment, t.name): t.score for t in r.tests} if r is not None else {}
         total, top, seconds = (r.score, r.max_score, round(r.execution_time, 3)) if r is not None else (0, "", "")
+        if not e.scored:
+            scores, total = {}, ""
         rows.append([printable_text(e.student), e.assignment, *(_num(scores.get(c, "")) for c in columns),
                      _num(total), _num(top), _num(seconds), e.status, e.file])
     return header, rows
 
 
 def gradebook_csv(entries: Sequence[GradebookEntry]) -> str:
-    header, rows = gradebook_table(entries)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([_cell(c) for c in header])
-    writer.writerows([_cell(c) for c in row] for row in rows)
-    return buf.getvalue()
-
-
-def _cell(value: str) -> str:
-    text = printable_text(value)
-    if text.startswith(FORMULA_START) and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return csv_text(*gradebook_table(entries))
 
 
 def _num(x: Any) -> str:

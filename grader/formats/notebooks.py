@@ -214,9 +214,13 @@ _LINE_MAGIC = re.compile(r"^\s*(%|!|\?)|^\s*[\w.]+\?{1,2}\s*$|^\s*[\w.,\s()\[\]]
 def read_notebook(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
     """The notebook as nbformat v4 (older versions are upgraded) and notes on how it was read,
     or a readable SubmissionFormatError."""
-    name = path.name
+    return parse_notebook(read_submission(path), path.name)
+
+
+def parse_notebook(data: bytes, name: str) -> tuple[nbformat.NotebookNode, list[str]]:
+    """:func:`read_notebook` for bytes already read (safely) from a file called ``name``."""
     try:
-        text = read_submission(path).decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SubmissionFormatError(f"{name} is not a notebook: it is not UTF-8 text") from None
     try:
@@ -430,8 +434,12 @@ def order_notes(cells: list[tuple[CodeCell, str]]) -> list[str]:
 
 def notebook_to_python(path: Path) -> tuple[str, list[str]]:
     """The Python module graded for the notebook at ``path``, and notes for the feedback."""
-    nb, notes = read_notebook(path)
-    name = path.name
+    return notebook_source(read_submission(path), path.name)
+
+
+def notebook_source(data: bytes, name: str) -> tuple[str, list[str]]:
+    """:func:`notebook_to_python` for bytes already read from a file called ``name``."""
+    nb, notes = parse_notebook(data, name)
     notes += kernel_notes(nb, name)
     original = (nb.get("metadata", {}) or {}).get("orig_nbformat")
     if original and int(original) < 4:
@@ -477,6 +485,14 @@ def convert_notebook(source: Path, destination: Path) -> list[str]:
 def read_metadata(path: Path) -> dict[str, Any]:
     """The notebook's metadata, or {} when it cannot be read (used to find its assignment)."""
     try:
-        return dict(read_notebook(path)[0].get("metadata", {}) or {})
+        return notebook_metadata(read_submission(path), path.name)
     except SubmissionFormatError:
+        return {}
+
+
+def notebook_metadata(data: bytes, name: str) -> dict[str, Any]:
+    """:func:`read_metadata` for bytes already read; {} when they are no readable notebook."""
+    try:
+        return dict(parse_notebook(data, name)[0].get("metadata", {}) or {})
+    except (SubmissionFormatError, RecursionError, MemoryError):
         return {}

@@ -12,6 +12,14 @@ Output layout (``RESULTS_DIR``)::
     <student>/<assignment>/artifacts/       files the suites saved (plots, sample grids)
     gradebook.csv                            rebuilt from every results.json above
 
+Only regular files that really lie inside a student's folder are read
+(:func:`grader.formats.source.read_beneath`): links, devices, FIFOs and hard links
+to files outside give that student a ``refused: …`` row; archives are not
+unpacked. Which assignment a file is comes from :func:`grader.core.identity.identify`,
+as for ``grader grade``. Each student has one results folder
+(:func:`student_dirname` is one-to-one), and results whose submission has gone are
+marked ``missing``.
+
 Tasks run through :mod:`grader.workflows.executors` (worker processes or Dask); each
 task gets the submission's bytes, so a remote worker needs no shared disk.
 The parent alone writes the results directory, one finished task at a time,
@@ -23,8 +31,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import signal
+import stat
 import tempfile
 import threading
 import time
@@ -34,13 +44,15 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.core.assignment import UnknownAssignment, infer_assignment, list_assignments, load_assignment
+from grader.core.assignment import UnknownAssignment, list_assignments, load_assignment
 from grader.core.grading import GradeOptions, grade_file, grade_submission
+from grader.core.identity import identify
 from grader.core.results import Cause, GradeResult, TestResult
+from grader.core.text import printable_text
 from grader.feedback.files import write_json_atomic, write_text_atomic
 from grader.feedback.gradebook import GradebookEntry, gradebook_csv, gradebook_table
 from grader.feedback.gradescope import to_gradescope
-from grader.formats.source import SubmissionFormatError, read_submission
+from grader.formats.source import RefusedFile, SubmissionFormatError, read_beneath, refusal
 from grader.formats.submission import supported_suffixes
 
 RESULTS_NAME = "results.json"
@@ -48,6 +60,7 @@ HTML_NAME = "feedback.html"
 ARTIFACTS_NAME = "artifacts"
 GRADEBOOK_NAME = "gradebook.csv"
 UNKNOWN = "unknown"
+MISSING = "missing"
 MAX_ARTIFACT_BYTES = 32 << 20          # per submission, all files together
 SKIP_NAMES = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
 WATCHDOG_MARGIN_S = 60.0
@@ -63,21 +76,41 @@ class BatchFailed(BatchError):
 
 
 # -- names ------------------------------------------------------------------------
+SIMILARITY_DIR = "similarity"      # grade-batch --similarity writes its report here
+RESERVED_NAMES = {GRADEBOOK_NAME, SIMILARITY_DIR}
+_HASH_SUFFIX = re.compile(r"~[0-9a-f]{12}$")
+MAX_PLAIN_BYTES = 200               # a folder name may have 255 bytes; leave room for the hash
+
+
 def printable(name: str) -> str:
-    """A file name as safe, unique-enough text: undecodable bytes and control characters escaped."""
+    """A file name as safe text: undecodable bytes and control characters escaped (not one-to-one:
+    a literal backslash reads like an escape; :func:`student_dirname` is the one-to-one name)."""
     text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def student_dirname(student: str) -> str:
-    """Folder name for a student in the results directory (never hidden, never the gradebook)."""
-    name = printable(student) or "_"
-    if name.startswith(".") or name == GRADEBOOK_NAME:
-        name = "_" + name
-    return name
+    """The student's folder in the results directory, one-to-one with the raw folder name.
+
+    A plain name (printable, not hidden, not a name the results folder itself uses, not too long)
+    is kept as it is. Any other is shown escaped, followed by ``~`` and 12 hex digits of a hash of
+    the raw name; no plain name ends that way, so two students never share a folder (``x<TAB>y``
+    is ``x\\x09y~…``, a folder literally named ``x\\x09y`` keeps its name)."""
+    name = printable(student)
+    if (name == student and name and not name.startswith(".") and name not in RESERVED_NAMES
+            and not _HASH_SUFFIX.search(name) and len(name.encode()) <= MAX_PLAIN_BYTES):
+        return name
+    digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    shown = name.lstrip(".").encode()[:MAX_PLAIN_BYTES - 20].decode("utf-8", "ignore") or "_"
+    return f"{shown}~{digest}"
 
 
 # -- discovering submissions ------------------------------------------------------
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
+ARCHIVE_ADVICE = ("archives are not unpacked by the grader (unpacking student archives safely is not its job); "
+                  "unpack them first, e.g. python -m zipfile -e ARCHIVE.zip FOLDER, or hand in the .py/.ipynb itself")
+
+
 @dataclass(frozen=True)
 class Job:
     """One (student, assignment) to grade. ``problem`` set: graded as zero with that message."""
@@ -87,6 +120,8 @@ class Job:
     path: str = ""                  # real path (may hold surrogate escapes); "" when there is no file
     sha256: str = ""                # of the file's bytes; "" when unreadable (never skipped on resume)
     problem: str = ""
+    root: str = ""                  # the submissions folder ``path`` lies in (read only beneath it)
+    note: str = ""                  # one line for the result: why this assignment (name and functions disagree)
 
     @property
     def display(self) -> str:
@@ -97,54 +132,108 @@ class Job:
     def folder(self) -> str:
         return f"{student_dirname(self.student)}/{self.assignment or UNKNOWN}"
 
+    @property
+    def status(self) -> str:
+        """The gradebook status of a job that cannot be graded ('refused: symlink: …', 'invalid: …')."""
+        first = self.problem.splitlines()[0] if self.problem else ""
+        return first if first.startswith("refused:") else f"invalid: {first}"
+
 
 @dataclass
 class Discovery:
     jobs: list[Job] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)   # files that are no submission (notes for the user)
+    archives: list[str] = field(default_factory=list)  # archives met at the top level (not unpacked)
 
 
-def _walk_files(folder: Path) -> list[Path]:
-    """Every non-hidden entry below ``folder`` that is not a directory (dangling links included)."""
-    found = []
+@dataclass
+class _Found:
+    """What a student's folder holds: regular files, and entries refused without being read."""
+    files: list[Path] = field(default_factory=list)
+    refused: list[tuple[Path, str]] = field(default_factory=list)     # (path, message)
+
+
+def _walk(root: Path, folder: Path, found: _Found) -> None:
+    """Every non-hidden entry below ``folder``, never following a symbolic link: regular files are kept,
+    links (to files or folders, broken or not), devices, FIFOs and sockets are refused by their own lstat."""
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_NAMES)
-        found.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
-    return found
+        base = Path(dirpath)
+        kept = []
+        for d in sorted(dirnames):
+            if d.startswith(".") or d in SKIP_NAMES:
+                continue
+            if (base / d).is_symlink():          # os.walk lists links to folders here; it does not enter them
+                found.refused.append((base / d, str(RefusedFile("symlink", _rel(root, base / d),
+                                                                "is a symbolic link to a folder, not a folder "
+                                                                "handed in"))))
+            else:
+                kept.append(d)
+        dirnames[:] = kept
+        for f in sorted(filenames):
+            if f.startswith("."):
+                continue
+            try:
+                mode = os.lstat(base / f).st_mode
+            except OSError:
+                continue
+            problem = refusal(mode, _rel(root, base / f))
+            if problem is None:
+                found.files.append(base / f)
+            else:
+                found.refused.append((base / f, str(problem)))
 
 
-def _inferred(path: Path, known: Sequence[str]) -> str | None:
-    """The assignment a file name points to, or None."""
-    try:
-        return infer_assignment(path) if known else None
-    except UnknownAssignment:
-        return None
+def _rel(root: Path, path: Path) -> str:
+    return printable(str(path.relative_to(root)))
 
 
-def _file_problem_and_hash(path: Path) -> tuple[str, str]:
-    """('', sha256) for a readable regular file, else (why it cannot be graded, '')."""
-    if path.is_symlink() and not path.exists():
-        return f"cannot read the submission {printable(path.name)}: a broken link", ""
-    try:
-        data = read_submission(path)
-    except SubmissionFormatError as exc:
-        return printable(str(exc)), ""
-    return "", hashlib.sha256(data).hexdigest()
+def _links_inside(root: Path) -> dict[tuple[int, int], int]:
+    """(device, inode) → how many of its names lie inside ``root``, for files with several hard links:
+    a file whose every link is inside may be read, one linked in from outside may not."""
+    count: dict[tuple[int, int], int] = {}
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for f in filenames:
+            try:
+                st = os.lstat(os.path.join(dirpath, f))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                key = (st.st_dev, st.st_ino)
+                count[key] = count.get(key, 0) + 1
+    return count
+
+
+@dataclass
+class _Entry:
+    """A candidate file of a student, read (or refused) once at discovery."""
+    path: Path
+    label: str
+    sha256: str = ""
+    problem: str = ""
+    note: str = ""
 
 
 def discover_student(folder: Path, student: str, assignment: str | None = None) -> list[Job]:
     """The jobs of one student's folder (e.g. Gradescope's ``/autograder/submission``)."""
-    suffixes = {s.lower() for s in supported_suffixes()}
-    return _student_jobs(folder, student, _walk_files(folder), assignment, list_assignments(), suffixes, [])
+    found = _Found()
+    _walk(folder, folder, found)
+    return _student_jobs(folder, student, found, assignment, [], _links_inside(folder))
 
 
 def discover(root: Path, assignment: str | None = None, exclude: Sequence[Path] = ()) -> Discovery:
-    """The jobs of a submissions folder: one per (student, assignment) found."""
+    """The jobs of a submissions folder: one per (student, assignment) found. Only regular files that
+    really lie inside it are read: a symbolic link anywhere (the student's folder itself included), a
+    hard link to a file outside, a device or a FIFO gives that student a 'refused: …' result instead."""
     root = Path(root)
-    known = list_assignments()
     suffixes = {s.lower() for s in supported_suffixes()}
-    skip = {p.resolve() for p in exclude if p.exists()}
-    per_student: dict[str, list[Path]] = {}
+    skip = set()
+    for p in exclude:
+        try:
+            st = os.stat(p)
+            skip.add((st.st_dev, st.st_ino))
+        except OSError:
+            continue
+    per_student: dict[str, _Found] = {}
     result = Discovery()
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
@@ -152,64 +241,114 @@ def discover(root: Path, assignment: str | None = None, exclude: Sequence[Path] 
         raise BatchError(f"cannot list {root}: {exc.strerror or exc}") from None
     for entry in entries:
         path = Path(entry.path)
-        if entry.name.startswith(".") or entry.name in SKIP_NAMES or path.resolve() in skip:
+        if entry.name.startswith(".") or entry.name in SKIP_NAMES:
             continue
-        if path.is_dir():
-            per_student.setdefault(entry.name, []).extend(_walk_files(path))
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in skip:
+            continue
+        lowered = entry.name.lower()
+        if stat.S_ISDIR(st.st_mode):
+            _walk(root, path, per_student.setdefault(entry.name, _Found()))
+        elif lowered.endswith(ARCHIVE_SUFFIXES):
+            result.archives.append(printable(entry.name))
+            result.ignored.append(f"{printable(entry.name)} (an archive: {ARCHIVE_ADVICE})")
+        elif stat.S_ISLNK(st.st_mode) and path.suffix.lower() not in suffixes:   # a link to a student's folder?
+            per_student.setdefault(entry.name, _Found()).refused.append((path, str(RefusedFile(
+                "symlink", printable(entry.name), "is a symbolic link, not a folder handed in"))))
         elif path.suffix.lower() in suffixes:
-            per_student.setdefault(path.stem, []).append(path)
+            problem = refusal(st.st_mode, printable(entry.name))
+            found = per_student.setdefault(path.stem, _Found())
+            if problem is None:
+                found.files.append(path)
+            else:
+                found.refused.append((path, str(problem)))
         else:
             result.ignored.append(printable(entry.name))
 
-    for student, files in per_student.items():
-        result.jobs.extend(_student_jobs(root, student, files, assignment, known, suffixes, result.ignored))
+    links = _links_inside(root) if per_student else {}
+    for student, found in per_student.items():
+        result.jobs.extend(_student_jobs(root, student, found, assignment, result.ignored, links))
     return result
 
 
-def _student_jobs(root: Path, student: str, files: list[Path], wanted: str | None, known: Sequence[str],
-                  suffixes: set[str], ignored: list[str]) -> list[Job]:
-    by_assignment: dict[str, list[Path]] = {}
-    unknown: list[Path] = []
-    for f in files:
-        if f.suffix.lower() not in suffixes:
-            ignored.append(printable(str(f.relative_to(root))))
+def _read_entry(root: Path, path: Path, links: dict[tuple[int, int], int]) -> tuple[_Entry, bytes | None]:
+    entry = _Entry(path, _rel(root, path))
+    try:
+        data = read_beneath(root, path.relative_to(root), entry.label, links_inside=links)
+    except SubmissionFormatError as exc:
+        entry.problem = printable_text(str(exc))
+        return entry, None
+    entry.sha256 = hashlib.sha256(data).hexdigest()
+    return entry, data
+
+
+def _student_jobs(root: Path, student: str, found: _Found, wanted: str | None, ignored: list[str],
+                  links: dict[tuple[int, int], int]) -> list[Job]:
+    """One job per assignment the student's files are (told by :func:`grader.core.identity.identify`)."""
+    suffixes = {s.lower() for s in supported_suffixes()}
+    by_assignment: dict[str, list[_Entry]] = {}
+    unknown: list[_Entry] = []
+    candidates = [(p, None) for p in found.files] + [(p, why) for p, why in found.refused]
+    for path, refused in sorted(candidates, key=lambda c: str(c[0])):
+        # A refused entry of any name counts (a link to a folder may hold the submission); a regular file
+        # counts when it has a submission's suffix.
+        if path.suffix.lower() not in suffixes and refused is None:
+            if path.suffix.lower() in ARCHIVE_SUFFIXES:
+                entry = _Entry(path, _rel(root, path), problem=f"refused: archive: {_rel(root, path)}: {ARCHIVE_ADVICE}")
+                unknown.append(entry)
+            else:
+                ignored.append(_rel(root, path))
             continue
-        name = _inferred(f, known)
-        if name is None:
-            unknown.append(f)
-        elif wanted and name != wanted:
-            ignored.append(printable(str(f.relative_to(root))))
+        if refused is not None:
+            entry, data = _Entry(path, _rel(root, path), problem=refused), None
         else:
-            by_assignment.setdefault(name, []).append(f)
+            entry, data = _read_entry(root, path, links)
+        try:
+            identity = identify(path.name, data)
+        except UnknownAssignment:
+            unknown.append(entry)
+            continue
+        entry.note = identity.note
+        if wanted and identity.assignment != wanted:
+            ignored.append(entry.label)
+        else:
+            by_assignment.setdefault(identity.assignment, []).append(entry)
     if wanted and wanted not in by_assignment and unknown:
-        # Files not named after any assignment count when one is given, unless one is named after it.
+        # Files that are no assignment by name or functions count when one is given, unless one is that one.
         by_assignment[wanted], unknown = unknown, []
 
-    def rel(p: Path) -> str:
-        return printable(str(p.relative_to(root)))
-
     jobs = []
-    for name, paths in sorted(by_assignment.items()):
-        if len(paths) > 1:
-            listed = ", ".join(rel(p) for p in paths)
+    for name, entries in sorted(by_assignment.items()):
+        if len(entries) > 1:
+            listed = ", ".join(e.label for e in entries)
             jobs.append(Job(student, name, listed, problem=(
-                f"{len(paths)} files for the assignment {name} ({listed}); hand in exactly one")))
+                f"{len(entries)} files for the assignment {name} ({listed}); hand in exactly one"), root=str(root)))
             continue
-        problem, digest = _file_problem_and_hash(paths[0])
-        jobs.append(Job(student, name, rel(paths[0]), str(paths[0]), digest, problem))
+        e = entries[0]
+        jobs.append(Job(student, name, e.label, str(e.path), e.sha256, e.problem, str(root), e.note))
     if jobs:
-        ignored.extend(rel(p) for p in unknown)   # helper modules, notes: not graded
+        ignored.extend(e.label + (f" ({e.problem.split(':')[1].strip()})" if e.problem.startswith("refused:") else "")
+                       for e in unknown)   # helper modules, notes: not graded
+    elif any(e.problem for e in unknown):    # refused, or unreadable (too large): say that, not 'which one?'
+        problems = [e for e in unknown if e.problem]
+        more = f" (and {len(problems) - 1} more like it)" if len(problems) > 1 else ""
+        jobs.append(Job(student, wanted or "", ", ".join(e.label for e in unknown), root=str(root),
+                        problem=problems[0].problem + more))
+    elif unknown:
+        listed = ", ".join(e.label for e in unknown)
+        known = list_assignments()
+        jobs.append(Job(student, wanted or "", listed, root=str(root), problem=(
+            f"cannot tell the assignment of {listed} from the file name(s) or the functions defined; "
+            f"name the file after the assignment (one of: {', '.join(known)}) or pass --assignment")))
     else:
-        if unknown:
-            listed = ", ".join(rel(p) for p in unknown)
-            jobs.append(Job(student, wanted or "", listed, problem=(
-                f"cannot tell the assignment from the file name(s) {listed}; "
-                f"name the file after the assignment (one of: {', '.join(known)}) or pass --assignment")))
-        else:
-            wanted_files = load_assignment(wanted).submission_name if wanted else "e.g. " + ", ".join(
-                load_assignment(n).submission_name for n in known[:3])
-            jobs.append(Job(student, wanted or "", printable(student), problem=(
-                f"no submission file found ({wanted_files}; formats: {', '.join(sorted(suffixes))})")))
+        known = list_assignments()
+        wanted_files = load_assignment(wanted).submission_name if wanted else "e.g. " + ", ".join(
+            load_assignment(n).submission_name for n in known[:3])
+        jobs.append(Job(student, wanted or "", printable(student), root=str(root), problem=(
+            f"no submission file found ({wanted_files}; formats: {', '.join(sorted(suffixes))})")))
     return jobs
 
 
@@ -274,9 +413,9 @@ def grade_job(job: Job, payload: bytes | None, options: GradeOptions, fingerprin
         artifacts = Path(tmp) / ARTIFACTS_NAME
         status = "graded"
         try:
-            result = _grade_in(Path(tmp), job, payload, replace(options, artifacts_dir=artifacts))
+            result = grade_payload(job, payload, replace(options, artifacts_dir=artifacts), Path(tmp))
             if job.problem:
-                status = "invalid: " + job.problem.splitlines()[0]
+                status = job.status
         except _Watchdog as exc:
             status = f"error: {exc}"
             result = _failed_result(job, f"grading was stopped: {exc}")
@@ -291,32 +430,25 @@ def grade_job(job: Job, payload: bytes | None, options: GradeOptions, fingerprin
         return TaskOutcome(results=data, html=page, artifacts=_collect(artifacts), status=status)
 
 
-def grade_discovered(job: Job, options: GradeOptions, folder: Path, path: Path | None,
-              unreadable: str = "the submission could not be read") -> GradeResult:
-    """Grade one discovered submission at ``path``; a job with a problem (or no file) still gets
-    a result for every test group of its assignment, each failed with the problem (placeholder in ``folder``)."""
+def grade_payload(job: Job, payload: bytes | None, options: GradeOptions, workdir: Path) -> GradeResult:
+    """Grade a discovered job from the bytes read at discovery (never from its path again: what is
+    graded is what was read, under the assignment's own file name so that tracebacks name what the
+    student knows). A job with a problem, or no bytes, still gets a result for every test group of
+    its assignment, each failed with the problem. Used by the batch's workers and by Gradescope."""
+    notes = [job.note] if job.note else []
     if not job.assignment:
         return _failed_result(job, job.problem or "cannot tell the assignment")
     assignment = load_assignment(job.assignment)
-    if job.problem or path is None:
-        return grade_submission(folder / assignment.submission_name, assignment, options,
-                                problem=job.problem or unreadable)
-    return grade_file(path, assignment, options)
-
-
-def _grade_in(tmp: Path, job: Job, payload: bytes | None, options: GradeOptions) -> GradeResult:
-    target = None
-    if job.assignment and not job.problem and payload is not None:
-        # Graded under the assignment's own file name: tracebacks then name what the student knows.
-        assignment = load_assignment(job.assignment)
-        suffix = Path(job.source).suffix.lower() or ".py"
-        target = tmp / "submission" / (Path(assignment.submission_name).stem + suffix)
-        target.parent.mkdir()
-        target.write_bytes(payload)
-        with _watchdog(_time_budget(assignment, options)):
-            return grade_discovered(job, options, tmp, target)
-    return grade_discovered(job, options, tmp, target, unreadable=(
-        "the submission could not be read, or it changed while the batch ran: grade it again"))
+    if job.problem or payload is None:
+        return grade_submission(workdir / assignment.submission_name, assignment, options, notes=notes,
+                                problem=job.problem or ("the submission could not be read, or it changed while "
+                                                        "it was being graded: grade it again"))
+    suffix = Path(job.source).suffix.lower() or ".py"
+    target = workdir / "submission" / (Path(assignment.submission_name).stem + suffix)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(payload)
+    with _watchdog(_time_budget(assignment, options)):
+        return grade_file(target, assignment, options, notes=notes)
 
 
 class _watchdog:
@@ -379,7 +511,7 @@ def is_current(results_file: Path, job: Job, fingerprint: str) -> bool:
         return False
     return (batch.get("file_sha256") == job.sha256 and extra.get("grader_version") == __version__
             and batch.get("assignment_fingerprint") == fingerprint and batch.get("source") == job.source
-            and not str(batch.get("status", "")).startswith("error"))
+            and not str(batch.get("status", "")).startswith(("error", MISSING)))
 
 
 # -- writing ------------------------------------------------------------------------
@@ -424,21 +556,54 @@ def _gradebook_entries(out: Path) -> list[GradebookEntry]:
             data = json.loads(path.read_text())
             extra = data.get("extra_data", {})
             batch = extra.get("batch", {})
-            entries.append(GradebookEntry(printable(str(batch.get("student", path.parent.parent.name))),
+            status = str(batch.get("status", "graded"))
+            entries.append(GradebookEntry(path.parent.parent.name,     # the one-to-one name (student_dirname)
                                           str(extra.get("assignment", path.parent.name)),
-                                          GradeResult.from_gradescope(data), str(batch.get("status", "graded")),
-                                          str(batch.get("source", ""))))
+                                          GradeResult.from_gradescope(data), status, str(batch.get("source", "")),
+                                          scored=not status.startswith(MISSING)))   # no score for one that is gone
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            entries.append(GradebookEntry(printable(path.parent.parent.name), path.parent.name, None,
+            entries.append(GradebookEntry(path.parent.parent.name, path.parent.name, None,
                                           f"error: unreadable {RESULTS_NAME}: {type(exc).__name__}"))
     return entries
+
+
+def _num(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
 
 
 def write_gradebook(out: Path) -> Path:
     """Rebuild ``gradebook.csv`` from the results files (atomically)."""
     path = out / GRADEBOOK_NAME
-    write_text_atomic(path, gradebook_csv(_gradebook_entries(out)))
+    write_text_atomic(path, gradebook_csv(_gradebook_entries(out)))   # escaped, no cell a spreadsheet runs
     return path
+
+
+def mark_missing(out: Path, present: Iterable[str], assignment: str | None = None) -> list[str]:
+    """Mark the results of submissions no longer in the submissions folder as ``missing`` (their
+    scores leave the gradebook; the file stays, for the record). ``present``: the folders
+    (``student/assignment``) of this batch's jobs; with ``assignment``, only that one's results are
+    looked at (a batch of one assignment says nothing about the others). Returns the folders marked."""
+    import json
+
+    present = set(present)
+    marked = []
+    for path in sorted(out.glob(f"*/*/{RESULTS_NAME}")):
+        folder = f"{path.parent.parent.name}/{path.parent.name}"
+        if folder in present or (assignment and path.parent.name != assignment):
+            continue
+        try:
+            data = json.loads(path.read_text())
+            batch = data["extra_data"]["batch"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if str(batch.get("status", "")).startswith(MISSING):
+            continue
+        was = f"{_num(data.get('score', ''))}/{_num(data['extra_data'].get('max_score', ''))}"
+        batch["status"] = (f"{MISSING}: {batch.get('source') or folder} is no longer in the submissions folder "
+                           f"(it was graded {was}, {batch.get('status', 'graded')})")
+        write_json_atomic(path, data)
+        marked.append(folder)
+    return marked
 
 
 # -- the batch ------------------------------------------------------------------------
@@ -466,6 +631,7 @@ class BatchSummary:
     seconds: float = 0.0
     gradebook: Path | None = None
     ignored: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)    # results folders whose submission is gone
 
 
 def plan(config: BatchConfig) -> tuple[list[Job], list[Job], Discovery]:
@@ -474,8 +640,19 @@ def plan(config: BatchConfig) -> tuple[list[Job], list[Job], Discovery]:
         raise BatchError(f"{config.submissions} is not a folder of submissions")
     found = discover(config.submissions, config.assignment, exclude=[config.out])
     if not found.jobs:
+        archives = (f"; found only archive(s) {', '.join(found.archives[:3])}: {ARCHIVE_ADVICE}"
+                    if found.archives else "")
         raise BatchError(f"no submissions found in {config.submissions} (expected a folder per student, "
-                         f"or files such as {', '.join(supported_suffixes())} named after the assignment)")
+                         f"or files such as {', '.join(supported_suffixes())} named after the assignment){archives}")
+    by_folder: dict[str, list[Job]] = {}
+    for job in found.jobs:
+        by_folder.setdefault(job.folder, []).append(job)
+    clashes = [(folder, jobs) for folder, jobs in by_folder.items() if len(jobs) > 1]
+    if clashes:   # never one result overwriting another: stop before anything is graded
+        folder, jobs = clashes[0]
+        raise BatchError(f"{len(jobs)} submissions would share the results folder {folder} "
+                         f"({', '.join(j.source for j in jobs)}); rename one of them"
+                         + (f" ({len(clashes) - 1} more such clashes)" if len(clashes) > 1 else ""))
     todo, done = [], []
     fingerprints = {j.assignment: assignment_fingerprint(j.assignment) for j in found.jobs}
     for job in found.jobs:
@@ -499,6 +676,10 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
         planned = plan(config)
     todo, done, found = planned
     summary = BatchSummary(total=len(todo) + len(done), skipped=len(done), ignored=found.ignored)
+    try:
+        summary.missing = mark_missing(config.out, [j.folder for j in found.jobs], config.assignment)
+    except OSError as exc:
+        raise BatchFailed(f"cannot mark missing submissions in {config.out}: {exc.strerror or exc}") from None
     if on_start:
         on_start(len(todo))
     fingerprints = {j.assignment: assignment_fingerprint(j.assignment) for j in todo}
@@ -508,7 +689,7 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
         raise BatchError(str(exc)) from None
     try:
         if executor is not None:
-            tasks = [(i, (job, _payload(job), config.options, fingerprints[job.assignment], config.html))
+            tasks = [(i, (job, read_payload(job), config.options, fingerprints[job.assignment], config.html))
                      for i, job in enumerate(todo)]
             for index, outcome, error in executor.run(grade_job, tasks):
                 job = todo[index]
@@ -520,7 +701,7 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
                     raise BatchFailed(f"cannot write the results of {job.folder}: {exc.strerror or exc}") from None
                 kind = outcome.status.split(":")[0]
                 summary.graded += kind == "graded"
-                summary.invalid += kind == "invalid"
+                summary.invalid += kind in ("invalid", "refused")
                 summary.errors += kind == "error"
                 if on_progress:
                     on_progress(job, outcome.status)
@@ -551,12 +732,14 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
     return summary
 
 
-def _payload(job: Job) -> bytes | None:
-    if job.problem or not job.path:
+def read_payload(job: Job) -> bytes | None:
+    """The bytes discovery read for ``job``, read again the same safe way (never following a link);
+    None when they cannot be read or are no longer the bytes discovery hashed."""
+    if job.problem or not job.path or not job.root:
         return None
     try:
-        data = Path(job.path).read_bytes()
-    except OSError:
+        data = read_beneath(Path(job.root), Path(job.path).relative_to(job.root), job.source)
+    except (SubmissionFormatError, ValueError):
         return None
     return data if hashlib.sha256(data).hexdigest() == job.sha256 else None
 
@@ -570,10 +753,3 @@ def _error_outcome(job: Job, error: str, fingerprint: str, html: bool) -> TaskOu
                                   "assignment_fingerprint": fingerprint, "status": status}
     data = to_gradescope(result)
     return TaskOutcome(results=data, html=render_html(data) if html else "", artifacts={}, status=status)
-
-
-def iter_statuses(out: Path) -> Iterable[tuple[str, str, str]]:
-    """(student, assignment, status) of every row of the gradebook (for summaries and tests)."""
-    _, rows = gradebook_rows(out)
-    for r in rows:
-        yield r[0], r[1], r[-2]

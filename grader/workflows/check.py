@@ -19,15 +19,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.core.assignment import Assignment, AssignmentError, UnknownAssignment, infer_assignment, load_assignment
+from grader.core.assignment import Assignment, AssignmentError, UnknownAssignment, load_assignment
 from grader.core.course import templates_dir
 from grader.core.environment import describe_offered, unavailable_imports
 from grader.core.grading import GradeOptions, grade_file
+from grader.core.identity import assignment_from_name, identify_file
 from grader.core.results import GradeResult
 from grader.feedback.selfcheck import render_check_report
 
@@ -55,19 +56,15 @@ class CheckReport:
 
 
 def assignment_for(path: Path, name: str | None = None) -> Assignment:
-    """The assignment ``name``, or the one the file name (or a notebook's metadata) points at."""
+    """The assignment ``name``, or the one the file is (see :mod:`grader.core.identity`)."""
+    return resolve_assignment(path, name)[0]
+
+
+def resolve_assignment(path: Path, name: str | None = None) -> tuple[Assignment, list[str]]:
+    """(the assignment, notes for the report) by the identity every command uses."""
     try:
-        if name:
-            return load_assignment(name)
-        try:
-            return load_assignment(infer_assignment(path))
-        except UnknownAssignment:
-            if path.suffix.lower() == ".ipynb":
-                from grader.formats.notebooks import read_metadata
-                meta = read_metadata(path).get("grader", {})
-                if isinstance(meta, dict) and isinstance(meta.get("assignment"), str):
-                    return load_assignment(meta["assignment"])
-            raise
+        identity = identify_file(path, name)
+        return load_assignment(identity.assignment), identity.notes
     except UnknownAssignment as exc:
         raise CheckError(str(exc).strip('"')) from None
 
@@ -105,18 +102,20 @@ def template_hints(assignment: Assignment) -> dict[str, str]:
 
 
 def run_check(path: Path, assignment: Assignment | None = None, full: bool = False, device: str = "cpu",
-              seed: int = PUBLIC_SEED, **options: Any) -> CheckReport:
-    """Run the public suite on ``path`` (``.py`` or ``.ipynb``)."""
+              seed: int = PUBLIC_SEED, notes: Sequence[str] = (), **options: Any) -> CheckReport:
+    """Run the public suite on ``path`` (``.py`` or ``.ipynb``); ``notes`` are shown with the report."""
     path = Path(path)
     if not path.is_file():
         raise CheckError(f"no such file: {path}")
-    assignment = assignment or assignment_for(path)
+    if assignment is None:
+        assignment, notes = resolve_assignment(path)
     groups, skipped = public_groups(assignment, full)
     if groups:
         result = grade_file(path, assignment, GradeOptions(device=device, seed=seed, only=groups, suite="public",
-                                                           **options))
+                                                           **options), notes=notes)
     else:   # only threshold groups, and no --full
-        result = GradeResult(assignment=assignment.name, submission=path.name)
+        result = GradeResult(assignment=assignment.name, submission=path.name,
+                             extra_data={"notes": list(notes)} if notes else {})
     return CheckReport(assignment, path, result, skipped, template_hints(assignment), import_warnings(path, assignment))
 
 
@@ -170,11 +169,8 @@ def find_submission(assignment: str | None = None, namespace: Mapping[str, Any] 
     found = []
     for p in cwd.iterdir():
         if p.is_file() and p.suffix.lower() in supported_suffixes():
-            try:
-                if infer_assignment(p) in names:
-                    found.append(p)
-            except UnknownAssignment:
-                continue
+            if assignment_from_name(p.name) in names:
+                found.append(p)
     if not found:
         what = f"a {assignment}.ipynb or {assignment}.py" if assignment else "a submission file"
         raise CheckError(f"cannot find {what} in {cwd}; pass its path: check('path/to/file.ipynb')")
@@ -191,11 +187,11 @@ def check(path: str | os.PathLike[str] | None = None, *, assignment: str | None 
         return None
     try:
         file = Path(path) if path is not None else find_submission(assignment, caller)
-        chosen = assignment_for(file, assignment)
+        chosen, notes = resolve_assignment(file, assignment)
         if file.suffix.lower() == ".ipynb":
             saved = time.strftime("%H:%M:%S", time.localtime(file.stat().st_mtime))
             print(f"Checking {file} as saved at {saved} (save the notebook first to check your latest changes).")
-        print(format_report(run_check(file, chosen, full=full, device=device)))
+        print(format_report(run_check(file, chosen, full=full, device=device, notes=notes)))
     except CheckError as exc:
         print(f"grader check: {exc}")
     return None

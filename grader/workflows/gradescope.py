@@ -20,6 +20,7 @@ import io
 import os
 import stat
 import sys
+import tempfile
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -206,7 +207,7 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
     from grader.feedback.files import write_json_atomic
     from grader.feedback.gradescope import to_gradescope
     from grader.sandbox import NoIsolation
-    from grader.workflows.batch import Job, discover_student, grade_discovered
+    from grader.workflows.batch import Job, discover_student, grade_payload, read_payload
 
     t0 = time.monotonic()
     submission_dir = root / "submission"
@@ -225,7 +226,8 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
         isolation = NoIsolation(reason=f"{isolation.reason}; on Gradescope each submission runs in a container "
                                        "of its own, which bounds what it can reach")
     options = GradeOptions(device=device, isolation=isolation)
-    result = grade_discovered(job, options, submission_dir, Path(job.path) if job.path else None)
+    with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp:
+        result = grade_payload(job, read_payload(job), options, Path(tmp))
     result.execution_time = time.monotonic() - t0
     data = to_gradescope(result)
     write_json_atomic(root / "results" / "results.json", data)
