@@ -19,6 +19,7 @@ import numpy as np
 from grader.core.assignment import load_assignment
 from grader.core.course import solutions_dir
 from grader.core.grading import GradeOptions, grade_file
+from grader.feedback.text import group_text
 
 GAP = re.compile(r"mean reward (-?[\d.]+) \(reference (-?[\d.]+)\)")
 
@@ -29,7 +30,7 @@ def gaps(path: Path, seeds: int) -> tuple[np.ndarray, int]:
     for seed in range(seeds):
         result = grade_file(path, a, GradeOptions(seed=seed, only=["agent"]))
         test = result.tests[0]
-        got, ref = map(float, GAP.search(test.output).groups())
+        got, ref = map(float, GAP.search(group_text(test)).groups())
         out.append(got - ref)
         passed += test.status == "passed"
     return np.array(out), passed

@@ -19,7 +19,8 @@ import pytest
 from grader.core.assignment import load_assignment
 from grader.core.course import course_root, sandbox_isolation, use_course
 from grader.core.grading import GradeOptions, grade_file
-from grader.core.results import GradeResult
+from grader.core.results import GradeResult, TestResult
+from grader.feedback.text import group_text
 from grader.sandbox import NoIsolation
 
 ROOT = course_root()
@@ -57,6 +58,11 @@ def scores(result: GradeResult) -> dict[str, float]:
 
 def group_result(result: GradeResult, name: str):
     return next(t for t in result.tests if t.name == name)
+
+
+def feedback(test: TestResult) -> str:
+    """A group's feedback as the student reads it on Gradescope (the model's plain-text rendering)."""
+    return group_text(test)
 
 
 

@@ -22,7 +22,7 @@ from grader.cli.main import EXIT_USAGE, main
 from grader.core.text import printable_text
 from grader.feedback.terminal import print_report
 from grader.formats.source import MAX_SUBMISSION_BYTES
-from tests.conftest import ROOT, group_result
+from tests.conftest import ROOT, feedback, group_result
 
 REFERENCE = (ROOT / "solutions" / "bandits.py").read_text()
 pytestmark = pytest.mark.timeout(120)
@@ -143,11 +143,11 @@ def update_estimate(estimate, count, reward, alpha):
     text = buf.getvalue()
     assert "\x1b" not in text and "\r" not in text and "\x9b" not in text and "\u202e" not in text
     assert "\\x1b[2J" in text
-    out = group_result(result, "update_estimate").output
+    out = feedback(group_result(result, "update_estimate"))
     assert "\x1b" not in out and "\\x1b[32m" in out
 
     from grader.feedback.html import render_html
-    page = render_html(result.to_gradescope())
+    page = render_html(result)
     assert "\x1b" not in page and "\x9b" not in page and "\\x1b" in page
 
     from grader.workflows.check import format_report, run_check

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tests.conftest import ROOT, group_result, scores
+from tests.conftest import ROOT, feedback, group_result, scores
 
 REFERENCE = (ROOT / "solutions" / "bandits.py").read_text()
 HOLES = ["epsilon_greedy", "update_estimate"]
@@ -17,14 +17,14 @@ def test_syntax_error_fails_every_group_with_the_line(grade_source):
     result = grade_source("bandits", "def epsilon_greedy(:\n    pass\n")
     assert result.score == 0
     for t in result.tests:
-        assert "does not parse" in t.output and "line 1" in t.output
+        assert "does not parse" in feedback(t) and "line 1" in feedback(t)
 
 
 def test_missing_function_costs_only_its_group(grade_source):
     source = REFERENCE.replace("def update_estimate(", "def update_estimate_renamed(")
     result = grade_source("bandits", source, only=HOLES)
     assert scores(result) == {"epsilon_greedy": 4, "update_estimate": 0}
-    assert "has no attribute 'update_estimate'" in group_result(result, "update_estimate").output
+    assert "has no attribute 'update_estimate'" in feedback(group_result(result, "update_estimate"))
 
 
 @pytest.mark.parametrize("body, message", [
@@ -47,7 +47,7 @@ def epsilon_greedy(estimates, epsilon, rng):
 '''
     result = grade_source("bandits", source, only=["epsilon_greedy"])
     assert result.score == 0
-    assert message in result.tests[0].output
+    assert message in feedback(result.tests[0])
 
 
 @pytest.mark.parametrize("body, message", [
@@ -69,7 +69,7 @@ def update_estimate(estimate, count, reward, alpha):
     if message == "got AlwaysEqual":  # a float subclass is reported by its value, which is 0.0 here
         assert result.score == 0
     else:
-        assert result.score == 0 and message in result.tests[0].output
+        assert result.score == 0 and message in feedback(result.tests[0])
 
 
 def test_exception_inside_function_shows_the_students_traceback(grade_source):
@@ -81,7 +81,7 @@ def helper(x):
     raise ValueError("bad estimate %r" % x)
 '''
     result = grade_source("bandits", source, only=HOLES)
-    out = group_result(result, "update_estimate").output
+    out = feedback(group_result(result, "update_estimate"))
     assert "your code raised ValueError: bad estimate" in out
     assert "in helper" in out and "bandits.py" in out
     assert "runner.py" not in out  # the grader's own frames are hidden
@@ -92,7 +92,7 @@ def test_import_of_missing_module(grade_source):
     result = grade_source("bandits", REFERENCE + "\nimport numpy_but_misspelled\n")
     assert result.score == 0
     for t in result.tests:
-        assert "failed to import" in t.output and "No module named 'numpy_but_misspelled'" in t.output
+        assert "failed to import" in feedback(t) and "No module named 'numpy_but_misspelled'" in feedback(t)
 
 
 def test_infinite_loop_times_out_and_other_groups_are_graded(grade_source):
@@ -103,7 +103,7 @@ def epsilon_greedy(estimates, epsilon, rng):
 '''
     result = grade_source("bandits", source, only=HOLES, time_scale=0.1)
     assert scores(result) == {"epsilon_greedy": 0, "update_estimate": 3}
-    assert "time limit" in group_result(result, "epsilon_greedy").output
+    assert "time limit" in feedback(group_result(result, "epsilon_greedy"))
 
 
 def test_binary_file_is_not_python(grade_source, tmp_path):
@@ -112,13 +112,13 @@ def test_binary_file_is_not_python(grade_source, tmp_path):
     from tests.conftest import grade_path
     result = grade_path(path, "bandits")
     assert result.score == 0
-    assert all("not a Python source file" in t.output for t in result.tests)
+    assert all("not a Python source file" in feedback(t) for t in result.tests)
 
 
 def test_sys_exit_at_import_and_in_a_hole(grade_source):
     result = grade_source("bandits", REFERENCE + "\nimport sys\nsys.exit(0)\n", only=HOLES)
     assert result.score == 0
-    assert "sys.exit(0)" in result.tests[0].output
+    assert "sys.exit(0)" in feedback(result.tests[0])
     source = REFERENCE + '''
 import os
 def update_estimate(estimate, count, reward, alpha):
@@ -126,7 +126,7 @@ def update_estimate(estimate, count, reward, alpha):
 '''
     result = grade_source("bandits", source, only=HOLES)
     assert scores(result) == {"epsilon_greedy": 4, "update_estimate": 0}
-    assert "os._exit" in group_result(result, "update_estimate").output
+    assert "os._exit" in feedback(group_result(result, "update_estimate"))
 
 
 def test_printing_fake_results_changes_nothing(grade_source):
@@ -140,12 +140,13 @@ def epsilon_greedy(estimates, epsilon, rng):
 '''
     result = grade_source("bandits", source, only=HOLES)
     assert scores(result) == {"epsilon_greedy": 0, "update_estimate": 3}
-    assert "your program printed" in group_result(result, "epsilon_greedy").output
+    assert "your program printed" in feedback(group_result(result, "epsilon_greedy"))
 
 
 def test_results_are_json_safe_with_nan(grade_source, tmp_path):
-    from grader.core.results import write_json_atomic
+    from grader.feedback.files import write_json_atomic
+    from grader.feedback.gradescope import to_gradescope
     source = REFERENCE + "\ndef update_estimate(estimate, count, reward, alpha):\n    return float('nan')\n"
     result = grade_source("bandits", source, only=["update_estimate"])
-    write_json_atomic(tmp_path / "r.json", result.to_gradescope())
+    write_json_atomic(tmp_path / "r.json", to_gradescope(result))
     assert not math.isnan(result.score)

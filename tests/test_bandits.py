@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, feedback
 
 REFERENCE = (ROOT / "solutions" / "bandits.py").read_text()
 
@@ -13,4 +13,4 @@ REFERENCE = (ROOT / "solutions" / "bandits.py").read_text()
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_reference_full_marks_on_several_seeds(grade_source, seed):
     result = grade_source("bandits", REFERENCE, seed=seed)
-    assert result.score == result.max_score == 10, [t.output for t in result.tests]
+    assert result.score == result.max_score == 10, [feedback(t) for t in result.tests]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from grader.feedback.text import summary_line
 from tests.conftest import ROOT, grade_path
 
 SEEDS = range(100, 120)
@@ -16,6 +17,6 @@ def test_reference_agent_passes_threshold_on_20_seeds():
     for seed in SEEDS:
         result = grade_path(ROOT / "solutions" / "bandits.py", "bandits", only=["agent"], seed=seed)
         if result.tests[0].status != "passed":
-            failures.append((seed, result.tests[0].summary))
+            failures.append((seed, summary_line(result.tests[0])))
     print(f"bandits agent threshold: reference passed {len(SEEDS) - len(failures)}/{len(SEEDS)} seeds")
     assert not failures

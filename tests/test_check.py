@@ -53,7 +53,7 @@ def test_threshold_groups_are_those_of_kind_threshold():
     assert public_groups(a, full=False) == (["epsilon_greedy", "update_estimate"], ["agent"])
 
 
-def test_failures_show_the_check_what_came_back_and_the_todo_hint(tmp_path):
+def test_failures_show_the_check_and_what_came_back_and_the_todo_only_when_not_implemented(tmp_path):
     wrong = tmp_path / "bandits.py"
     wrong.write_text(BANDITS.replace("step = 1.0 / count if alpha == 0 else alpha", "step = alpha or 0.5"))
     report = run_check(wrong)
@@ -61,7 +61,10 @@ def test_failures_show_the_check_what_came_back_and_the_todo_hint(tmp_path):
     text = format_report(report)
     assert "✓ epsilon_greedy" in text and "✗ update_estimate" in text
     assert "update_estimate(1.0, 4, 3.0, alpha=0.0) == 1.5" in text and "got 2.0" in text
-    assert f"hint: {template_hints(report.assignment)['update_estimate']}" in text
+    todo = template_hints(report.assignment)["update_estimate"]
+    assert todo not in text          # implemented, but wrong: the task's TODO would not say what is wrong
+    template = format_report(run_check(ROOT / "templates" / "bandits.py"))
+    assert f"todo: {todo}" in template and "not implemented yet" in template
 
 
 def test_template_hints_come_from_the_student_template():

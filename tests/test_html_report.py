@@ -14,6 +14,8 @@ import pytest
 from conftest import ROOT
 
 from grader.cli.main import main
+from grader.core.results import FAILED, CheckResult, GradeResult, TestResult
+from grader.feedback.gradescope import to_gradescope
 from grader.feedback.html import PNG_MAGIC, find_curves, find_images, render_html
 
 
@@ -71,18 +73,17 @@ def tiny_png() -> bytes:
 HOSTILE = '<script>alert(1)</script><img src="http://evil.example/x.png"> & </pre>'
 
 
-def results_with(extra: dict, output: str = "✗ a check\n    it failed", status: str = "failed") -> dict:
-    return {
-        "score": 1.5, "execution_time": 2.0, "output": "header",
-        "tests": [
-            {"name": "unit", "score": 1.5, "max_score": 2, "status": "passed", "output": "✓ works",
-             "visibility": "visible", "extra_data": {}},
-            {"name": "training", "score": 0, "max_score": 3, "status": status, "output": output,
-             "visibility": "visible", "extra_data": extra},
-        ],
-        "leaderboard": [{"name": "mean return", "value": 123.4, "order": "desc"}],
-        "extra_data": {"assignment": "reinforce", "submission": "reinforce.py", "max_score": 5},
-    }
+def results_with(extra: dict, message: str = "it failed", printed: str = "", status: str = "failed") -> dict:
+    """A results.json made the way the grader makes it: the model, rendered by the Gradescope renderer."""
+    tests = [
+        TestResult("unit", 1.5, 2, "passed", checks=[CheckResult("works", points=1.5, max_points=2)]),
+        TestResult("training", 0, 3, status, checks=[CheckResult("a check", status=FAILED, max_points=3,
+                                                                 message=message)],
+                   student_output=printed, kind="threshold", extra_data=extra),
+    ]
+    result = GradeResult("reinforce", "reinforce.py", tests=tests, output="header", execution_time=2.0,
+                         leaderboard=[{"name": "mean return", "value": 123.4, "order": "desc"}])
+    return to_gradescope(result)
 
 
 def test_curves_thresholds_and_artifact_images_are_embedded(tmp_path: Path) -> None:
@@ -110,8 +111,7 @@ def test_curves_thresholds_and_artifact_images_are_embedded(tmp_path: Path) -> N
 
 
 def test_student_text_is_escaped(tmp_path: Path) -> None:
-    output = f"✗ a check\n    {HOSTILE}\n--- your program printed ---\n{HOSTILE}"
-    results = results_with({}, output=output)
+    results = results_with({}, message=HOSTILE, printed=HOSTILE)
     results["extra_data"]["submission"] = HOSTILE
     page = render_html(results)
     p = assert_self_contained(page, urls_in_text=True)
@@ -146,13 +146,26 @@ def test_grade_html_for_a_real_submission(tmp_path: Path) -> None:
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no headless browser installed")
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_page_renders_in_a_headless_browser(tmp_path: Path) -> None:
+    """Skipped only where no browser is installed (CI installs none: it is a system package, apt-get install
+    chromium); GRADER_REQUIRE_BROWSER=1 makes a missing browser a failure on a machine that promises one."""
+    import os
+
+    if CHROMIUM is None:
+        if os.environ.get("GRADER_REQUIRE_BROWSER") == "1":
+            pytest.fail("GRADER_REQUIRE_BROWSER=1 but no chromium is installed")
+        pytest.skip("no headless browser installed (apt-get install chromium)")
+    from matplotlib.image import imread
+
     page = tmp_path / "page.html"
-    page.write_text(render_html(results_with({"curve": [1, 2, 3]})), encoding="utf-8")
+    page.write_text(render_html(results_with({"curve": [1, 2, 3], "threshold": 2.5}, message=HOSTILE)),
+                    encoding="utf-8")
     shot = tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                    f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()],
-                   check=True, timeout=50, capture_output=True)
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1000,1400",
+                    page.as_uri()], check=True, timeout=80, capture_output=True)
     assert shot.read_bytes().startswith(PNG_MAGIC)
+    pixels = imread(str(shot))
+    assert pixels.std() > 0.05          # something was drawn: text, the table, the curve, not a blank page

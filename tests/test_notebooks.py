@@ -15,7 +15,7 @@ from grader.formats.markers import find_holes
 from grader.formats.notebooks import CHECK_MARK, notebook_from_source, notebook_to_python, split_code, write_notebook
 from grader.formats.source import SubmissionFormatError
 from grader.workflows.templates import expected_templates
-from tests.conftest import ROOT, grade_path, scores
+from tests.conftest import ROOT, feedback, grade_path, scores
 
 SOLUTIONS = sorted(p for p in (ROOT / "solutions").glob("*.py") if not p.name.startswith("_"))
 BANDITS = (ROOT / "solutions" / "bandits.py").read_text()
@@ -157,7 +157,7 @@ def test_same_wrong_solution_as_py_and_ipynb_loses_the_same_points(tmp_path):
 def test_template_notebook_scores_zero_without_crashing():
     result = grade_path(ROOT / "templates" / "bandits.ipynb", "bandits", seed=1)
     assert result.score == 0
-    assert all("not implemented yet" in t.output for t in result.tests)
+    assert all("not implemented yet" in feedback(t) for t in result.tests)
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
@@ -180,7 +180,7 @@ def test_messy_notebook_in_another_order_still_gets_full_marks(tmp_path):
     shuffled = [imports, agent, "%matplotlib inline", *reversed(holes)]
     messy = make_nb([c if isinstance(c, str) else c.source for c in shuffled])
     result = grade_path(save(messy, tmp_path / "bandits.ipynb"), "bandits", seed=5)
-    assert result.score == result.max_score, [t.output for t in result.tests]
+    assert result.score == result.max_score, [feedback(t) for t in result.tests]
 
 
 # -- bad input: a readable message, zero, and a result file --------------------------

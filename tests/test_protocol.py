@@ -13,6 +13,7 @@ import pytest
 from grader.core.assignment import load_assignment
 from grader.core.grading import GradeOptions, grade_submission
 from grader.sandbox import Child, ChildFailure, ChildSpec, SubmissionError
+from tests.conftest import feedback
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -149,23 +150,23 @@ def _test(result, name):
 
 
 def test_callbacks_and_abort(result):
-    assert _test(result, "callbacks").score == 1, _test(result, "callbacks").output
+    assert _test(result, "callbacks").score == 1, feedback(_test(result, "callbacks"))
 
 
 def test_named_processes_are_separate(result):
-    assert _test(result, "processes").score == 2, _test(result, "processes").output
-    assert "[decoder process]" not in _test(result, "processes").output   # it printed nothing
+    assert _test(result, "processes").score == 2, feedback(_test(result, "processes"))
+    assert "[decoder process]" not in feedback(_test(result, "processes"))   # it printed nothing
 
 
 def test_a_crash_fails_one_check_and_the_child_is_restarted(result):
     t = _test(result, "restart")
-    assert t.score == 1 and "exit status 3" in t.output
+    assert t.score == 1 and "exit status 3" in feedback(t)
 
 
 def test_output_is_truncated(result):
     t = _test(result, "output")
     assert t.score == 1
-    assert "output truncated" in t.output and len(t.output) < 5000
+    assert "output truncated" in feedback(t) and len(feedback(t)) < 5000
 
 
 # -- the reply channel: limits, forged frames, no restart after a violation --------------
@@ -323,8 +324,10 @@ def test_a_protocol_violation_costs_its_group_only_and_is_not_restarted(tmp_path
     sub.write_text("")
     result = grade_submission(sub, load_assignment("flood", tmp_path), GradeOptions(seed=0))
     flooded, honest = _test(result, "flooded"), _test(result, "honest")
-    assert (flooded.score, honest.score) == (0, 1), flooded.output
-    first, second = flooded.output.split("✗ is not restarted")
-    assert "wrote to the grader's channel" in first and "header" in first
-    assert "skipped:" in second and "wrote to the grader's channel" in second
+    assert (flooded.score, honest.score) == (0, 1), feedback(flooded)
+    # said once, for the group: the check that met it failed, the next one was not run (no restart)
+    assert flooded.cause.kind == "protocol"
+    assert "wrote to the grader's channel" in flooded.cause.summary and "header" in flooded.cause.summary
+    assert [(c.status, c.by_cause) for c in flooded.checks] == [("failed", True), ("not run", True)]
+    assert feedback(flooded).count("wrote to the grader's channel") == 1
     assert len(flooded.extra_data["startup_seconds"]) == 1     # one child: no respawn

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, feedback
 
 sys.path.insert(0, str(ROOT / "bench"))
 import bench_reinforce as bench
@@ -64,4 +64,4 @@ def test_reference_training_full_marks_through_the_sandbox(assignment, seed):
 
     result = grade_path(ROOT / "solutions" / f"{assignment}.py", assignment, only=["training"], seed=seed)
     test = result.tests[0]
-    assert test.score == test.max_score, test.output
+    assert test.score == test.max_score, feedback(test)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from grader.core.suite import import_local
-from tests.conftest import ROOT, group_result
+from tests.conftest import ROOT, feedback, group_result
 from tests.variants.vae import BAD_MODELS, EXACT_STATE, MEMORISER, REBUILD_FAILURES, REFUSES_ZERO_EPOCHS, TINY
 
 REFERENCE = (ROOT / "solutions" / "vae.py").read_text()
@@ -32,7 +32,7 @@ def test_reference_passes_and_writes_feedback_images(grade_source, tmp_path):
     artifacts = tmp_path / "artifacts"
     result = grade_source("vae", REFERENCE, only=["elbo"], artifacts_dir=artifacts)
     test = group_result(result, "elbo")
-    assert test.score == test.max_score, test.output
+    assert test.score == test.max_score, feedback(test)
     extra = test.extra_data
     assert extra["negative_elbo"] <= extra["threshold"]
     assert abs(extra["negative_elbo"] - extra["reconstruction"] - extra["kl"]) < 0.01
@@ -41,7 +41,7 @@ def test_reference_passes_and_writes_feedback_images(grade_source, tmp_path):
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert result.leaderboard and result.leaderboard[0]["order"] == "asc"
-    assert "held-out negative ELBO" in test.output and "reconstruction" in test.output
+    assert "held-out negative ELBO" in feedback(test) and "reconstruction" in feedback(test)
 
 
 @pytest.mark.timeout(120)
@@ -58,8 +58,8 @@ def test_template_scores_zero_on_elbo(grade_source):
     result = grade_source("vae", (ROOT / "templates" / "vae.py").read_text(), only=["elbo"])
     test = group_result(result, "elbo")
     assert test.score == 0
-    assert "not implemented yet" in test.output
-    assert "skipped: training did not produce a model" in test.output
+    assert "not implemented yet" in feedback(test)
+    assert "skipped: training did not produce a model" in feedback(test)
 
 
 @pytest.mark.timeout(120)
@@ -68,8 +68,8 @@ def test_bad_model_gets_a_clear_message(grade_source, patch, message):
     result = grade_source("vae", TINY + "\n" + patch, only=["elbo"])
     test = group_result(result, "elbo")
     assert test.score < test.max_score
-    assert message in test.output, test.output
-    assert "internal grader error" not in test.output
+    assert message in feedback(test), feedback(test)
+    assert "internal grader error" not in feedback(test)
 
 
 @pytest.mark.timeout(120)
@@ -89,7 +89,7 @@ def _decode(self, z):
 VAE.decode = _decode
 '''
     test = group_result(grade_source("vae", TINY + patch, only=["elbo"]), "elbo")
-    assert "held-out negative ELBO" in test.output and test.extra_data["negative_elbo"] > 0
+    assert "held-out negative ELBO" in feedback(test) and test.extra_data["negative_elbo"] > 0
 
 
 def _load_module(source: str, name: str) -> types.ModuleType:
@@ -119,7 +119,7 @@ def test_memoriser_gains_nothing_under_the_grader(grade_source):
     test = group_result(grade_source("vae", MEMORISER, only=["elbo"]), "elbo")
     assert test.extra_data["negative_elbo"] > 784 * np.log(2) * 0.9   # decode found nothing: zero logits
     assert test.score < test.max_score
-    assert "above the threshold" in test.output
+    assert "above the threshold" in feedback(test)
 
 
 @pytest.mark.timeout(120)
@@ -147,9 +147,9 @@ def train(images, args):
 '''
     test = group_result(grade_source("vae", spy, only=["elbo"]), "elbo")
     params = _elbo_params()
-    assert f"TRAIN 4000 uint8 (28, 28) z_dim={params['z_dim']} epochs={params['epochs']}" in test.output
-    assert "ENCODE 500 OVERLAP 0" in test.output          # held-out digits, none of them a training digit
-    main, decoder = test.output.split("[decoder process]\n")
+    assert f"TRAIN 4000 uint8 (28, 28) z_dim={params['z_dim']} epochs={params['epochs']}" in feedback(test)
+    assert "ENCODE 500 OVERLAP 0" in feedback(test)          # held-out digits, none of them a training digit
+    main, decoder = feedback(test).split("[decoder process]\n")
     assert "ENCODE 500" in main and "DECODE 500" not in main
     # The decoder process: the architecture from train(..., epochs=0) on 100 training digits, then only z.
     assert f"TRAIN 100 uint8 (28, 28) z_dim={params['z_dim']} epochs=0" in decoder
@@ -197,7 +197,7 @@ def _loss(self, images):
 VAE.loss = _loss
 '''
     test = group_result(grade_source("vae", REFERENCE + patch, only=["elbo"]), "elbo")
-    assert test.extra_data["negative_elbo"] > test.extra_data["threshold"], test.output
+    assert test.extra_data["negative_elbo"] > test.extra_data["threshold"], feedback(test)
     assert test.score == 1    # the model itself is fine: only the bound fails
 
 
@@ -215,7 +215,7 @@ def test_memoriser_through_a_file_gains_nothing(grade_source):
     tests/test_redteam.py (a fresh process inherits none)."""
     test = group_result(grade_source("vae", FILE_SIDE_CHANNEL, only=["elbo"]), "elbo")
     assert test.score < test.max_score
-    assert "your code raised" in test.output and "torch.save" in test.output, test.output   # the write failed
+    assert "your code raised" in feedback(test) and "torch.save" in feedback(test), feedback(test)   # the write failed
     assert "negative_elbo" not in test.extra_data
 
 
@@ -225,18 +225,18 @@ def test_encoding_process_may_still_compute_after_the_seal(grade_source):
     source = TINY.replace("        return mean, torch.exp(0.5 * log_var)",
                           "        print('encoding', len(images), flush=True)\n        return mean, torch.exp(0.5 * log_var)")
     test = group_result(grade_source("vae", source, only=["elbo"]), "elbo")
-    assert "encoding 500" in test.output and "negative_elbo" in test.extra_data
+    assert "encoding 500" in feedback(test) and "negative_elbo" in test.extra_data
 
 
 @pytest.mark.timeout(120)
 def test_decoder_holds_exactly_the_trained_state_even_if_train_ignores_epochs(grade_source):
     """The decoder's own train(..., epochs=0) trains anyway (on 100 images): load_state_dict overwrites it."""
     test = group_result(grade_source("vae", EXACT_STATE, only=["elbo"]), "elbo")
-    main, decoder = test.output.split("[decoder process]\n")
+    main, decoder = feedback(test).split("[decoder process]\n")
     trained = main.split("TRAINED ON 4000: ", 1)[1].split()[0]
     rebuilt = decoder.split("TRAINED ON 100: ", 1)[1].split()[0]
     used = {line.split("DECODING WITH ", 1)[1] for line in decoder.splitlines() if line.startswith("DECODING WITH")}
-    assert rebuilt != trained and used == {f"{trained} SEEN 4000"}, test.output   # weights and buffers
+    assert rebuilt != trained and used == {f"{trained} SEEN 4000"}, feedback(test)   # weights and buffers
     assert set(test.extra_data["state_dict"]) == {"enc.weight", "enc.bias", "dec.weight", "dec.bias", "seen"}
     assert test.extra_data["state_dict"]["enc.weight"] == [4, 784]
     assert "negative_elbo" in test.extra_data and test.score == 1
@@ -246,15 +246,15 @@ def test_decoder_holds_exactly_the_trained_state_even_if_train_ignores_epochs(gr
 @pytest.mark.parametrize("patch, message", list(REBUILD_FAILURES.values()), ids=list(REBUILD_FAILURES))
 def test_model_the_decoder_cannot_rebuild_scores_zero(grade_source, patch, message):
     test = group_result(grade_source("vae", TINY + "\n" + patch, only=["elbo"]), "elbo")
-    assert test.score == 0, test.output
-    assert message in test.output, test.output
-    assert "skipped: the trained model could not be rebuilt in the decoder process" in test.output
-    assert "internal grader error" not in test.output
+    assert test.score == 0, feedback(test)
+    assert message in feedback(test), feedback(test)
+    assert "skipped: the trained model could not be rebuilt in the decoder process" in feedback(test)
+    assert "internal grader error" not in feedback(test)
 
 
 @pytest.mark.timeout(120)
 def test_train_refusing_zero_epochs_is_rebuilt_with_one(grade_source):
     test = group_result(grade_source("vae", REFUSES_ZERO_EPOCHS, only=["elbo"]), "elbo")
-    main, decoder = test.output.split("[decoder process]\n")
+    main, decoder = feedback(test).split("[decoder process]\n")
     assert "TRAIN epochs=10 on 4000" in main and "TRAIN epochs=1 on 100" in decoder
-    assert test.score == 1 and "negative_elbo" in test.extra_data, test.output
+    assert test.score == 1 and "negative_elbo" in test.extra_data, feedback(test)

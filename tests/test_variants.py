@@ -12,7 +12,7 @@ import importlib
 import pytest
 
 from grader.core.assignment import list_assignments, load_assignment
-from tests.conftest import ROOT, group_result
+from tests.conftest import ROOT, feedback, group_result
 
 # The holes each assignment.toml declares: a new assignment without a catalogue fails below.
 HOLES = {name: load_assignment(name).holes for name in list_assignments()}
@@ -52,9 +52,9 @@ def test_catalogue_is_large_enough(assignment):
 def test_wrong_variant_loses_points(grade_source, assignment, hole, source):
     result = grade_source(assignment, _reference(assignment) + "\n" + source, only=[hole])
     test = group_result(result, hole)
-    assert test.score < test.max_score, test.output
+    assert test.score < test.max_score, feedback(test)
     assert test.status == "failed"
-    assert "✗" in test.output
+    assert "✗" in feedback(test)
 
 
 @pytest.mark.timeout(120)
@@ -63,4 +63,4 @@ def test_correct_alternative_keeps_full_marks(grade_source, assignment, hole, so
     result = grade_source(assignment, _reference(assignment) + "\n" + source,
                           only=[hole, *ALSO_WITH_CORRECT.get(assignment, [])])
     for test in result.tests:
-        assert test.score == test.max_score, test.output
+        assert test.score == test.max_score, feedback(test)

@@ -256,6 +256,6 @@ def test_reader_says_eof_mid_frame_and_reports_progress(pipe):
 def test_result_file_survives_non_finite_numbers(tmp_path):
     import json
 
-    from grader.core.results import write_json_atomic
+    from grader.feedback.files import write_json_atomic
     write_json_atomic(tmp_path / "r.json", {"a": float("nan"), "b": [float("inf"), 1.0]})
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": None, "b": [None, 1.0]}

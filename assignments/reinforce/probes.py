@@ -63,7 +63,7 @@ def _tensor_info(value) -> dict:
 
 def train(sub, ctx, run, seed, num_envs, overrides=None):
     """Train on a local vector CartPole-v1 in this process (no budget: only time bounds it)."""
-    env = cartpole_child.RecordingVectorEnv(num_envs)
+    env = cartpole_child.RecordingVectorEnv(num_envs, ctx)
     args = cartpole_child.make_args(sub, seed, overrides or {})
     reply = cartpole_child.run_train(sub, ctx, run, env, args)
     reply["returns"] = np.asarray(env.returns, dtype=np.float64)

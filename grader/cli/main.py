@@ -20,7 +20,9 @@ from grader.core.assignment import AssignmentError, UnknownAssignment, list_assi
 from grader.core.course import CourseNotFound, sandbox_isolation, use_course
 from grader.core.devices import DEVICES, DeviceError
 from grader.core.grading import GradeOptions, SelectionError, grade_file
-from grader.core.results import write_json_atomic
+from grader.feedback.files import write_json_atomic
+from grader.feedback.gradescope import to_gradescope
+from grader.feedback.progress import LiveProgress
 from grader.feedback.terminal import print_report
 from grader.formats.markers import MarkerError
 
@@ -135,22 +137,25 @@ def cmd_grade(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="grader-artifacts-") if args.html else nullcontext("") as tmp:
         if args.html and options.artifacts_dir is None:  # the page embeds the artifacts: make them
             options.artifacts_dir = Path(tmp)
+        console = Console()
         try:
-            result = grade_file(args.file, assignment, options, notes=notes)
+            with LiveProgress(console) as progress:
+                options.progress = progress
+                result = grade_file(args.file, assignment, options, notes=notes)
         except (SelectionError, DeviceError) as exc:
             raise UsageError(str(exc)) from None
         if args.html:
             from grader.feedback.html import write_html
             try:
-                write_html(args.html, result.to_gradescope(), roots=[options.artifacts_dir])
+                write_html(args.html, result, roots=[options.artifacts_dir])
             except OSError as exc:
                 raise UsageError(f"cannot write {args.html}: {exc.strerror}") from None
     if args.json:
         try:
-            write_json_atomic(args.json, result.to_gradescope())
+            write_json_atomic(args.json, to_gradescope(result))
         except OSError as exc:
             raise UsageError(f"cannot write {args.json}: {exc.strerror}") from None
-    print_report(result, Console(), verbose=args.verbose)
+    print_report(result, console, verbose=args.verbose)
     return 0
 
 
@@ -219,7 +224,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     require_regular_file(args.file)
     try:
         assignment, notes = resolve_assignment(args.file, args.assignment)
-        report = run_check(args.file, assignment, full=args.full, device=args.device, notes=notes)
+        with LiveProgress(Console(stderr=True)) as progress:
+            report = run_check(args.file, assignment, full=args.full, device=args.device, notes=notes,
+                               progress=progress)
     except (CheckError, DeviceError) as exc:
         raise UsageError(str(exc)) from None
     print(format_report(report))

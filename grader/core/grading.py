@@ -5,20 +5,25 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import __version__
 from grader.core.assignment import Assignment, AssignmentError, GroupConfig
+from grader.core.causes import contract_signature, explain_group
 from grader.core.course import sandbox_isolation
 from grader.core.devices import resolve_device
-from grader.core.results import GradeResult, TestResult
-from grader.core.suite import CheckRecord, GroupContext, GroupOutcome, seed_for
+from grader.core.results import Cause, GradeResult, TestResult
+from grader.core.suite import GroupContext, GroupOutcome, seed_for
 from grader.core.text import printable_text
 from grader.sandbox import ChildSpec, Isolation, NoIsolation, reaper
 
-MAX_FEEDBACK_OUTPUT = 4000
+MAX_FEEDBACK_OUTPUT = 4000       # characters of what the program printed kept in the feedback (head and tail)
+
+# Who watches a grading (the live progress display): called with (event, group, fields); event is
+# "start" / "progress" / "end" for a group. Never told anything that decides a score.
+ProgressHook = Callable[[str, str, dict], None]
 
 
 @dataclass
@@ -30,6 +35,7 @@ class GradeOptions:
     isolation: Isolation = field(default_factory=sandbox_isolation)  # namespaces where available
     artifacts_dir: Path | None = None
     time_scale: float = 1.0          # multiply every wall/CPU limit (slow machines, CI)
+    progress: ProgressHook | None = None
 
 
 class SelectionError(ValueError):
@@ -65,14 +71,21 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
         header.insert(0, no_isolation_warning(options.isolation))
 
     problem = problem or submission_problem(submission)
+    signature = _contract(assignment)
     for name in names:
         config = _scaled(configs[name], options.time_scale)
         if problem:
-            outcome = GroupOutcome()
-            outcome.checks.append(_failed_record(problem))
-        else:
-            outcome = run_group(suite[name], config, submission, assignment, master_seed, device, options)
-        result.tests.append(to_test_result(config, outcome))
+            test = to_test_result(config, GroupOutcome())
+            test.cause = Cause("file", problem.splitlines()[0] if problem.strip() else "the file cannot be graded",
+                               traceback="\n".join(problem.splitlines()[1:]))
+            result.tests.append(test)
+            continue
+        _tell(options, "start", name, {"points": config.points, "kind": config.kind,
+                                       "wall_seconds": config.limits.wall_seconds})
+        outcome = run_group(suite[name], config, submission, assignment, master_seed, device, options)
+        test = to_test_result(config, outcome, Path(assignment.submission_name).stem, signature)
+        _tell(options, "end", name, {"score": test.score, "max_score": test.max_score})
+        result.tests.append(test)
         result.leaderboard.extend(outcome.leaderboard)
 
     result.execution_time = time.monotonic() - t0
@@ -113,6 +126,8 @@ def run_group(fn, config: GroupConfig, submission: Path, assignment: Assignment,
         hash_seed=hash_seed,
     )
     ctx = GroupContext(config, spec, master_seed, device, options.artifacts_dir)
+    if options.progress is not None:
+        ctx.on_progress = lambda group, fields: _tell(options, "progress", group, fields)
     try:
         fn(ctx)
     except AssignmentError:
@@ -124,46 +139,59 @@ def run_group(fn, config: GroupConfig, submission: Path, assignment: Assignment,
     return ctx.outcome
 
 
-def to_test_result(config: GroupConfig, outcome: GroupOutcome) -> TestResult:
+def to_test_result(config: GroupConfig, outcome: GroupOutcome, module: str = "",
+                   signature: Callable[[str], str] | None = None) -> TestResult:
+    """The results model of one group: its checks and cause (:mod:`grader.core.causes`), notes and output."""
+    checks, cause = explain_group(outcome.checks, config.points, module, signature)
+    if outcome.error:
+        cause = Cause("internal", outcome.error,
+                      hint="this is a bug in the grader, not in your code: please tell the course staff")
     score = round(config.points * outcome.fraction, 4)
     passed = bool(outcome.checks) and all(c.passed for c in outcome.checks) and not outcome.error
-    lines = []
-    for c in outcome.checks:
-        mark = "✓" if c.passed else "✗"
-        lines.append(f"{mark} {c.name}")
-        if c.message:
-            lines.extend("    " + ln for ln in c.message.splitlines())
-    lines.extend(outcome.notes)
-    if outcome.error:
-        lines.append(outcome.error)
-    if outcome.student_output.strip():
-        text = outcome.student_output
-        if len(text) > MAX_FEEDBACK_OUTPUT:
-            text = text[:MAX_FEEDBACK_OUTPUT] + "\n[... more output not shown]"
-        lines.append("--- your program printed ---\n" + text.rstrip())
     return TestResult(
         name=config.name,
         score=score,
         max_score=config.points,
         status="passed" if passed else "failed",
-        summary=printable_text(_summary(outcome, passed)),
-        output=printable_text("\n".join(lines)),
+        checks=checks,
+        cause=cause,
+        notes=list(outcome.notes),
+        student_output=clip_output(outcome.student_output),
         visibility=config.visibility,
         kind=config.kind,
         seconds=outcome.seconds,
-        extra_data={"checks": [{"name": c.name, "passed": c.passed, "weight": c.weight} for c in outcome.checks],
-                    "startup_seconds": [round(s, 3) for s in outcome.startup_seconds], **outcome.extra},
+        extra_data={"startup_seconds": [round(s, 3) for s in outcome.startup_seconds], **outcome.extra},
     )
 
 
-def _summary(outcome: GroupOutcome, passed: bool) -> str:
-    if outcome.error:
-        return "internal grader error"
-    if passed:
-        return outcome.notes[0] if outcome.notes else f"all {len(outcome.checks)} checks passed"
-    failed = [c for c in outcome.checks if not c.passed]
-    first = failed[0].message.splitlines()[0] if failed and failed[0].message else "failed"
-    return f"{len(failed)}/{len(outcome.checks)} checks failed: {first}"[:160]
+def clip_output(text: str, limit: int = MAX_FEEDBACK_OUTPUT) -> str:
+    """What the program printed, at most ``limit`` characters: its beginning and its end (where an
+    error usually is), with how much was left out in between."""
+    if not text.strip():
+        return ""
+    text = text.rstrip()
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit * 3 // 4], text[-(limit // 4):]
+    return f"{head}\n[... {len(text) - len(head) - len(tail):,} characters not shown ...]\n{tail}"
+
+
+def _contract(assignment: Assignment) -> Callable[[str], str]:
+    """``name`` → the contract's ``def name(...)`` line, read from the statement (for signature hints)."""
+    readme = assignment.directory / "README.md"
+    try:
+        statement = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        statement = ""
+    return lambda name: contract_signature(statement, name)
+
+
+def _tell(options: GradeOptions, event: str, group: str, fields: dict) -> None:
+    if options.progress is not None:
+        try:
+            options.progress(event, group, fields)
+        except Exception:  # noqa: BLE001 - a display must never cost a grading
+            options.progress = None
 
 
 def submission_problem(path: Path) -> str:
@@ -181,10 +209,6 @@ def submission_problem(path: Path) -> str:
     except UnicodeDecodeError:
         return "the submission is not UTF-8 text"
     return syntax_problem(source, path.name)
-
-
-def _failed_record(message: str) -> CheckRecord:
-    return CheckRecord("submission loads", 1.0, False, message)
 
 
 def _group_configs(assignment: Assignment, suite: dict, kind: str) -> dict[str, GroupConfig]:

@@ -12,7 +12,14 @@ raw values with ``ctx.call(probe, **inputs)`` and scores them with
 
 A check that raises (the student's code raised, the child died, a
 requirement failed) fails alone; the group's score is the passed share of
-its checks' weights.
+its checks' weights. What each check found is kept as data (message,
+expected, got, hint; the sandbox's failure), and :mod:`grader.core.causes`
+turns it into the results model: a failure that stopped every check is said
+once, for the group.
+
+A hint (``ctx.require(..., hint=...)``) should be given only when the values
+the check observed match the mistake it names, so that it never sends a
+student the wrong way.
 """
 
 from __future__ import annotations
@@ -29,24 +36,37 @@ from typing import Any
 import numpy as np
 
 from grader.core.assignment import GroupConfig, group
+from grader.core.causes import Failure, Record
+from grader.core.results import MODEL_KEYS
 from grader.sandbox import ChildFailure, ChildSpec, SubmissionError
 from grader.sandbox.pool import ChildPool, RetiredEndpoint
 from grader.sandbox.process import DEFAULT_REPLY_BYTES
 
 # What a suite is written against (assignments import these from here).
-__all__ = ["DEFAULT_REPLY_BYTES", "CheckFailed", "GroupContext", "SuiteError", "as_array", "as_float", "describe",
-           "explain_submission_error", "group", "import_local", "seed_for"]
+__all__ = ["DEFAULT_REPLY_BYTES", "CheckFailed", "CheckSkipped", "GroupContext", "SuiteError", "as_array",
+           "as_float", "describe", "explain_submission_error", "factor_hint", "group", "import_local", "seed_for", "sig"]
+
 
 class CheckFailed(Exception):
-    """A requirement on the student's values did not hold; the message is feedback."""
+    """A requirement on the student's values did not hold; the message is feedback.
+
+    ``expected`` and ``got`` are what the grader wanted and what it observed, as the
+    student should read them; ``hint`` names the likely mistake and is given only when
+    the observed values match it."""
+
+    def __init__(self, message: str, *, expected: Any = None, got: Any = None, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.expected = "" if expected is None else str(expected)
+        self.got = "" if got is None else str(got)
+        self.hint = hint or ""
 
 
-@dataclass
-class CheckRecord:
-    name: str
-    weight: float
-    passed: bool = False
-    message: str = ""
+class CheckSkipped(Exception):
+    """The check cannot run (what it needs failed earlier); it scores nothing and says why."""
+
+
+CheckRecord = Record     # what ``ctx.check`` yields
 
 
 @dataclass
@@ -93,6 +113,7 @@ class GroupContext:
         self._t0 = time.monotonic()
         self.deadline = self._t0 + config.limits.wall_seconds
         self._pool = ChildPool(spec, self.deadline, config.limits.wall_seconds)
+        self.on_progress: Callable[[str, dict[str, Any]], None] | None = None
 
     # -- talking to the children -----------------------------------------
     def call(self, op: str, *, timeout: float | None = None,
@@ -113,6 +134,7 @@ class GroupContext:
         (a state_dict, thousands of decoded images): it is also what a hostile
         child can make the parent hold during that call.
         """
+        handlers = {"progress": self._child_progress, **(handlers or {})}
         try:
             return self._pool.call(endpoint, op, args, self._deadline(timeout), handlers, reply_bytes)
         except RetiredEndpoint as exc:
@@ -131,25 +153,50 @@ class GroupContext:
     def check(self, name: str, weight: float = 1.0) -> Iterator[CheckRecord]:
         record = CheckRecord(name, weight)
         self.outcome.checks.append(record)
+        self.progress(check=name)
         try:
             yield record
         except CheckFailed as exc:
-            record.message = str(exc)
+            record.message, record.expected, record.got, record.hint = exc.message, exc.expected, exc.got, exc.hint
+        except CheckSkipped as exc:
+            record.message, record.not_run = str(exc), True
         except SubmissionError as exc:
             record.message = explain_submission_error(exc)
+            record.failure = Failure.from_error("raised", exc.error)
         except ChildFailure as exc:
             record.message = exc.message
+            record.failure = Failure.from_error(exc.kind, exc.error, exc.message, exc.doing, exc.skipped)
         else:
             record.passed = True
 
     @staticmethod
-    def require(condition: Any, message: str) -> None:
+    def require(condition: Any, message: str, *, expected: Any = None, got: Any = None, hint: str = "") -> None:
+        """Fail the check with ``message`` (and what was expected and observed, and the hint that
+        fits) unless ``condition`` is exactly true."""
         if condition is not True and not (isinstance(condition, (bool, np.bool_)) and bool(condition)):
-            raise CheckFailed(message)
+            raise CheckFailed(message, expected=expected, got=got, hint=hint)
 
     @staticmethod
-    def fail(message: str) -> None:
-        raise CheckFailed(message)
+    def fail(message: str, *, expected: Any = None, got: Any = None, hint: str = "") -> None:
+        raise CheckFailed(message, expected=expected, got=got, hint=hint)
+
+    @staticmethod
+    def skip(reason: str) -> None:
+        """End the check unscored as "not run" (e.g. there is no trained model to evaluate)."""
+        raise CheckSkipped(reason)
+
+    def _child_progress(self, data: Any) -> None:
+        """The ``progress`` callback a child's kit code may send (e.g. episodes finished so far): numbers
+        only, for the display; nothing the child says here is kept or scored."""
+        if isinstance(data, dict):
+            self.progress(**{str(k)[:20]: v for k, v in list(data.items())[:4]
+                             if isinstance(v, (int, float)) and not isinstance(v, bool)})
+
+    def progress(self, **fields: Any) -> None:
+        """Tell whoever watches the grading how this group is doing (a check's name, episodes so far);
+        shown live in a terminal, ignored otherwise."""
+        if self.on_progress is not None:
+            self.on_progress(self.name, dict(fields))
 
     def seed(self) -> int:
         """A fresh seed for one run or input (31 bits, as torch and gymnasium want), drawn from
@@ -166,6 +213,9 @@ class GroupContext:
             self.outcome.leaderboard.append({"name": name, "value": float(value), "order": order})
 
     def extra(self, key: str, value: Any) -> None:
+        """Keep ``value`` in results.json (this test's ``extra_data``) and for the HTML page."""
+        if key in MODEL_KEYS:
+            raise SuiteError(f"ctx.extra({key!r}, ...): that key belongs to the results model")
         self.outcome.extra[key] = value
 
     def artifact_path(self, filename: str) -> Path | None:
@@ -211,6 +261,39 @@ def as_array(value: Any, what: str, shape: tuple[int, ...] | None = None, kind: 
     if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
         raise CheckFailed(f"{what} contains NaN or infinite values")
     return value
+
+
+def sig(value: Any, digits: int = 4, items: int = 8) -> str:
+    """A number, or a short list of them, in significant digits: ``sig(1e-6)`` reads "1e-06", not the
+    "0.0" of a fixed number of decimals, and ``sig(0.123456)`` reads "0.1235"."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        shown = [sig(v, digits, items) for v in list(value)[:items]]
+        return "[" + ", ".join(shown) + (", …" if len(value) > items else "") + "]"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    try:
+        return f"{float(value):.{digits}g}"
+    except (TypeError, ValueError):
+        return describe(value)
+
+
+def factor_hint(got: float, want: float, factors: Mapping[float, str], rtol: float = 1e-3) -> str:
+    """The hint of the first ``factor`` for which ``got ≈ factor × want`` (e.g. ``{64: "you summed over the
+    batch of 64 ..."}``), or ''. A hint is given only when the observed value matches that mistake."""
+    try:
+        got, want = float(got), float(want)
+    except (TypeError, ValueError):
+        return ""
+    if not (math.isfinite(got) and math.isfinite(want)) or abs(want) < 1e-12:
+        return ""
+    for factor, hint in factors.items():
+        if factor != 1 and math.isclose(got, factor * want, rel_tol=rtol, abs_tol=1e-9):
+            return hint
+    return ""
 
 
 def describe(value: Any) -> str:

@@ -1,15 +1,19 @@
 """Per-submission HTML feedback: one self-contained file a student can open offline.
 
-Built from the Gradescope-shaped result (``GradeResult.to_gradescope()``), so
-it can be made again from any ``results.json``. Everything is inline: CSS in a
-``<style>`` block, plots and images as ``data:`` URIs, no scripts, no network.
-Every piece of text from a submission is HTML-escaped.
+Drawn from the results model (:class:`grader.core.results.GradeResult`), or from
+a ``results.json``, which carries the model (``GradeResult.from_gradescope``):
+fields are read, never text. Everything is inline: CSS in a ``<style>`` block,
+plots and images as ``data:`` URIs, no scripts, no network. Every piece of text
+from a submission is HTML-escaped.
 
-What it shows, per test group: the score, the verdict of each check, learning
-curves (any numeric list under an ``extra_data`` key containing ``curve`` or
-``returns``, with a horizontal line at ``threshold`` when the group records
-one), images the suite saved as artifacts (any ``extra_data`` value that is a
-path to an existing PNG file), and what the submission printed.
+What it shows, per test group: the score, the group's cause once, each check
+(passed, failed with what was expected, what came back and the hint that fits,
+or not run), the notes, learning curves (any numeric list under a suite
+``extra_data`` key containing ``curve`` or ``returns``, with a horizontal line
+at ``threshold`` when the group records one), images the suite saved as
+artifacts (any suite ``extra_data`` value that is a path to an existing PNG
+file), and what the submission printed. Only what the suite recorded is
+searched for curves and images, never the student's text.
 """
 
 from __future__ import annotations
@@ -20,20 +24,21 @@ import io
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.core.results import CAUSE_KINDS, NOT_RUN, GradeResult, TestResult
 from grader.core.text import printable_text
+from grader.feedback.files import write_text_atomic
+from grader.feedback.text import MARKS, cause_heading, repeated_causes, summary_line
 
 CURVE_MARKERS = ("curve", "returns")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_BYTES = 8 << 20          # a larger "image" is not embedded (the page must stay openable)
 MAX_IMAGES_PER_TEST = 16
 MAX_CURVE_POINTS = 20000
-PRINTED_MARKER = "--- your program printed ---"
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 60em;
@@ -52,6 +57,20 @@ pre { background: #f6f8fa; padding: 0.6em; overflow-x: auto; white-space: pre-wr
       font-size: 0.85em; }
 img { max-width: 100%; height: auto; display: block; margin: 0.5em 0; }
 figure { margin: 0.5em 0; } figcaption { color: #666; font-size: 0.85em; }
+.notrun { color: #777; }
+.cause { border-left: 4px solid #c62828; background: #fdecea; padding: 0.4em 0.8em; margin: 0.6em 0; }
+.cause h3 { font-size: 1em; margin: 0.2em 0; color: #b71c1c; }
+.hint { border-left: 4px solid #f9a825; background: #fff8e1; padding: 0.3em 0.7em; margin: 0.3em 0; }
+ul.checks { list-style: none; padding-left: 0; }
+ul.checks li { margin: 0.35em 0; font-weight: normal; color: inherit; }
+ul.checks .mark { display: inline-block; width: 1.3em; font-weight: bold; }
+ul.checks li.passed .mark { color: #1a7f37; } ul.checks li.failed .mark { color: #c62828; }
+ul.checks li.failed > .name { font-weight: 600; }
+.detail { margin-left: 1.3em; } .detail p { margin: 0.2em 0; white-space: pre-wrap; word-break: break-word; }
+dl.values { display: grid; grid-template-columns: max-content auto; gap: 0.1em 0.8em; margin: 0.3em 0; }
+dl.values dt { color: #555; } dl.values dd { margin: 0; font-family: ui-monospace, monospace; font-size: 0.9em;
+       white-space: pre-wrap; word-break: break-word; }
+.notes p { margin: 0.2em 0; }
 """
 
 
@@ -179,86 +198,107 @@ def _fmt(x: Any) -> str:
     return f"{x:g}" if _is_number(x) else _e(x)
 
 
-def _split_output(output: str) -> tuple[str, str]:
-    """(grader's messages, what the program printed)."""
-    head, sep, printed = output.partition(PRINTED_MARKER)
-    return head.rstrip(), printed.strip("\n") if sep else ""
-
-
-def _first_message(test: Mapping[str, Any]) -> str:
-    if test.get("status") == "passed":
-        return "passed"
-    head, _ = _split_output(str(test.get("output", "")))
-    lines = [ln.strip() for ln in head.splitlines() if ln.strip()]
-    for i, line in enumerate(lines):
-        if line.startswith("✗"):
-            detail = lines[i + 1] if i + 1 < len(lines) and lines[i + 1][:1] not in "✓✗" else ""
-            return (line[1:].strip() + (": " + detail if detail else ""))[:200]
-    return (lines[0] if lines else "failed")[:200]
-
-
-def render_html(results: Mapping[str, Any], roots: Sequence[Path] = (), title: str | None = None) -> str:
-    """The feedback page for one Gradescope-shaped result; ``roots`` resolve relative image paths."""
-    extra = results.get("extra_data") or {}
-    assignment = extra.get("assignment", "")
-    submission = extra.get("submission", "")
-    tests = list(results.get("tests") or [])
-    score = results.get("score", 0)
-    max_score = extra.get("max_score", sum(t.get("max_score", 0) for t in tests))
-    title = title or f"{assignment}: {submission}"
-
+def render_html(results: GradeResult | Mapping[str, Any], roots: Sequence[Path] = (), title: str | None = None) -> str:
+    """The feedback page of one grading (the model, or a results.json that carries it);
+    ``roots`` resolve relative image paths."""
+    result = results if isinstance(results, GradeResult) else GradeResult.from_gradescope(results)
+    title = title or f"{result.assignment}: {result.submission}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="meta">score <strong>{_fmt(score)} / {_fmt(max_score)}</strong> · '
-        f"{_fmt(results.get('execution_time', 0))} s · grader {_e(extra.get('grader_version', __version__))}</p>",
+        f'<p class="meta">score <strong>{_fmt(result.score)} / {_fmt(result.max_score)}</strong> · '
+        f"{_fmt(round(result.execution_time, 1))} s · grader {_e(result.extra_data.get('grader_version', __version__))}</p>",
     ]
-    if results.get("output"):
-        parts.append(f"<pre>{_e(results['output'])}</pre>")
-    parts.append(_score_table(tests, score, max_score))
-    board = results.get("leaderboard") or []
-    if board:
+    if result.output:
+        parts.append(f"<pre>{_e(result.output)}</pre>")
+    parts.append(_score_table(result))
+    if result.leaderboard:
         parts.append("<h2>Leaderboard values</h2><table><tr><th>metric</th><th class='num'>value</th></tr>")
         parts.extend(f"<tr><td>{_e(b.get('name', ''))}</td><td class='num'>{_fmt(b.get('value', ''))}</td></tr>"
-                     for b in board)
+                     for b in result.leaderboard)
         parts.append("</table>")
-    for i, test in enumerate(tests):
-        parts.append(_test_section(i, test, roots))
+    same = repeated_causes(result.tests)
+    for i, test in enumerate(result.tests):
+        parts.append(_test_section(i, test, roots, same.get(test.name, "")))
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _score_table(tests: Sequence[Mapping[str, Any]], score: Any, max_score: Any) -> str:
+def _score_table(result: GradeResult) -> str:
     rows = ["<table><tr><th>test group</th><th class='num'>points</th><th class='num'>max</th>"
             "<th>status</th><th>message</th></tr>"]
-    for i, t in enumerate(tests):
-        status = str(t.get("status", ""))
+    for i, t in enumerate(result.tests):
         rows.append(
-            f"<tr><td><a href='#test-{i}'>{_e(t.get('name', ''))}</a></td>"
-            f"<td class='num'>{_fmt(t.get('score', 0))}</td><td class='num'>{_fmt(t.get('max_score', 0))}</td>"
-            f"<td class='{_e(status)}'>{_e(status)}</td><td>{_e(_first_message(t))}</td></tr>")
-    rows.append(f"<tr class='total'><td>total</td><td class='num'>{_fmt(score)}</td>"
-                f"<td class='num'>{_fmt(max_score)}</td><td></td><td></td></tr></table>")
+            f"<tr><td><a href='#test-{i}'>{_e(t.name)}</a></td>"
+            f"<td class='num'>{_fmt(t.score)}</td><td class='num'>{_fmt(t.max_score)}</td>"
+            f"<td class='{_e(t.status)}'>{_e(t.status)}</td><td>{_e(summary_line(t, 200))}</td></tr>")
+    rows.append(f"<tr class='total'><td>total</td><td class='num'>{_fmt(result.score)}</td>"
+                f"<td class='num'>{_fmt(result.max_score)}</td><td></td><td></td></tr></table>")
     return "\n".join(rows)
 
 
-def _test_section(index: int, test: Mapping[str, Any], roots: Sequence[Path]) -> str:
-    extra = test.get("extra_data") or {}
-    status = str(test.get("status", ""))
-    messages, printed = _split_output(str(test.get("output", "")))
-    out = [f"<section class='test' id='test-{index}'>",
-           f"<h2>{_e(test.get('name', ''))} — <span class='{_e(status)}'>{_fmt(test.get('score', 0))} / "
-           f"{_fmt(test.get('max_score', 0))}</span></h2>"]
-    if messages:
-        out.append(f"<pre>{_e(messages)}</pre>")
+def _cause(test: TestResult, same_cause_as: str) -> list[str]:
+    cause = test.cause
+    if cause is None:
+        return []
+    if same_cause_as:
+        label = CAUSE_KINDS.get(cause.kind, cause.kind)
+        return [f"<div class='cause'><h3>{_e(label)}: the same as in "
+                f"<a href='#test-{_e(same_cause_as)}'>{_e(same_cause_as)}</a> (see above)</h3></div>"]
+    out = [f"<div class='cause'><h3>{_e(cause_heading(cause))}</h3>"]
+    if cause.traceback.strip():
+        out.append(f"<pre>{_e(cause.traceback.rstrip())}</pre>")
+    if cause.hint:
+        out.append(f"<p class='hint'><strong>hint:</strong> {_e(cause.hint)}</p>")
+    out.append("</div>")
+    return out
+
+
+def _checks(test: TestResult) -> list[str]:
+    if not test.checks:
+        return []
+    out = ["<ul class='checks'>"]
+    for c in test.checks:
+        css = "notrun" if c.status == NOT_RUN else c.status
+        out.append(f"<li class='{_e(css)}'><span class='mark'>{_e(MARKS.get(c.status, '?'))}</span>"
+                   f"<span class='name'>{_e(c.name)}</span>")
+        if c.status == NOT_RUN or c.by_cause:
+            out.append(f" <span class='notrun'>— {_e(c.message or 'not run')}</span>")
+        elif not c.passed:
+            out.append("<div class='detail'>")
+            if c.message:
+                out.append(f"<p>{_e(c.message)}</p>")
+            if c.expected or c.got:
+                out.append("<dl class='values'>"
+                           + (f"<dt>expected</dt><dd>{_e(c.expected)}</dd>" if c.expected else "")
+                           + (f"<dt>got</dt><dd>{_e(c.got)}</dd>" if c.got else "") + "</dl>")
+            if c.hint:
+                out.append(f"<p class='hint'><strong>hint:</strong> {_e(c.hint)}</p>")
+            if c.traceback.strip():
+                out.append(f"<pre>{_e(c.traceback.rstrip())}</pre>")
+            out.append("</div>")
+        out.append("</li>")
+    out.append("</ul>")
+    return out
+
+
+def _test_section(index: int, test: TestResult, roots: Sequence[Path], same_cause_as: str = "") -> str:
+    extra = test.extra_data
+    status = "passed" if test.status == "passed" else "failed"
+    out = [f"<section class='test' id='test-{index}'><a id='test-{_e(test.name)}'></a>",
+           f"<h2>{_e(test.name)} — <span class='{status}'>{_fmt(test.score)} / {_fmt(test.max_score)}</span></h2>"]
+    out += _cause(test, same_cause_as)
+    out += _checks(test)
+    if test.notes:
+        out.append("<div class='notes'>" + "".join(f"<p>{_e(n)}</p>" for n in test.notes) + "</div>")
     curves = find_curves(extra)
     if curves:
-        png = plot_curves(curves, find_threshold(extra), title=str(test.get("name", "")))
+        png = plot_curves(curves, find_threshold(extra), title=test.name)
         if png is not None:
-            out.append(f"<figure><img alt='learning curve of {_e(test.get('name', ''))}' src='{png_data_uri(png)}'>"
+            out.append(f"<figure><img alt='learning curve of {_e(test.name)}' src='{png_data_uri(png)}'>"
                        "<figcaption>learning curve</figcaption></figure>")
         else:
             out.append("<p class='meta'>(matplotlib is not installed: curves not drawn)</p>")
@@ -267,24 +307,16 @@ def _test_section(index: int, test: Mapping[str, Any], roots: Sequence[Path]) ->
         if data is not None:
             out.append(f"<figure><img alt='{_e(label)}' src='{png_data_uri(data)}'>"
                        f"<figcaption>{_e(label)}: {_e(path.name)}</figcaption></figure>")
-    if printed:
-        out.append(f"<details><summary>what your program printed</summary><pre>{_e(printed)}</pre></details>")
+    if test.student_output.strip():
+        out.append(f"<details><summary>what your program printed</summary><pre>{_e(test.student_output)}</pre>"
+                   "</details>")
     out.append("</section>")
     return "\n".join(out)
 
 
-def write_html(path: Path, results: Mapping[str, Any], roots: Sequence[Path] = ()) -> None:
+def write_html(path: Path, results: GradeResult | Mapping[str, Any], roots: Sequence[Path] = ()) -> None:
     """Render and write atomically (a reader never sees half a page)."""
     write_text_atomic(Path(path), render_html(results, roots))
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["find_curves", "find_images", "plot_curves", "render_html", "write_html", "write_text_atomic"]

@@ -1,4 +1,12 @@
-"""The terminal report: one row per test group, then the feedback of failed groups."""
+"""The terminal report of ``grader grade``: one row per test group, then the feedback of failed groups.
+
+Drawn with rich from the results model (the same fields and order as
+:mod:`grader.feedback.text`): the cause of a group once (a cause shared by
+several groups, such as an import error, is printed for the first and named
+for the others), each check with what was expected and what came back, the
+hint when one fits. Student text is escaped and wrapped in ``Text`` objects,
+so it is never read as markup.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +14,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader.core.results import GradeResult
+from grader.core.results import CAUSE_KINDS, NOT_RUN, GradeResult, TestResult
 from grader.core.text import printable_text
+from grader.feedback.text import MARKS, PRINTED_HEADING, cause_heading, repeated_causes, summary_line
 
-STATUS_STYLE = {"passed": "green", "failed": "red"}
+STATUS_STYLE = {"passed": "green", "failed": "red", NOT_RUN: "dim"}
 
 
 def print_report(result: GradeResult, console: Console | None = None, verbose: bool = False) -> None:
     console = console or Console()
     warning = result.extra_data.get("isolation_warning")
     if warning:
-        console.print(Text(str(warning), style="bold red"))
+        console.print(Text(printable_text(warning), style="bold red"))
     table = Table(title=Text(printable_text(f"{result.assignment} — {result.submission}")), title_justify="left")
     table.add_column("test group")
     table.add_column("points", justify="right")
@@ -25,13 +34,60 @@ def print_report(result: GradeResult, console: Console | None = None, verbose: b
     table.add_column("message", overflow="fold", max_width=90)
     for t in result.tests:
         table.add_row(Text(printable_text(t.name)), f"{t.score:g}", f"{t.max_score:g}",
-                      Text(t.status, style=STATUS_STYLE.get(t.status, "")), Text(printable_text(t.summary)))
+                      Text(t.status, style=STATUS_STYLE.get(t.status, "")), Text(summary_line(t)))
     table.add_section()
     table.add_row("total", f"{result.score:g}", f"{result.max_score:g}", "", f"{result.execution_time:.1f} s")
     console.print(table)
     for note in result.extra_data.get("notes", []):
         console.print(Text(printable_text(f"note: {note}"), style="yellow"))
+    same = repeated_causes(result.tests)
     for t in result.tests:
         if verbose or t.status != "passed":
             console.rule(Text(printable_text(f"{t.name} ({t.score:g}/{t.max_score:g})")), align="left")
-            console.print(Text(printable_text(t.output)))
+            console.print(group_block(t, same.get(t.name, "")))
+
+
+def group_block(test: TestResult, same_cause_as: str = "") -> Text:
+    """The feedback of one group as styled text."""
+    out = Text()
+
+    def line(text: str, style: str = "", indent: str = "") -> None:
+        out.append(indent + printable_text(text) + "\n", style=style)
+
+    if test.cause is not None:
+        if same_cause_as:
+            line(f"{CAUSE_KINDS.get(test.cause.kind, test.cause.kind)}: the same as in {same_cause_as} (see above)",
+                 "bold red")
+        else:
+            line(cause_heading(test.cause), "bold red")
+            for ln in test.cause.traceback.rstrip().splitlines():
+                line(ln, "dim", "    ")
+            if test.cause.hint:
+                line(f"hint: {test.cause.hint}", "yellow", "    ")
+    for c in test.checks:
+        mark = MARKS.get(c.status, "?")
+        if c.passed:
+            line(f"{mark} {c.name}", "green")
+            continue
+        if c.status == NOT_RUN or c.by_cause:
+            line(f"{mark} {c.name} — {c.message or 'not run'}", "dim" if c.status == NOT_RUN else "red")
+            continue
+        line(f"{mark} {c.name}", "red")
+        for ln in c.message.splitlines():
+            line(ln, "", "    ")
+        if c.expected:
+            line(f"expected: {c.expected}", "cyan", "    ")
+        if c.got:
+            line(f"got:      {c.got}", "cyan", "    ")
+        if c.hint:
+            line(f"hint: {c.hint}", "yellow", "    ")
+        for ln in c.traceback.rstrip().splitlines():
+            line(ln, "dim", "      ")
+    for note in test.notes:
+        line(note)
+    if test.student_output.strip():
+        line(PRINTED_HEADING, "dim")
+        for ln in test.student_output.rstrip().splitlines():
+            line(ln)
+    out.rstrip()
+    return out

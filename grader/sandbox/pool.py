@@ -50,7 +50,7 @@ def _named(endpoint: str, failure: ChildFailure) -> ChildFailure:
     """Say which process failed when a group runs more than the main one."""
     if endpoint == MAIN:
         return failure
-    return ChildFailure(failure.kind, f"[{endpoint} process] {failure.message}")
+    return failure.again(f"[{endpoint} process] {failure.message}")
 
 
 class ChildPool:
@@ -92,10 +92,11 @@ class ChildPool:
         if slot.last_failure is not None:
             failure = slot.last_failure
             if failure.kind in FINAL_FAILURES or slot.respawns >= MAX_RESPAWNS:
-                raise _named(name, ChildFailure(failure.kind, f"skipped: {failure.message}"))
+                raise _named(name, failure.again(f"skipped: {failure.message}", skipped=True))
             slot.respawns += 1
         if time.monotonic() >= self.deadline:
-            raise ChildFailure("timeout", f"skipped: the group's time limit ({self.wall_seconds:g} s) was used up")
+            raise ChildFailure("timeout", f"skipped: the group's time limit ({self.wall_seconds:g} s) was used up",
+                               doing="starting a process", skipped=True)
         child = Child(self.spec)
         try:
             child.start(deadline)

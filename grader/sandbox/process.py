@@ -49,18 +49,33 @@ PROTOCOL_HINT = ("your program wrote to the grader's channel: a submission may p
 
 
 class ChildFailure(Exception):
-    """The child could not answer: it crashed, hung, exited early or broke the protocol."""
+    """The child could not answer: it crashed, hung, exited early or broke the protocol.
 
-    def __init__(self, kind: str, message: str) -> None:
+    Besides the message, what the feedback needs as data: ``error``, the student's
+    exception (type, message, traceback, frames) when the submission failed to import;
+    ``doing``, what the child was doing; ``skipped``, a call refused because of this
+    earlier failure (the child is not restarted after it)."""
+
+    def __init__(self, kind: str, message: str, *, error: Mapping[str, Any] | None = None, doing: str = "",
+                 skipped: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.error = dict(error) if error else None
+        self.doing = doing
+        self.skipped = skipped
+
+    def again(self, message: str | None = None, *, skipped: bool | None = None) -> ChildFailure:
+        """The same failure with another message (or marked as the reason a later call was skipped)."""
+        return ChildFailure(self.kind, self.message if message is None else message, error=self.error,
+                            doing=self.doing, skipped=self.skipped if skipped is None else skipped)
 
 
 class SubmissionError(Exception):
     """The student's code raised inside a probe; the child itself is still alive."""
 
     def __init__(self, error: Mapping[str, Any]) -> None:
+        self.error = dict(error)       # as sent: type, message, traceback, frames (see runner.describe_exception)
         self.type = str(error.get("type", "Exception"))
         self.message = str(error.get("message", ""))
         self.traceback = str(error.get("traceback", ""))
@@ -265,7 +280,8 @@ class Child:
         if status == "import_error" and isinstance(hello.get("error"), dict):
             error = SubmissionError(hello["error"])
             self.close()
-            raise ChildFailure("import_error", f"the submission failed to import:\n{error.traceback or error}")
+            raise ChildFailure("import_error", f"the submission failed to import:\n{error.traceback or error}",
+                               error=hello["error"], doing=doing)
         if status != "ready":
             raise self._violation(doing, "an unexpected greeting")
 
@@ -375,7 +391,8 @@ class Child:
     def _violation(self, doing: str, what: str) -> ChildFailure:
         """The child broke the protocol: stop it; the group must not restart it (see GroupContext)."""
         self.close()
-        return ChildFailure("protocol", f"the grader refused what it received while {doing} ({what}): {PROTOCOL_HINT}")
+        return ChildFailure("protocol", f"the grader refused what it received while {doing} ({what}): {PROTOCOL_HINT}",
+                            doing=doing)
 
     def _timeout(self, doing: str) -> ChildFailure:
         partial = self.endpoint.partial if self.endpoint is not None else None
@@ -385,7 +402,7 @@ class Child:
             got, total = partial
             where = f", part-way through a reply ({got:,} of {total:,} bytes received)" if total else \
                 f", part-way through a reply ({got} bytes received)"
-        return ChildFailure("timeout", f"time limit reached while {doing}{where}; the child was stopped")
+        return ChildFailure("timeout", f"time limit reached while {doing}{where}; the child was stopped", doing=doing)
 
     def _endpoint(self) -> Endpoint:
         if self.endpoint is None:
@@ -400,7 +417,7 @@ class Child:
             except subprocess.TimeoutExpired:
                 code = None
         self.close()
-        return ChildFailure("crashed", f"the child exited while {doing} ({describe_exit(code)})")
+        return ChildFailure("crashed", f"the child exited while {doing} ({describe_exit(code)})", doing=doing)
 
 
 def describe_exit(code: int | None) -> str:

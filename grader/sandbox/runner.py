@@ -66,18 +66,47 @@ class Channel:
 
 
 def describe_exception(exc: BaseException, submission_path: Path) -> dict[str, Any]:
-    """Exception summary that shows the student's own frames, not the runner's."""
+    """Exception summary that shows the student's own frames, not the runner's (nor torch's).
+
+    ``frames`` are those frames as data, ``[line, function, source line]``, outermost
+    first: the parent tells from them where it happened (a ``<module>`` frame calling a
+    function is code run at import) without reading the text; ``filename`` is the file
+    an ``OSError`` names."""
     frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if Path(f.filename).name == submission_path.name]
-    lines = traceback.format_list(own[-8:]) if own else []
+    own = [_relative(f) for f in frames if Path(f.filename).name == submission_path.name][-8:]
+    lines = traceback.format_list(own) if own else []
     text = "".join(lines) + "".join(traceback.format_exception_only(type(exc), exc))
     if isinstance(exc, SystemExit):
-        text = f"the submission called sys.exit({exc.code!r})\n" + "".join(lines)
-    return {
+        text = f"the submission called sys.exit({_safe_repr(exc.code)})\n" + "".join(lines)
+    described = {
         "type": type(exc).__name__,
         "message": _safe_str(exc),
         "traceback": text[-MAX_TRACEBACK_CHARS:],
+        "frames": [[int(f.lineno or 0), str(f.name)[:100], str(f.line or "")[:200]] for f in own],
     }
+    if isinstance(exc, OSError) and isinstance(exc.filename, str):
+        described["filename"] = exc.filename[:300]
+    if isinstance(exc, ModuleNotFoundError) and isinstance(exc.name, str):
+        described["module"] = exc.name[:200]
+    return described
+
+
+def _relative(frame: traceback.FrameSummary) -> traceback.FrameSummary:
+    """The frame with the file's name alone: the child's work folder is a temporary path the student
+    never saw (and it differs from one group to the next)."""
+    name = Path(frame.filename).name
+    try:   # Python 3.11+: keep the column range, which underlines the failing expression
+        return traceback.FrameSummary(name, frame.lineno, frame.name, lookup_line=False, line=frame.line,
+                                      end_lineno=frame.end_lineno, colno=frame.colno, end_colno=frame.end_colno)
+    except (TypeError, AttributeError):
+        return traceback.FrameSummary(name, frame.lineno, frame.name, lookup_line=False, line=frame.line)
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)[:200]
+    except BaseException:  # noqa: BLE001 - a hostile __repr__
+        return "<unprintable>"
 
 
 def _safe_str(exc: BaseException) -> str:

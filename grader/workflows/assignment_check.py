@@ -17,6 +17,7 @@ from pathlib import Path
 
 from grader.core.assignment import Assignment, AssignmentError, UnknownAssignment, load_assignment
 from grader.core.course import assignments_dir, solutions_dir, templates_dir
+from grader.core.environment import with_statement_block
 from grader.core.grading import GradeOptions, grade_file
 from grader.formats.markers import MarkerError, find_holes
 from grader.workflows.templates import expected_templates
@@ -161,6 +162,10 @@ def check_templates(a: Assignment) -> Iterator[Finding]:
             yield _error("templates", f"{path} is missing: run `grader templates`")
         elif path.read_text(encoding="utf-8") != text:
             yield _error("templates", f"{path} is out of sync with {solution.name}: run `grader templates`")
+    readme = a.directory / "README.md"
+    if readme.is_file() and readme.read_text(encoding="utf-8") != with_statement_block(readme.read_text(encoding="utf-8")):
+        yield _error("templates", f"{readme}'s block of importable packages is out of date (course.toml): "
+                                  "run `grader templates`")
 
 
 def check_grading(a: Assignment, device: str = "cpu", seed: int = 0) -> Iterator[Finding]:

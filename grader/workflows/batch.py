@@ -47,8 +47,11 @@ from grader import __version__
 from grader.core.assignment import UnknownAssignment, list_assignments, load_assignment
 from grader.core.grading import GradeOptions, grade_file, grade_submission
 from grader.core.identity import identify
-from grader.core.results import GradeResult, TestResult, write_json_atomic
-from grader.core.text import csv_text, printable_text
+from grader.core.results import Cause, GradeResult, TestResult
+from grader.core.text import printable_text
+from grader.feedback.files import write_json_atomic, write_text_atomic
+from grader.feedback.gradebook import GradebookEntry, gradebook_csv, gradebook_table
+from grader.feedback.gradescope import to_gradescope
 from grader.formats.source import RefusedFile, SubmissionFormatError, read_beneath, refusal
 from grader.formats.submission import supported_suffixes
 
@@ -392,8 +395,8 @@ def _failed_result(job: Job, message: str) -> GradeResult:
     except Exception:  # noqa: BLE001
         a = None
     if a is not None:
-        result.tests = [TestResult(name=g.name, score=0.0, max_score=g.points, status="failed", summary=message,
-                                   output=message, visibility=g.visibility, kind=g.kind)
+        result.tests = [TestResult(name=g.name, score=0.0, max_score=g.points, status="failed",
+                                   cause=Cause("ungraded", message), visibility=g.visibility, kind=g.kind)
                         for g in a.groups.values()]
     result.output = message
     result.extra_data = {"grader_version": __version__, "submission_sha256": job.sha256}
@@ -422,7 +425,7 @@ def grade_job(job: Job, payload: bytes | None, options: GradeOptions, fingerprin
         result.submission = job.display
         result.extra_data["batch"] = {"student": job.student, "source": job.source, "file_sha256": job.sha256,
                                       "assignment_fingerprint": fingerprint, "status": status}
-        data = _relocate(result.to_gradescope(), str(artifacts), ARTIFACTS_NAME)
+        data = _relocate(to_gradescope(result), str(artifacts), ARTIFACTS_NAME)
         page = render_html(data, roots=[Path(tmp)]) if html else ""
         return TaskOutcome(results=data, html=page, artifacts=_collect(artifacts), status=status)
 
@@ -532,7 +535,6 @@ def write_outcome(out: Path, job: Job, outcome: TaskOutcome) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
     if outcome.html:
-        from grader.feedback.html import write_text_atomic
         write_text_atomic(folder / HTML_NAME, outcome.html)
     write_json_atomic(folder / RESULTS_NAME, outcome.results)   # last: its presence means "done"
     stale = out / student_dirname(job.student) / UNKNOWN
@@ -542,47 +544,27 @@ def write_outcome(out: Path, job: Job, outcome: TaskOutcome) -> None:
 
 def gradebook_rows(out: Path) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the gradebook, read from every results.json under ``out``."""
+    return gradebook_table(_gradebook_entries(out))
+
+
+def _gradebook_entries(out: Path) -> list[GradebookEntry]:
     import json
 
-    records = []
+    entries = []
     for path in sorted(out.glob(f"*/*/{RESULTS_NAME}")):
         try:
             data = json.loads(path.read_text())
             extra = data.get("extra_data", {})
             batch = extra.get("batch", {})
-            records.append({
-                "student": path.parent.parent.name,     # the one-to-one name (student_dirname)
-                "assignment": extra.get("assignment", path.parent.name),
-                "groups": [(t["name"], t["score"]) for t in data.get("tests", [])],
-                "total": data.get("score", 0), "max": extra.get("max_score", ""),
-                "time": data.get("execution_time", ""), "status": batch.get("status", "graded"),
-                "file": batch.get("source", ""),
-            })
+            status = str(batch.get("status", "graded"))
+            entries.append(GradebookEntry(path.parent.parent.name,     # the one-to-one name (student_dirname)
+                                          str(extra.get("assignment", path.parent.name)),
+                                          GradeResult.from_gradescope(data), status, str(batch.get("source", "")),
+                                          scored=not status.startswith(MISSING)))   # no score for one that is gone
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            records.append({"student": path.parent.parent.name, "assignment": path.parent.name, "groups": [],
-                            "total": 0, "max": "", "time": "", "file": "",
-                            "status": f"error: unreadable {RESULTS_NAME}: {type(exc).__name__}"})
-    assignments = sorted({r["assignment"] for r in records if r["groups"]})
-    prefix = len(assignments) > 1
-
-    def column(assignment: str, group: str) -> str:
-        return f"{assignment}:{group}" if prefix else group
-
-    columns: list[str] = []
-    for r in records:
-        for g, _ in r["groups"]:
-            c = column(r["assignment"], g)
-            if c not in columns:
-                columns.append(c)
-    header = ["student", "assignment", *columns, "total", "max_score", "time_s", "status", "file"]
-    rows = []
-    for r in sorted(records, key=lambda r: (r["student"], r["assignment"])):
-        scores = {column(r["assignment"], g): s for g, s in r["groups"]}
-        if str(r["status"]).startswith(MISSING):    # no score for a submission that is gone
-            scores, r["total"] = {}, ""
-        rows.append([r["student"], r["assignment"], *(_num(scores.get(c, "")) for c in columns),
-                     _num(r["total"]), _num(r["max"]), _num(r["time"]), r["status"], r["file"]])
-    return header, rows
+            entries.append(GradebookEntry(path.parent.parent.name, path.parent.name, None,
+                                          f"error: unreadable {RESULTS_NAME}: {type(exc).__name__}"))
+    return entries
 
 
 def _num(x: Any) -> str:
@@ -591,11 +573,8 @@ def _num(x: Any) -> str:
 
 def write_gradebook(out: Path) -> Path:
     """Rebuild ``gradebook.csv`` from the results files (atomically)."""
-    from grader.feedback.html import write_text_atomic
-
-    header, rows = gradebook_rows(out)
     path = out / GRADEBOOK_NAME
-    write_text_atomic(path, csv_text(header, rows))   # escaped, and no cell a spreadsheet runs as a formula
+    write_text_atomic(path, gradebook_csv(_gradebook_entries(out)))   # escaped, no cell a spreadsheet runs
     return path
 
 
@@ -772,5 +751,5 @@ def _error_outcome(job: Job, error: str, fingerprint: str, html: bool) -> TaskOu
     status = f"error: {error}"
     result.extra_data["batch"] = {"student": job.student, "source": job.source, "file_sha256": job.sha256,
                                   "assignment_fingerprint": fingerprint, "status": status}
-    data = result.to_gradescope()
+    data = to_gradescope(result)
     return TaskOutcome(results=data, html=render_html(data) if html else "", artifacts={}, status=status)

@@ -26,10 +26,11 @@ from typing import Any
 
 from grader.core.assignment import Assignment, AssignmentError, UnknownAssignment, load_assignment
 from grader.core.course import templates_dir
+from grader.core.environment import describe_offered, unavailable_imports
 from grader.core.grading import GradeOptions, grade_file
 from grader.core.identity import assignment_from_name, identify_file
 from grader.core.results import GradeResult
-from grader.core.text import printable_text
+from grader.feedback.selfcheck import render_check_report
 
 PUBLIC_SEED = 0          # public checks are reproducible: same file, same feedback
 DISCLAIMER = ("These public checks use fixed inputs; the graded tests use other inputs, more cases and secret "
@@ -46,7 +47,8 @@ class CheckReport:
     path: Path
     result: GradeResult
     skipped: list[str] = field(default_factory=list)
-    hints: dict[str, str] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)      # hole → the template's # TODO (for holes not done yet)
+    warnings: list[str] = field(default_factory=list)       # e.g. imports the grader does not have
 
     @property
     def passed(self) -> bool:
@@ -114,35 +116,36 @@ def run_check(path: Path, assignment: Assignment | None = None, full: bool = Fal
     else:   # only threshold groups, and no --full
         result = GradeResult(assignment=assignment.name, submission=path.name,
                              extra_data={"notes": list(notes)} if notes else {})
-    return CheckReport(assignment, path, result, skipped, template_hints(assignment))
+    return CheckReport(assignment, path, result, skipped, template_hints(assignment), import_warnings(path, assignment))
 
 
 def format_report(report: CheckReport) -> str:
     """Plain text (a terminal and a notebook cell show it alike): one line per group, details for failures."""
-    r = report.result
-    lines = [f"Public checks of {report.path.name} — {report.assignment.title}"]
-    if r.extra_data.get("isolation_warning"):
-        reason = r.extra_data["isolation_warning"].split(":", 1)[0].replace("WARNING: graded WITHOUT", "without")
-        lines.insert(0, f"note: checked {reason} (fine for a self-check; the course grades isolated)")
-    width = max([len(t.name) for t in r.tests] + [len(s) for s in report.skipped] + [8])
-    for t in r.tests:
-        checks = t.extra_data.get("checks", [])
-        good = sum(1 for c in checks if c["passed"])
-        if t.status == "passed":
-            lines.append(f"  ✓ {t.name:<{width}}  {good}/{len(checks)} checks pass")
-            continue
-        lines.append(f"  ✗ {t.name:<{width}}  {good}/{len(checks)} checks pass")
-        lines.extend("      " + ln for ln in t.output.splitlines() if not ln.startswith("✓"))
-        hint = report.hints.get(t.name)
-        if hint:
-            lines.append(f"      hint: {hint}")
-    for name in report.skipped:
-        lines.append(f"  – {name:<{width}}  skipped: a training/threshold run (run with --full, or check(full=True))")
-    for note in r.extra_data.get("notes", []):
-        lines.append(f"  note: {note}")
-    good = sum(1 for t in r.tests if t.status == "passed")
-    lines.append(f"{good} of {len(r.tests)} groups pass ({r.execution_time:.1f} s). {DISCLAIMER}")
-    return printable_text("\n".join(lines))
+    return render_check_report(report.result, heading=f"Public checks of {report.path.name} — {report.assignment.title}",
+                               skipped=report.skipped, todos=report.hints, warnings=report.warnings,
+                               disclaimer=DISCLAIMER)
+
+
+def import_warnings(path: Path, assignment: Assignment) -> list[str]:
+    """What ``path`` imports that the grader does not offer (course.toml's packages): one warning, or none.
+
+    ``grader check`` runs on the student's own Python, where ``import tqdm`` may work;
+    graded, it fails and the file scores nothing. Said before the checks run."""
+    from grader.formats.source import SubmissionFormatError
+    from grader.formats.submission import prepare_submission
+
+    try:
+        with prepare_submission(path, assignment.submission_name) as prepared:
+            source = prepared.python_file.read_text(encoding="utf-8")
+    except (SubmissionFormatError, OSError, UnicodeDecodeError, RecursionError, MemoryError, ValueError):
+        return []
+    missing = unavailable_imports(source, Path(assignment.submission_name).stem)
+    if not missing:
+        return []
+    where = path.suffix.lower() == ".py"
+    names = ", ".join(f"`{m}`" + (f" (line {line})" if where else "") for m, line in missing)
+    return [f"your file imports {names}, which the grader does not have: graded, that import fails and every "
+            f"group scores 0. A submission may import {describe_offered()}."]
 
 
 # -- from a notebook or a script -------------------------------------------------

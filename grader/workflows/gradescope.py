@@ -204,7 +204,8 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
     """Grade the one submission under ``root/submission``; write and return ``root/results/results.json``."""
     from grader.core.course import sandbox_isolation
     from grader.core.grading import GradeOptions
-    from grader.core.results import write_json_atomic
+    from grader.feedback.files import write_json_atomic
+    from grader.feedback.gradescope import to_gradescope
     from grader.sandbox import NoIsolation
     from grader.workflows.batch import Job, discover_student, grade_payload, read_payload
 
@@ -228,7 +229,7 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
     with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp:
         result = grade_payload(job, read_payload(job), options, Path(tmp))
     result.execution_time = time.monotonic() - t0
-    data = result.to_gradescope()
+    data = to_gradescope(result)
     write_json_atomic(root / "results" / "results.json", data)
     return data
 
@@ -244,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         data = run_autograder(root, args.assignment, args.device)
     except Exception as exc:  # noqa: BLE001 - Gradescope must get a results file whatever happens
-        from grader.core.results import write_json_atomic
+        from grader.feedback.files import write_json_atomic
         data = {"score": 0, "output": f"the autograder failed: {type(exc).__name__}: {exc}; "
                                       "please tell the course staff", "tests": [],
                 "extra_data": {"grader_version": __version__}}

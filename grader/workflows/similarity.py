@@ -347,7 +347,7 @@ def csv_rows(report: SimilarityReport) -> list[list[str]]:
 def similarity_report(submissions_dir: Path, out: Path, assignment: str | None = None,
                       threshold: float = DEFAULT_THRESHOLD, jobs: int = 1, exclude: Sequence[Path] = ()) -> SimilarityReport:
     """Compare every pair of hand-ins in ``submissions_dir``; write ``out/similarity.html`` and ``.csv``."""
-    from grader.feedback.html import write_text_atomic
+    from grader.feedback.files import write_text_atomic
     from grader.feedback.similarity import render_similarity
 
     t0 = time.monotonic()

@@ -1,4 +1,6 @@
-"""Generate (or check) every student template from the marked reference solutions."""
+"""Generate (or check) what students get that is made from one source: every template, from the
+marked reference solution, and every statement's block of importable packages, from course.toml
+(:mod:`grader.core.environment`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 
 from grader.core.assignment import AssignmentError, list_assignments, load_assignment
 from grader.core.course import assignments_dir, solutions_dir, templates_dir
+from grader.core.environment import with_statement_block
 from grader.formats.markers import make_template
 
 # One renderer per template format; the notebook renderer registers itself here too.
@@ -29,7 +32,7 @@ def _render_notebook(solution: Path, source: str) -> str:
         if a.submission_name == solution.name:
             title, assignment = a.title, a.name
             readme = a.directory / "README.md"
-            statement = readme.read_text() if readme.is_file() else ""
+            statement = with_statement_block(readme.read_text()) if readme.is_file() else ""
             break
     return write_notebook(notebook_from_source(source, name=solution.stem, title=title, statement=statement,
                                                assignment=assignment, path=str(solution)))
@@ -51,15 +54,34 @@ def expected_templates(solutions: Path | None = None, templates: Path | None = N
     return out
 
 
+def expected_statements(root: Path | None = None) -> dict[Path, str]:
+    """Each assignment's README.md with its packages block as course.toml makes it now."""
+    root = root or assignments_dir()
+    out: dict[Path, str] = {}
+    for name in list_assignments(root):
+        readme = root / name / "README.md"
+        if readme.is_file():
+            out[readme] = with_statement_block(readme.read_text(encoding="utf-8"))
+    return out
+
+
+def _generated(solutions: Path | None, templates: Path | None) -> dict[Path, str]:
+    """Templates, plus the course's statements when the course's own folders are meant."""
+    out = expected_templates(solutions, templates)
+    if solutions is None and templates is None:
+        out.update(expected_statements())
+    return out
+
+
 def stale_templates(solutions: Path | None = None, templates: Path | None = None) -> list[Path]:
-    """Templates that are missing or differ from what the solutions generate."""
-    return [p for p, text in expected_templates(solutions, templates).items()
+    """Generated files (templates; statements' package blocks) that are missing or out of date."""
+    return [p for p, text in _generated(solutions, templates).items()
             if not p.is_file() or p.read_text() != text]
 
 
 def write_templates(solutions: Path | None = None, templates: Path | None = None) -> list[Path]:
     written = []
-    for path, text in expected_templates(solutions, templates).items():
+    for path, text in _generated(solutions, templates).items():
         if not path.is_file() or path.read_text() != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)

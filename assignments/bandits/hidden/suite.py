@@ -32,6 +32,34 @@ def _seed(ctx: GroupContext) -> int:
     return int(ctx.rng.integers(2**31))
 
 
+def _counts(choices: np.ndarray, k: int) -> str:
+    counts = np.bincount(choices, minlength=k)
+    return ", ".join(f"arm {a}: {int(c)}" for a, c in enumerate(counts) if c)
+
+
+def _tie_hint(choices: np.ndarray) -> str:
+    """Which tie-breaking the choices among the tied arms 1, 3, 4 show (none when they show no tie rule)."""
+    tied = set(np.unique(choices).tolist())
+    if tied == {4}:
+        return "you break ties toward the highest index; np.argmax(estimates) returns the lowest one"
+    if len(tied) > 1 and tied <= {1, 3, 4}:
+        return ("you break ties at random (e.g. rng.choice over the best arms); the contract asks for the lowest "
+                "index, as np.argmax(estimates) returns it")
+    return ""
+
+
+def _exploration_hint(greedy_share: float, eps: float, k: int, n: int) -> str:
+    """The hint for a greedy share that matches a known mistake, and only then."""
+    if abs(greedy_share - (1 - eps)) < _tolerance(1 - eps, n):
+        return ("the greedy arm is chosen 1 − ε of the time: exploring must draw among all k arms, the greedy one "
+                "included (rng.integers(len(estimates)))")
+    if abs(greedy_share - (eps + (1 - eps) / k)) < _tolerance(eps + (1 - eps) / k, n):
+        return "you explore with probability 1 − ε instead of ε (compare rng.random() < epsilon)"
+    if abs(greedy_share - 0.9 - 0.1 / k) < _tolerance(0.9 + 0.1 / k, n) and abs(eps - 0.1) > 1e-9:
+        return "you explore 10% of the time whatever ε is: use the epsilon argument"
+    return ""
+
+
 @group("epsilon_greedy")
 def epsilon_greedy(ctx: GroupContext) -> None:
     rng = ctx.rng
@@ -51,7 +79,8 @@ def epsilon_greedy(ctx: GroupContext) -> None:
         est = np.array([0.5, 2.0, -1.0, 2.0, 2.0])
         choices = _choices(ctx, est, 0.0, _seed(ctx), 200)
         ctx.require(np.all(choices == 1), "with ε = 0 and estimates [0.5, 2, -1, 2, 2] the choice must be arm 1 "
-                                          "(ties broken toward the lowest index, as np.argmax does)")
+                                          "(ties broken toward the lowest index, as np.argmax does)",
+                    expected="arm 1 every time", got=_counts(choices, len(est)), hint=_tie_hint(choices))
 
     with ctx.check("ε = 1 explores uniformly over all arms"):
         k = 5
@@ -68,19 +97,23 @@ def epsilon_greedy(ctx: GroupContext) -> None:
         freq = np.bincount(_choices(ctx, est, eps, _seed(ctx), n), minlength=k) / n
         share = 1 - eps + eps / k
         ctx.require(abs(freq[greedy] - share) < _tolerance(share, n),
-                    f"the greedy arm was chosen {freq[greedy]:.3f} of the time; expected 1 − ε + ε/k = {share:.3f} "
-                    f"(exploration picks among all arms, the greedy one included)")
+                    f"the greedy arm was chosen {freq[greedy]:.3f} of the time; expected 1 − ε + ε/k = {share:.3f}",
+                    expected=f"{share:.3f}", got=f"{freq[greedy]:.3f}",
+                    hint=_exploration_hint(freq[greedy], eps, k, n))
         others = np.delete(freq, greedy)
         ctx.require(np.all(np.abs(others - eps / k) < _tolerance(eps / k, n)),
-                    f"each non-greedy arm should be chosen ε/k = {eps / k:.3f} of the time; got {np.round(others, 3).tolist()}")
+                    f"each non-greedy arm should be chosen ε/k = {eps / k:.3f} of the time; got {np.round(others, 3).tolist()}",
+                    expected=f"{eps / k:.3f} each", got=str(np.round(others, 3).tolist()))
 
     with ctx.check("greedy share with ε = 0.1, k = 10"):
         k, eps = 10, 0.1
         est = rng.normal(size=k)
         freq = np.bincount(_choices(ctx, est, eps, _seed(ctx), n), minlength=k) / n
         share = 1 - eps + eps / k
-        ctx.require(abs(freq[np.argmax(est)] - share) < _tolerance(share, n),
-                    f"the greedy arm was chosen {freq[np.argmax(est)]:.3f} of the time; expected {share:.3f}")
+        got = freq[np.argmax(est)]
+        ctx.require(abs(got - share) < _tolerance(share, n),
+                    f"the greedy arm was chosen {got:.3f} of the time; expected {share:.3f}",
+                    expected=f"{share:.3f}", got=f"{got:.3f}", hint=_exploration_hint(got, eps, k, n))
 
     with ctx.check("randomness comes only from rng: same seed ⇒ same choices, other seed ⇒ other choices"):
         est = rng.normal(size=6)
@@ -88,10 +121,10 @@ def epsilon_greedy(ctx: GroupContext) -> None:
         a = _choices(ctx, est, 0.5, seed, 400)
         b = _choices(ctx, est, 0.5, seed, 400)
         c = _choices(ctx, est, 0.5, seed + 1, 400)
-        ctx.require(np.array_equal(a, b), "two runs with generators of the same seed made different choices; "
-                                          "draw random numbers only from the rng argument")
-        ctx.require(not np.array_equal(a, c), "generators with different seeds gave identical choices; "
-                                              "draw random numbers from the rng argument")
+        ctx.require(np.array_equal(a, b), "two runs with generators of the same seed made different choices",
+                    hint="draw random numbers only from the rng argument (not np.random.*, random or a new generator)")
+        ctx.require(not np.array_equal(a, c), "generators with different seeds gave identical choices",
+                    hint="draw random numbers from the rng argument (a generator seeded inside ignores it)")
 
 
 @group("update_estimate")
@@ -123,7 +156,8 @@ def update_estimate(ctx: GroupContext) -> None:
         i = int(np.argmax(np.abs(got - want)))
         ctx.require(np.allclose(got, want, rtol=1e-9, atol=1e-12),
                     f"update_estimate({e[i]:.4f}, count={c[i]}, reward={r[i]:.4f}, alpha=0) returned {got[i]:.6f}, "
-                    f"expected Q + (R − Q)/count = {want[i]:.6f}")
+                    f"expected Q + (R − Q)/count = {want[i]:.6f}",
+                    hint=_update_hint(got, e, c, r, np.zeros(n)))
 
     with ctx.check("constant step size (α > 0) on random cases", weight=2):
         n = 200
@@ -133,7 +167,8 @@ def update_estimate(ctx: GroupContext) -> None:
         i = int(np.argmax(np.abs(got - want)))
         ctx.require(np.allclose(got, want, rtol=1e-9, atol=1e-12),
                     f"update_estimate({e[i]:.4f}, count={c[i]}, reward={r[i]:.4f}, alpha={a[i]:.3f}) returned {got[i]:.6f}, "
-                    f"expected Q + α(R − Q) = {want[i]:.6f}")
+                    f"expected Q + α(R − Q) = {want[i]:.6f}",
+                    hint=_update_hint(got, e, c, r, a))
 
     with ctx.check("successive sample-average updates give the mean of the rewards"):
         rewards = rng.normal(size=50)
@@ -141,6 +176,25 @@ def update_estimate(ctx: GroupContext) -> None:
         want = np.cumsum(rewards)[1:] / np.arange(2, 51)
         ctx.require(np.allclose(got, want, rtol=1e-9, atol=1e-12),
                     "updating the mean of the first n rewards with reward n+1 (count = n+1) must give the mean of n+1 rewards")
+
+
+def _update_hint(got: np.ndarray, e: np.ndarray, c: np.ndarray, r: np.ndarray, a: np.ndarray) -> str:
+    """Name the mistake the returned values match exactly (each candidate is a common wrong update)."""
+    step = np.where(a == 0, 1.0 / c, a)
+    candidates = {
+        "the step is 1/(count + 1): count already includes this pull, so the step is 1/count":
+            e + np.where(a == 0, 1.0 / (c + 1), a) * (r - e),
+        "the step is 1/(count − 1): count already includes this pull, so the step is 1/count":
+            e + np.where(a == 0, 1.0 / np.maximum(c - 1, 1), a) * (r - e),
+        "α is ignored: with alpha > 0 the step is alpha, not 1/count": e + (r - e) / c,
+        "the sign is flipped: the estimate moves toward the reward, Q + step · (R − Q)": e - step * (r - e),
+        "the step is 1 − α; with alpha > 0 the step is alpha itself": e + np.where(a == 0, 1.0 / c, 1 - a) * (r - e),
+        "1 // count is integer division (0 for count > 1): use 1 / count": e + np.where(a == 0, 1 // c, a) * (r - e),
+    }
+    for hint, values in candidates.items():
+        if np.allclose(got, values, rtol=1e-9, atol=1e-12):
+            return hint
+    return ""
 
 
 @group("agent")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.core.suite import CheckFailed, GroupContext, as_array, group
+from grader.core.suite import CheckFailed, GroupContext, as_array, factor_hint, group, sig
 from grader.kits.cartpole.parent import training_group
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -115,19 +115,48 @@ def _loss_reply(ctx: GroupContext, logits, actions, returns) -> dict:
     return reply
 
 
+def loss_hint(got: float, logits: np.ndarray, actions: np.ndarray, returns: np.ndarray) -> str:
+    """The mistake a wrong loss value matches exactly (each candidate is a common wrong loss), or ''."""
+    B = len(actions)
+    value, _ = expected_loss(logits, actions, returns)
+    hint = factor_hint(got, value, {B: f"your loss is B = {B} times the expected one: you summed over the batch; "
+                                       "take the mean (.mean(), not .sum())",
+                                    -1: "your loss has the wrong sign: minimise minus the objective, "
+                                        "-mean(log π(a|s) · G)"})
+    if hint:
+        return hint
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    rows = np.arange(B)
+    candidates = {
+        "you weight the probabilities, not their logarithms: use log_softmax(logits)": -np.mean(p[rows, actions] * returns),
+        "you weight the raw logits, not the log-probabilities: use log_softmax(logits)":
+            -np.mean(logits[rows, actions] * returns),
+        "you sum the log-probabilities of all actions; take only that of the action played (gather with actions)":
+            -np.mean(np.log(p).sum(axis=1) * returns),
+    }
+    for hint, wrong in candidates.items():
+        if np.isclose(got, wrong, rtol=RTOL, atol=ATOL):
+            return hint
+    return ""
+
+
 def _check_loss(ctx: GroupContext, logits, actions, returns) -> None:
     reply = _loss_reply(ctx, logits, actions, returns)
     value, grad = expected_loss(logits, actions, returns)
     got = float(np.asarray(reply["value"]).reshape(()))
     ctx.require(bool(np.isclose(got, value, rtol=RTOL, atol=ATOL)),
-                f"loss {got:.6g} for a batch of {len(actions)}, expected -mean(log π(a|s) · G) = {value:.6g}")
+                f"loss {sig(got)} for a batch of {len(actions)}, expected -mean(log π(a|s) · G) = {sig(value)}",
+                expected=sig(value, 6), got=sig(got, 6), hint=loss_hint(got, logits, actions, returns))
     g = reply["grad_logits"]
     if g is None:
         raise CheckFailed("no gradient reached the logits")
     g = as_array(g, "the gradient with respect to the logits", shape=logits.shape, kind="f")
     ctx.require(bool(np.allclose(g, grad, rtol=RTOL, atol=ATOL)),
                 "the gradient with respect to the logits differs from that of -mean(log_softmax(logits)[b, a_b] · G_b) "
-                f"(largest difference {np.abs(g - grad).max():.3g})")
+                f"(largest difference {np.abs(g - grad).max():.3g})",
+                hint=factor_hint(float(np.sum(g * grad)), float(np.sum(grad * grad)),
+                                 {len(actions): "the gradient is B times too large: average over the batch, not sum"}))
     gr = reply.get("grad_returns")
     ctx.require(gr is None or not np.any(np.asarray(gr) != 0),
                 "a gradient flowed into `returns`: treat the returns as constants (detach them)")

@@ -8,38 +8,67 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.core.suite import CheckFailed, GroupContext, group
+from grader.core.suite import CheckFailed, GroupContext, factor_hint, group
 from grader.kits.cartpole.parent import training_group
 
 
 @group("compute_returns")
 def compute_returns(ctx: GroupContext) -> None:
-    cases = [([1.0, 1.0, 1.0], 0.5, [1.75, 1.5, 1.0]), ([], 0.99, []), ([3.0], 0.9, [3.0]), ([1.0, 2.0], 1.0, [3.0, 2.0])]
+    cases = [([1.0, 1.0, 1.0], 0.5, [1.75, 1.5, 1.0]), ([], 0.99, []), ([3.0], 0.9, [3.0]), ([1.0, 2.0], 1.0, [3.0, 2.0]),
+             ([1.0, 2.0, 3.0], 0.0, [1.0, 2.0, 3.0])]
     for rewards, gamma, want in cases:
         with ctx.check(f"compute_returns({rewards}, gamma={gamma}) == {want} (float64 array)"):
-            r = ctx.call("compute_returns", episodes=[np.array(rewards, dtype=np.float64)], gammas=[gamma])[0]
-            if "values" not in r:
-                raise CheckFailed(f"expected a numpy array, got {r.get('type')}")
-            ctx.require(r["dtype"] == "float64", f"dtype {r['dtype']}, expected float64")
-            got = np.asarray(r["values"])
-            ctx.require(got.shape == (len(want),) and np.allclose(got, want), f"got {got.tolist()}")
-            ctx.require(not r.get("mutated"), "the rewards were modified")
+            _returns(ctx, rewards, gamma, want)
+    with ctx.check("rewards given as a Python list: compute_returns([1.0, 1.0], gamma=0.5) == [1.5, 1.0]"):
+        _returns(ctx, [1.0, 1.0], 0.5, [1.5, 1.0], as_list=True)
+
+
+def _returns(ctx: GroupContext, rewards: list, gamma: float, want: list, as_list: bool = False) -> None:
+    r = ctx.call("compute_returns", episodes=[np.array(rewards, dtype=np.float64)], gammas=[gamma], as_list=as_list)[0]
+    if "values" not in r:
+        raise CheckFailed(f"expected a numpy array, got {r.get('type')}")
+    ctx.require(r["dtype"] == "float64", f"dtype {r['dtype']}, expected float64")
+    got = np.asarray(r["values"])
+    ctx.require(got.shape == (len(want),) and np.allclose(got, want), f"got {got.tolist()}", expected=str(want),
+                got=str(got.tolist()))
+    ctx.require(not r.get("mutated"), "the rewards were modified")
+
+
+def _loss(ctx: GroupContext, logits: np.ndarray, actions: list, returns: list) -> tuple[dict, float, np.ndarray]:
+    """The student's reply, and the expected value and gradient of -mean(log_softmax(logits)[b, a_b] · G_b)."""
+    actions, returns = np.array(actions), np.array(returns, dtype=float)
+    reply = ctx.call("reinforce_loss", logits=logits, actions=actions, returns=returns)
+    if reply.get("type") != "tensor":
+        raise CheckFailed(f"expected a torch tensor, got {reply.get('type')}")
+    ctx.require(reply.get("shape") == [], f"expected a scalar, got shape {reply.get('shape')}")
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    B = len(actions)
+    onehot = np.eye(logits.shape[1])[actions]
+    return reply, float(-np.mean(logp[np.arange(B), actions] * returns)), -(onehot - np.exp(logp)) * returns[:, None] / B
 
 
 @group("reinforce_loss")
 def reinforce_loss(ctx: GroupContext) -> None:
-    with ctx.check("logits [[0, 0], [0, ln 3]], actions [0, 1], returns [2, 1]: loss 0.8370, scalar"):
-        logits = np.array([[0.0, 0.0], [0.0, np.log(3.0)]])
-        reply = ctx.call("reinforce_loss", logits=logits, actions=np.array([0, 1]), returns=np.array([2.0, 1.0]))
-        if reply.get("type") != "tensor":
-            raise CheckFailed(f"expected a torch tensor, got {reply.get('type')}")
-        ctx.require(reply.get("shape") == [], f"expected a scalar, got shape {reply.get('shape')}")
-        want = -(np.log(0.5) * 2 + np.log(0.75) * 1) / 2
+    logits = np.array([[0.0, 0.0], [0.0, np.log(3.0)]])
+    with ctx.check("logits [[0, 0], [0, ln 3]], actions [0, 1], returns [2, 1]: loss 0.8370, scalar, its gradient"):
+        reply, want, grad = _loss(ctx, logits, [0, 1], [2.0, 1.0])
         got = float(np.asarray(reply["value"]).reshape(()))
-        ctx.require(abs(got - want) < 1e-4, f"loss {got:.4f}, expected {want:.4f}")
-        ctx.require("grad_logits" in reply and reply["grad_logits"] is not None, "no gradient reached the logits")
+        ctx.require(abs(got - want) < 1e-4, f"loss {got:.4f}, expected {want:.4f}", expected=f"{want:.4f}",
+                    got=f"{got:.4f}", hint=factor_hint(got, want, {2: "twice the expected loss with B = 2: you summed "
+                                                                        "over the batch; take the mean",
+                                                                     -1: "the sign is flipped: the loss is "
+                                                                         "-mean(log π(a|s) · G)"}))
+        g = reply.get("grad_logits")
+        ctx.require(g is not None, "no gradient reached the logits")
+        ctx.require(np.allclose(g, grad, atol=1e-4), f"gradient w.r.t. the logits {np.round(g, 4).tolist()}",
+                    expected=str(np.round(grad, 4).tolist()), got=str(np.round(g, 4).tolist()))
         gr = reply.get("grad_returns")
         ctx.require(gr is None or not np.any(gr != 0), "a gradient reached the returns: detach them")
+    with ctx.check("a batch of one: logits [[1, 2, 0]], action [2], return [3]: loss 7.2228"):
+        reply, want, _ = _loss(ctx, np.array([[1.0, 2.0, 0.0]]), [2], [3.0])
+        got = float(np.asarray(reply["value"]).reshape(()))
+        ctx.require(abs(got - want) < 1e-4, f"loss {got:.4f}, expected {want:.4f}", expected=f"{want:.4f}",
+                    got=f"{got:.4f}")
 
 
 @group("training")

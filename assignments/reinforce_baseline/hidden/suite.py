@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.core.suite import CheckFailed, GroupContext, as_array, group
+from grader.core.suite import CheckFailed, GroupContext, as_array, factor_hint, group, sig
 from grader.kits.cartpole.parent import training_group
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -31,23 +31,36 @@ def expected(logits: np.ndarray, values: np.ndarray, actions: np.ndarray, return
 
 
 def _losses(ctx: GroupContext, logits, values, actions, returns) -> dict:
+    """The reply, checked for what both losses share (a pair, inputs left alone); each loss is checked by
+    :func:`_loss` in the checks about it, so a wrong value loss does not fail the policy-loss checks."""
     reply = ctx.call("baseline_losses", logits=logits, values=values, actions=actions, returns=returns)
     if reply.get("type") != "pair":
         raise CheckFailed(f"baseline_losses should return a pair (policy_loss, value_loss), got {reply.get('type')}"
                           + (f" of length {reply['length']}" if reply.get("length") is not None else ""))
     if reply.get("mutated"):
         raise CheckFailed("baseline_losses modified its inputs in place")
-    for name in ("policy", "value"):
-        r = reply[name]
-        if r.get("type") != "tensor":
-            raise CheckFailed(f"the {name} loss should be a torch tensor, got {r.get('type')}")
-        if r.get("shape") not in ([], [1]):
-            raise CheckFailed(f"the {name} loss should be a scalar (shape []), got shape {r.get('shape')}")
-        if r.get("value") is None:
-            raise CheckFailed(f"the {name} loss is not a floating-point tensor")
-        if r.get("no_graph"):
-            raise CheckFailed(f"the {name} loss has no gradient: compute it with torch operations from the inputs")
     return reply
+
+
+def _loss(reply: dict, name: str, batch: tuple | None = None, graph: bool = True) -> dict:
+    """One loss of the reply: a scalar floating-point tensor, with a graph when ``graph``. Given the
+    ``batch``, a loss with no graph whose value is right is named for what it is: computed from detached values."""
+    r = reply[name]
+    if r.get("type") != "tensor":
+        raise CheckFailed(f"the {name} loss should be a torch tensor, got {r.get('type')}")
+    if r.get("shape") not in ([], [1]):
+        raise CheckFailed(f"the {name} loss should be a scalar (shape []), got shape {r.get('shape')}")
+    if r.get("value") is None:
+        raise CheckFailed(f"the {name} loss is not a floating-point tensor")
+    if graph and r.get("no_graph"):
+        right = batch is not None and bool(np.isclose(_value(reply, name), expected(*batch)[name], rtol=RTOL, atol=ATOL))
+        hint = ("its value is right, so it was computed from detached tensors: "
+                + ("don't detach the value estimate in the value loss (detach V only in the policy loss's advantage; "
+                   "the value loss is mean((G - V)²) with V attached)" if name == "value" else
+                   "don't detach the logits (detach only the baseline V)")) if right else \
+            "compute it with torch operations from the inputs (no .item(), numpy or .detach() on the way)"
+        raise CheckFailed(f"the {name} loss has no gradient", hint=hint)
+    return r
 
 
 def _value(reply: dict, name: str) -> float:
@@ -65,6 +78,48 @@ def _batch(rng: np.random.Generator, B: int, A: int = 2):
     return logits, values, rng.integers(A, size=B), returns
 
 
+def policy_hint(got: float, batch: tuple) -> str:
+    """The mistake a wrong policy-loss value matches exactly (each candidate is a common one), or ''."""
+    logits, values, actions, returns = batch
+    want = expected(*batch)
+    hint = factor_hint(got, want["policy"], {len(actions): f"B = {len(actions)} times the expected loss: you summed "
+                                                           "over the batch; take the mean",
+                                             -1: "the sign is flipped: the loss is -mean(log π(a|s) · (G - V))"})
+    if hint:
+        return hint
+    candidates = {
+        "the policy loss ignores the baseline: weight log π(a|s) by the advantage G - V, not by G":
+            expected(logits, np.zeros_like(values), actions, returns)["policy"],
+        "the advantage is G + V; it is G - V": expected(logits, -values, actions, returns)["policy"],
+        "you returned (value_loss, policy_loss): the contract's order is (policy_loss, value_loss)": want["value"],
+    }
+    for text, wrong in candidates.items():
+        if np.isclose(got, wrong, rtol=RTOL, atol=ATOL):
+            return text
+    return ""
+
+
+def value_hint(got: float, batch: tuple) -> str:
+    logits, values, actions, returns = batch
+    want = expected(*batch)
+    hint = factor_hint(got, want["value"], {len(actions): f"B = {len(actions)} times the expected loss: you summed "
+                                                          "over the batch; take the mean",
+                                            0.5: "half the expected loss: the value loss is mean((G - V)²), "
+                                                 "without a factor 1/2"})
+    if hint:
+        return hint
+    candidates = {
+        "you used the absolute error; the value loss is the squared error mean((G - V)²)":
+            float(np.mean(np.abs(returns - values))),
+        "you returned (value_loss, policy_loss): the contract's order is (policy_loss, value_loss)": want["policy"],
+        "the value loss includes the policy loss: return mean((G - V)²) alone": want["value"] + want["policy"],
+    }
+    for text, wrong in candidates.items():
+        if np.isclose(got, wrong, rtol=RTOL, atol=ATOL):
+            return text
+    return ""
+
+
 @group("baseline_losses")
 def baseline_losses(ctx: GroupContext) -> None:
     rng = ctx.rng
@@ -72,9 +127,12 @@ def baseline_losses(ctx: GroupContext) -> None:
     with ctx.check("policy loss = -mean(log π(a|s) · (G - V)) on a random batch (B = 64)", weight=2):
         logits, values, actions, returns = batch = _batch(rng, 64)
         reply, want = _losses(ctx, *batch), expected(*batch)
+        _loss(reply, "policy", batch)
         got = _value(reply, "policy")
         ctx.require(bool(np.isclose(got, want["policy"], rtol=RTOL, atol=ATOL)),
-                    f"policy loss {got:.6g}, expected -mean(log_softmax(logits)[b, a_b] · (G_b - V_b)) = {want['policy']:.6g}")
+                    f"policy loss {sig(got)}, expected -mean(log_softmax(logits)[b, a_b] · (G_b - V_b)) = "
+                    f"{sig(want['policy'])}", expected=sig(want["policy"], 6), got=sig(got, 6),
+                    hint=policy_hint(got, batch))
         g = reply["policy"]["grad_logits"]
         ctx.require(g is not None, "no gradient of the policy loss reached the logits")
         g = as_array(g, "the policy loss's gradient with respect to the logits", shape=logits.shape, kind="f")
@@ -85,25 +143,32 @@ def baseline_losses(ctx: GroupContext) -> None:
     with ctx.check("value loss = mean((G - V)²) on a random batch (B = 64)", weight=2):
         batch = _batch(rng, 64)
         reply, want = _losses(ctx, *batch), expected(*batch)
+        _loss(reply, "value", batch, graph=False)       # its gradient is the next check's
         got = _value(reply, "value")
         ctx.require(bool(np.isclose(got, want["value"], rtol=RTOL, atol=ATOL)),
-                    f"value loss {got:.6g}, expected mean((G - V)²) = {want['value']:.6g}")
+                    f"value loss {sig(got)}, expected mean((G - V)²) = {sig(want['value'])}",
+                    expected=sig(want["value"], 6), got=sig(got, 6), hint=value_hint(got, batch))
 
     with ctx.check("the baseline is a constant in the policy loss: its gradient w.r.t. the values is zero", weight=2):
         reply = _losses(ctx, *_batch(rng, 32))
+        _loss(reply, "policy")
         ctx.require(_is_zero(reply["policy"]["grad_values"]),
-                    "the policy loss sends a gradient into the values: detach the baseline (values.detach()) "
-                    "so the policy gradient does not train the value network")
+                    "the policy loss sends a gradient into the values",
+                    hint="detach the baseline (values.detach()) in the policy loss, so that the policy gradient "
+                         "does not train the value network")
 
     with ctx.check("the value loss does not train the policy: its gradient w.r.t. the logits is zero"):
         reply = _losses(ctx, *_batch(rng, 32))
-        ctx.require(_is_zero(reply["value"]["grad_logits"]), "the value loss depends on the logits")
+        _loss(reply, "value", graph=False)
+        ctx.require(_is_zero(reply["value"].get("grad_logits")), "the value loss depends on the logits")
 
     with ctx.check("the value loss's gradient w.r.t. the values is -2(G - V)/B", weight=2):
         batch = _batch(rng, 48)
         reply, want = _losses(ctx, *batch), expected(*batch)
+        _loss(reply, "value", batch)
         g = reply["value"]["grad_values"]
-        ctx.require(g is not None, "no gradient of the value loss reached the values")
+        ctx.require(g is not None, "no gradient of the value loss reached the values",
+                    hint="don't detach the value estimate in the value loss: mean((G - V)²) with V attached")
         g = as_array(g, "the value loss's gradient with respect to the values", shape=(48,), kind="f")
         ctx.require(bool(np.allclose(g, want["value_grad_values"], rtol=RTOL, atol=ATOL)),
                     f"the value loss's gradient w.r.t. the values is not -2(G - V)/B "
@@ -114,9 +179,11 @@ def baseline_losses(ctx: GroupContext) -> None:
             batch = _batch(rng, B, 5)
             reply, want = _losses(ctx, *batch), expected(*batch)
             for name in ("policy", "value"):
+                _loss(reply, name, batch, graph=name == "policy")
                 got = _value(reply, name)
                 ctx.require(bool(np.isclose(got, want[name], rtol=RTOL, atol=ATOL)),
-                            f"B = {B}: {name} loss {got:.6g}, expected {want[name]:.6g}")
+                            f"B = {B}: {name} loss {sig(got)}, expected {sig(want[name])}",
+                            hint=(policy_hint if name == "policy" else value_hint)(got, batch))
             g = reply["policy"]["grad_logits"]
             ctx.require(g is not None and bool(np.allclose(g, want["policy_grad_logits"], rtol=RTOL, atol=ATOL)),
                         f"B = {B}: the policy loss's gradient with respect to the logits is wrong")

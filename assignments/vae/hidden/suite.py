@@ -21,6 +21,7 @@ from grader.core.suite import (
     explain_submission_error,
     group,
     import_local,
+    sig,
 )
 from grader.sandbox import ChildFailure, SubmissionError
 
@@ -82,6 +83,53 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / math.sqrt((a * a).sum() * (b * b).sum()))
 
 
+NORMAL_SHARES = {0.5: 0.382925, 1.0: 0.682689, 2.0: 0.954500}        # P(|N(0, 1)| < k)
+UNIFORM_SHARES = {0.5: 0.5 / math.sqrt(3), 1.0: 1 / math.sqrt(3), 2.0: 1.0}   # the same for a uniform
+
+
+def _phi(x: float) -> float:
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+def _centre_hint(m_hat: np.ndarray, mean: np.ndarray, sd: np.ndarray, n: int) -> str:
+    """Name the mistake the sample means match: noise centred at 1/2 (torch.rand_like), and only that."""
+    if np.all(np.abs(m_hat - (mean + 0.5 * sd)) < SIGMAS * sd / math.sqrt(12 * n)):
+        return "the noise has mean 1/2, as U(0, 1) has: draw eps ~ N(0, 1) with torch.randn_like, not torch.rand_like"
+    return ""
+
+
+def _scale_hint(s_hat: np.ndarray, sd: np.ndarray, n: int) -> str:
+    """Name the scale the samples show, when it is a known mistake (each candidate within 5 standard errors)."""
+    candidates = {
+        "you scaled the noise by sd² instead of sd (z = mean + sd * eps)": sd ** 2,
+        "you scaled the noise by exp(sd): sd is the standard deviation itself, not its logarithm": np.exp(sd),
+        "you scaled the noise by exp(sd / 2): sd is the standard deviation, not a log-variance": np.exp(sd / 2),
+        "you scaled the noise by sqrt(sd): sd is the standard deviation, not the variance": np.sqrt(sd),
+        "the noise is not scaled by sd (its standard deviation is 1 in every dimension)": np.ones_like(sd),
+        "the noise has the spread of U(0, 1) (1/√12 · sd): draw eps with torch.randn_like, not torch.rand_like":
+            sd / math.sqrt(12),
+    }
+    for hint, scale in candidates.items():
+        if np.all(np.abs(s_hat - scale) < SIGMAS * scale / math.sqrt(2 * n) + 1e-9):
+            return hint
+    if np.all(s_hat < 1e-6):
+        return "the samples do not vary: add noise (one eps per example, z = mean + sd * eps)"
+    return ""
+
+
+def _same_draw(noise: np.ndarray, reference: np.ndarray, sd: np.ndarray) -> bool:
+    """Whether ``noise`` is ``f(sd) * reference`` elementwise, one factor for each value of sd."""
+    usable = np.abs(reference) > 0.2
+    for value in np.unique(sd):
+        pick = usable & (sd == value)
+        if not pick.any():
+            continue
+        ratio = noise[pick] / reference[pick]
+        if abs(np.median(ratio)) < 1e-6 or not np.allclose(ratio, np.median(ratio), rtol=1e-3, atol=1e-4):
+            return False
+    return bool(usable.any())
+
+
 @group("reparametrize")
 def reparametrize(ctx: GroupContext) -> None:
     rng = ctx.rng
@@ -104,23 +152,30 @@ def reparametrize(ctx: GroupContext) -> None:
         _, (z,) = _sample(ctx, np.tile(mean_row, (n, 1)), np.tile(sd_row, (n, 1)), seed=_seed(ctx))
         m_hat, s_hat = z.mean(axis=0), z.std(axis=0)
         bad = np.abs(m_hat - mean_row) > SIGMAS * sd_row / math.sqrt(n)
-        ctx.require(not bad.any(), f"sample means {np.round(m_hat, 3).tolist()} differ from the means "
-                                   f"{np.round(mean_row, 3).tolist()} (is eps ~ N(0, 1), centred at 0?)")
+        ctx.require(not bad.any(), "the sample means differ from the means",
+                    expected=sig(mean_row, 3), got=sig(m_hat, 3), hint=_centre_hint(m_hat, mean_row, sd_row, n))
         bad = np.abs(s_hat - sd_row) > SIGMAS * sd_row / math.sqrt(2 * n)
-        ctx.require(not bad.any(), f"sample standard deviations {np.round(s_hat, 3).tolist()} differ from sd "
-                                   f"{sd_row.tolist()} (z = mean + sd * eps: sd itself scales eps, not sd² or exp(sd); "
-                                   "and each row of the batch needs its own eps)")
+        ctx.require(not bad.any(), "the sample standard deviations differ from sd (z = mean + sd * eps)",
+                    expected=sig(sd_row, 3), got=sig(s_hat, 3), hint=_scale_hint(s_hat, sd_row, n))
 
-    with ctx.check("the noise is standard normal (share within ±0.5, ±1, ±2 standard deviations)"):
+    with ctx.check("the noise is normal (share within ±0.5, ±1, ±2 of its own standard deviation)"):
+        # Standardised with the samples' own spread, so that a wrong scale (the check above) does not fail
+        # this one: here only the shape of the noise's distribution counts.
         mean_row = rng.normal(size=6)
         _, (z,) = _sample(ctx, np.tile(mean_row, (n, 1)), np.tile(sd_row, (n, 1)), seed=_seed(ctx))
-        u = np.abs((z - mean_row) / sd_row).ravel()
-        for k, p in ((0.5, 0.382925), (1.0, 0.682689), (2.0, 0.954500)):
-            share = float(np.mean(u < k))
-            tol = SIGMAS * math.sqrt(p * (1 - p) / u.size)
-            ctx.require(abs(share - p) < tol,
-                        f"{share:.3f} of the standardised noise lies within ±{k:g}, a standard normal has {p:.3f} "
-                        "(draw eps with torch.randn_like, not torch.rand_like)")
+        spread = z.std(axis=0)
+        ctx.require(bool(np.all(spread > 0)), "the samples do not vary: there is no noise to look at")
+        u = np.abs((z - mean_row) / spread).ravel()
+        shares = {k: float(np.mean(u < k)) for k in (0.5, 1.0, 2.0)}
+        looks_uniform = all(abs(shares[k] - p) < 0.02 for k, p in UNIFORM_SHARES.items())
+        for k, p in NORMAL_SHARES.items():
+            # binomial noise of the share, plus what estimating the spread from n samples can shift it
+            tol = SIGMAS * math.sqrt(p * (1 - p) / u.size) + 2 * k * _phi(k) * SIGMAS / math.sqrt(2 * u.size)
+            ctx.require(abs(shares[k] - p) < tol,
+                        f"{shares[k]:.3f} of the standardised noise lies within ±{k:g}, a normal distribution has "
+                        f"{p:.3f}", expected=f"{p:.3f}", got=f"{shares[k]:.3f}",
+                        hint="the noise looks uniform: draw eps with torch.randn_like, not torch.rand_like"
+                        if looks_uniform else "")
 
     with ctx.check("samples are independent across the batch, the dimensions and successive calls", weight=2):
         b, zdim = 2000, 4
@@ -157,18 +212,23 @@ def reparametrize(ctx: GroupContext) -> None:
         eps = (z - mean.astype(np.float32)) / sd.astype(np.float32)
         ctx.require(np.allclose(g_mean, weights, rtol=1e-4, atol=1e-5),
                     "the gradient with respect to mean is not the identity (z = mean + sd * eps)")
+        factor = {2.0: "∂z/∂sd is 2·sd·eps: you scaled the noise by sd² instead of sd",
+                  0.5: "∂z/∂sd is eps/(2·sd): you scaled the noise by sqrt(sd) instead of sd"}
         ctx.require(np.allclose(g_sd, weights * eps, rtol=1e-3, atol=1e-4),
-                    "the gradient with respect to sd is not eps (z = mean + sd * eps: sd must enter linearly, "
-                    "with gradients flowing through it)")
+                    "the gradient with respect to sd is not eps (z = mean + sd * eps)",
+                    hint="no gradient reaches sd: do not detach it" if np.allclose(g_sd, 0) else
+                    next((h for f, h in factor.items() if np.allclose(g_sd, f * weights * eps, rtol=1e-3, atol=1e-4)), ""))
 
     with ctx.check("eps comes from torch's global generator: after torch.manual_seed(s) it equals torch.randn(shape)"):
+        # The noise must be the global generator's, up to how it is scaled (the scale is the checks above):
+        # (z - mean) / randn must be one number for each value of sd.
         reply, (z,) = _sample(ctx, mean, sd, seed=seed)
-        eps = (z - mean.astype(np.float32)) / sd.astype(np.float32)
         want = as_array(reply["reference_eps"], "reference eps", shape=shape, kind="f")
-        ctx.require(np.allclose(eps, want, rtol=1e-3, atol=1e-4),
-                    "with the global generator seeded, eps differs from torch.randn(mean.shape) drawn after the same "
-                    "seed: draw eps with torch.randn_like(mean) (or an equivalent call on the global generator), "
-                    "once, without seeding inside")
+        ctx.require(_same_draw(z - mean.astype(np.float32), want, sd),
+                    "with the global generator seeded, the noise is not that of torch.randn(mean.shape) drawn after "
+                    "the same seed",
+                    hint="draw eps with torch.randn_like(mean) (or an equivalent call on torch's global generator), "
+                         "once, without seeding inside and without a generator of your own")
 
 
 # -- kl_divergence -------------------------------------------------------------
@@ -194,8 +254,34 @@ def _require_close(ctx: GroupContext, got: np.ndarray, want: np.ndarray, mean: n
                    rtol: float = 1e-4, atol: float = 1e-4) -> None:
     i = int(np.argmax(np.abs(got - want) / (atol + rtol * np.abs(want))))
     ctx.require(np.allclose(got, want, rtol=rtol, atol=atol),
-                f"for mean = {np.round(mean[i], 3).tolist()[:6]}, sd = {np.round(sd[i], 3).tolist()[:6]} "
-                f"kl_divergence gave {got[i]:.5f}, expected 0.5 · Σ (mean² + sd² − 1 − log sd²) = {want[i]:.5f}")
+                f"for mean = {sig(mean[i], 3, 6)}, sd = {sig(sd[i], 3, 6)} kl_divergence gave {sig(got[i], 6)}, "
+                f"expected 0.5 · Σ (mean² + sd² − 1 − log sd²) = {sig(want[i], 6)}",
+                expected=sig(want[i], 6), got=sig(got[i], 6), hint=_kl_hint(got, mean, sd, rtol, atol))
+
+
+def _kl_hint(got: np.ndarray, mean: np.ndarray, sd: np.ndarray, rtol: float, atol: float) -> str:
+    """The common mistake the returned values match exactly, or ''."""
+    m = mean.astype(np.float32).astype(np.float64)
+    s = sd.astype(np.float32).astype(np.float64)
+    z = m.shape[-1]
+    term = m ** 2 + s ** 2 - 1 - np.log(s ** 2)
+    candidates = {
+        "twice the KL: the closed form has a factor 0.5": term.sum(-1),
+        "minus the KL: KL(q || p) = 0.5 · Σ (mean² + sd² − 1 − log sd²) is never negative": -0.5 * term.sum(-1),
+        f"the mean over the Z = {z} latent dimensions: sum over them instead": 0.5 * term.mean(-1),
+        "log sd where the formula has log sd² (= 2 log sd)": 0.5 * (m ** 2 + s ** 2 - 1 - np.log(s)).sum(-1),
+        "the −1 is missing": 0.5 * (m ** 2 + s ** 2 - np.log(s ** 2)).sum(-1),
+        "sd taken for the variance: the formula has sd² and log sd²": 0.5 * (m ** 2 + s - 1 - np.log(s)).sum(-1),
+        "sd taken for a log-variance: sd is the standard deviation": 0.5 * (m ** 2 + np.exp(s) - 1 - s).sum(-1),
+        "the KL the other way round, KL(p || q): the grader wants KL(q || p), q = N(mean, sd²)":
+            0.5 * ((1 + m ** 2) / s ** 2 - 1 + np.log(s ** 2)).sum(-1),
+        "a small constant inside the log changes the value for a tiny sd: use log(sd**2) (or 2·log(sd)) as it is":
+            0.5 * (m ** 2 + s ** 2 - 1 - np.log(s ** 2 + 1e-8)).sum(-1),
+    }
+    for hint, wrong in candidates.items():
+        if np.allclose(got, wrong, rtol=rtol, atol=atol):
+            return hint
+    return ""
 
 
 @group("kl_divergence")
@@ -208,7 +294,8 @@ def kl_divergence(ctx: GroupContext) -> None:
 
     with ctx.check("zero for mean = 0, sd = 1"):
         got, _ = _kl(ctx, np.zeros((4, 8)), np.ones((4, 8)))
-        ctx.require(np.all(np.abs(got) < 1e-5), f"KL(N(0, I) || N(0, I)) must be 0, got {got[0]:.5f}")
+        ctx.require(np.all(np.abs(got) < 1e-5), f"KL(N(0, I) || N(0, I)) must be 0, got {sig(got[0])}",
+                    hint="the −1 is missing (each dimension then adds 0.5)" if np.allclose(got, 4.0, atol=1e-4) else "")
 
     with ctx.check("matches the closed form on random inputs", weight=2):
         mean, sd = _random_gaussians(rng, 200, 10)
@@ -367,7 +454,7 @@ def elbo(ctx: GroupContext) -> None:
     with ctx.check(f"held-out negative ELBO ≤ {threshold:.1f} (reference {reference:g} + {margin:.0%}), "
                    f"computed by the grader on {n} held-out digits", weight=3):
         if not trained:
-            raise CheckFailed(f"skipped: {skipped}")
+            ctx.skip(f"skipped: {skipped}")
         if isinstance(encoded, Exception):
             raise encoded
         mean, sd = _check_encoding(encoded, n, z_dim)
@@ -391,7 +478,19 @@ def elbo(ctx: GroupContext) -> None:
             ctx.note(f"(no sample images: {exc})")
         ctx.require(value <= threshold,
                     f"held-out negative ELBO {value:.1f} is above the threshold {threshold:.1f}: check the loss "
-                    "(BCE summed over pixels + KL, averaged over the batch) and the training loop")
+                    "(BCE summed over pixels + KL, averaged over the batch) and the training loop",
+                    hint=_elbo_hint(logits, bce, value - bce, reference))
+
+
+def _elbo_hint(logits: np.ndarray, reconstruction: float, kl: float, reference: float) -> str:
+    """The likely cause of a high bound, named only when the decoded values or the two terms show it."""
+    if logits.min() >= 0 and logits.max() <= 1:
+        return (f"every value decode returned lies in [0, 1] and the reconstruction term alone is {reconstruction:.1f}: "
+                "decode must return logits (the grader applies the sigmoid itself); drop the final sigmoid")
+    if kl < 1.0 and reconstruction > reference:
+        return (f"the KL term is {kl:.2f}: the code carries almost nothing about the image. Is the reconstruction "
+                "term averaged over the 784 pixels instead of summed? (averaged, the prior wins)")
+    return ""
 
 
 def _feedback_images(ctx: GroupContext, originals: np.ndarray, logits: np.ndarray, z_dim: int) -> None:

@@ -52,6 +52,8 @@ class ProxyVectorEnv:
 
     def __init__(self, ctx: Any, num_envs: int) -> None:
         self._ctx = ctx
+        self._progress = _Progress(ctx)
+        self._finished = 0
         self.num_envs = int(num_envs)
         (self.single_observation_space, self.single_action_space,
          self.observation_space, self.action_space) = _spaces(self.num_envs)
@@ -63,6 +65,8 @@ class ProxyVectorEnv:
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         actions = _as_actions(actions, self.num_envs)
         reply = self._ctx.callback("env_step", op="step", actions=actions)
+        self._finished += int(np.count_nonzero(np.logical_or(reply["terminated"], reply["truncated"])))
+        self._progress.episodes(self._finished)
         return reply["obs"], reply["reward"], reply["terminated"], reply["truncated"], {}
 
     def close(self) -> None:
@@ -72,10 +76,25 @@ class ProxyVectorEnv:
         return f"<ProxyVectorEnv CartPole-v1 num_envs={self.num_envs} (served by the grader)>"
 
 
+class _Progress:
+    """Tells the parent, at most once a second, how many training episodes have finished (its live
+    display shows it; nothing of it is scored)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self._ctx = ctx
+        self._last = time.monotonic()
+
+    def episodes(self, n: int) -> None:
+        now = time.monotonic()
+        if self._ctx is not None and now - self._last >= 1.0:
+            self._last = now
+            self._ctx.callback("progress", episodes=int(n))
+
+
 class RecordingVectorEnv:
     """A local gymnasium vector CartPole-v1 that notes each finished episode's return (feedback only)."""
 
-    def __init__(self, num_envs: int) -> None:
+    def __init__(self, num_envs: int, ctx: Any = None) -> None:
         import gymnasium as gym
 
         self.env = gym.make_vec("CartPole-v1", num_envs=int(num_envs), vectorization_mode="vector_entry_point")
@@ -90,6 +109,7 @@ class RecordingVectorEnv:
         self._running = np.zeros(self.num_envs)
         self._resetting = np.zeros(self.num_envs, dtype=bool)
         self._t0 = time.monotonic()
+        self._progress = _Progress(ctx)
 
     def reset(self, *, seed: Any = None, options: Any = None) -> tuple[np.ndarray, dict]:
         self._running[:] = 0
@@ -105,6 +125,7 @@ class RecordingVectorEnv:
             self.times.append(time.monotonic() - self._t0)
         self._running[done] = 0
         self._resetting = done
+        self._progress.episodes(len(self.returns))
         return obs, rewards, terminated, truncated, info
 
     def close(self) -> None:
