@@ -28,6 +28,17 @@ REFERENCE = (ROOT / "solutions" / "bandits.py").read_text()
 pytestmark = pytest.mark.timeout(120)
 
 
+@pytest.fixture(autouse=True)
+def private_tmp(tmp_path, monkeypatch):
+    """A temp folder of this test's own (for the grader here and in its subprocesses), so that what
+    other test runs create meanwhile in /tmp cannot look like something this one left behind."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
 def _temp_leftovers() -> set[str]:
     return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith(("grader-artifacts-", "grader-child-",
                                                                           "grader-submission-"))}
