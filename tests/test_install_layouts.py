@@ -146,3 +146,22 @@ def test_python_installation_that_is_the_course_folder_is_refused_with_a_reason(
     monkeypatch.setattr(iso, "python_paths", lambda secrets=(): sorted({*original(secrets), str(ROOT)}))
     why = iso.probe("userns", protected_paths())
     assert "is itself a folder the child must not see" in why and "make the venv in a folder of its own" in why
+
+
+def test_a_venv_inside_the_course_is_never_a_sentinel(tmp_path, monkeypatch):
+    """The probe opens a few course files that must be unreadable in the child; a file of a venv
+    inside the course (`<course>/.venv/pyvenv.cfg`, first in sorted order where `.git` is a file,
+    as in a git worktree) is bound in on purpose and must not be one of them."""
+    from grader.sandbox import isolation as iso
+
+    course = tmp_path / "course"
+    (course / ".venv").mkdir(parents=True)
+    (course / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (course / ".git").write_text("gitdir: elsewhere\n")
+    (course / "solutions").mkdir()
+    (course / "solutions" / "x.py").write_text("secret = 1\n")
+    original = iso.python_paths
+    monkeypatch.setattr(iso, "python_paths", lambda secrets=(): sorted({*original(secrets), str(course / ".venv")}))
+    sentinels = iso.sentinel_files((str(course),))
+    assert str(course / "solutions" / "x.py") in sentinels and str(course / ".git") in sentinels
+    assert not [s for s in sentinels if "/.venv/" in s]

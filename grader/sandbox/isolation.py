@@ -194,12 +194,19 @@ def sentinel_files(protected: tuple[str, ...] = ()) -> list[str]:
     name may show as an empty mount point on the way to the Python installation; its contents
     must not)."""
     package = Path(__file__).resolve().parent.parent
+    python = python_paths(tuple(protected))
     picks: list[Path] = [package / "__init__.py", Path(__file__).resolve()]
+
+    def course_files(pattern: str, folder: Path) -> list[Path]:
+        """Files of the course itself: not those of a venv inside it, which the child must see."""
+        return sorted(p for p in folder.glob(pattern) if p.is_file()
+                      and not any(_is_within(os.path.realpath(p), b) for b in python))[:3]
+
     for folder in map(Path, protected):
         if folder.is_dir():
-            picks.extend(sorted(folder.glob("*/hidden/*.py"))[:3])
-            picks.extend(sorted(p for p in folder.glob("*") if p.is_file())[:3])
-            picks.extend(sorted(p for p in folder.glob("*/*") if p.is_file())[:3])
+            picks.extend(course_files("*/hidden/*.py", folder))
+            picks.extend(course_files("*", folder))
+            picks.extend(course_files("*/*", folder))
     picks.extend(Path(p) for p in distribution_files()[:8])
     return sorted({str(p) for p in picks if p.is_file()})
 
