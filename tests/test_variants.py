@@ -18,11 +18,12 @@ HOLES = {
     "reinforce": ("compute_returns", "reinforce_loss"),
     "reinforce_baseline": ("baseline_losses",),
     "vae": ("reparametrize", "kl_divergence"),
+    "nas": ("efficientnet_reward", "sequence_log_prob", "controller_loss", "update_baseline"),
 }
 CATALOGUES = {name: importlib.import_module(f"tests.variants.{name}") for name in HOLES}
 # Beyond the first (wrong, correct) variants per hole, these run only with -m slow
 # (each case starts a child that imports torch and trains nothing, ~2.5 s).
-DEFAULT_RUN = {"reinforce": (6, 2), "reinforce_baseline": (6, 2)}
+DEFAULT_RUN = {"reinforce": (6, 2), "reinforce_baseline": (6, 2), "nas": (3, 1)}
 # Groups graded with a correct alternative besides its hole: the bandit agent uses both holes.
 ALSO_WITH_CORRECT = {"bandits": ["agent"]}
 
