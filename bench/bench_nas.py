@@ -65,6 +65,7 @@ class Outcome:
     queries: int
     seconds: float
     random_pass_probability: float
+    best_queried: float = float("nan")   # best reward queried / best reward at this target
     error: str = ""
 
     def passed(self, share: float) -> bool:
@@ -111,8 +112,9 @@ def run_search(module: ModuleType, seed: int, p: dict[str, Any], overrides: dict
         return Outcome(seed, target, 0.0, landscape.size, server.used, time.perf_counter() - t0, p_random, str(exc))
     seconds = time.perf_counter() - t0
     index = landscape.index(architecture)
+    best_queried = float(server.rewards.max() / landscape.best) if server.used else 0.0
     return Outcome(seed, target, float(landscape.rewards[index] / landscape.best), landscape.rank(index), server.used,
-                   seconds, p_random)
+                   seconds, p_random, best_queried)
 
 
 def random_search(seed: int, p: dict[str, Any]) -> Outcome:

@@ -1,6 +1,5 @@
 """The cheapest non-learning NAS submission: honest holes, but search() asks nothing and returns a
-controller whose greedy() is one architecture fixed in advance (__ARCH__, the one that passes at the
-most targets of the stated range). The secret target moves the optimum, so it must fail most runs."""
+controller whose greedy() is one architecture fixed in advance (__ARCH__, filled in by the test)."""
 import numpy as np
 import torch
 

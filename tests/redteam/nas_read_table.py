@@ -32,4 +32,4 @@ def search(query, args):
                 return Answer([int(a) for a in table["architectures"][best]])
         except Exception:  # noqa: BLE001
             continue
-    return Answer([0] * len(args.choices))
+    return Answer([c - 1 for c in args.choices])     # the last choice everywhere: a poor network

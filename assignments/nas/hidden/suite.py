@@ -27,7 +27,8 @@ EXACT = 1e-9                             # float64 numpy
 
 # -- efficientnet_reward --------------------------------------------------------
 def _reward_values(ctx: GroupContext, accuracy: Any, flops: Any, target: float, beta: float | None,
-                   shape: tuple[int, ...]) -> np.ndarray:
+                   want: tuple[int, ...]) -> np.ndarray:
+    """The student's reward values, after checking their type, dtype and shape (``want``)."""
     reply = ctx.call("efficientnet_reward", accuracy=accuracy, flops=flops, target_flops=target, beta=beta)
     if reply.get("mutated"):
         raise CheckFailed("efficientnet_reward modified its input arrays in place")
@@ -36,9 +37,9 @@ def _reward_values(ctx: GroupContext, accuracy: Any, flops: Any, target: float, 
     if reply["dtype"] != "float64":
         raise CheckFailed(f"efficientnet_reward returned {reply['dtype']} values; the contract asks for float64 "
                           "(compute with np.asarray(..., dtype=np.float64))")
-    if tuple(reply["shape"]) != tuple(shape):
-        raise CheckFailed(f"efficientnet_reward returned shape {tuple(reply['shape'])}, expected {tuple(shape)}"
-                          + (" (a scalar for scalar inputs)" if not shape else " (the inputs broadcast together)"))
+    if tuple(reply["shape"]) != tuple(want):
+        raise CheckFailed(f"efficientnet_reward returned shape {tuple(reply['shape'])}, expected {tuple(want)}"
+                          + (" (a scalar for scalar inputs)" if not want else " (the inputs broadcast together)"))
     values = np.asarray(reply["values"], dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise CheckFailed("efficientnet_reward returned NaN or infinite values for flops > 0")
