@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of an entropy bonus while queries are left (keeps the controller exploring)")
     p.add_argument("--no-baseline", action="store_true", help="plain REINFORCE (baseline 0), for comparison")
     p.add_argument("--max-updates", type=int, default=400, help="controller updates at most")
-    p.add_argument("--patience", type=int, default=60,
+    p.add_argument("--patience", type=int, default=150,
                    help="stop after this many updates in a row that sampled no new architecture (converged)")
     p.add_argument("--max-seconds", type=float, default=20.0, help="stop searching after this long")
     p.add_argument("--target-flops", type=float, default=30_000.0, help="local runs only: the FLOPs target")
