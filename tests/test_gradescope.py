@@ -34,7 +34,8 @@ def test_bundle_contents(bundle: Path) -> None:
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
     assert {"setup.sh", "run_autograder", "pyproject.toml", "course.toml", "README.md", "grader/cli/main.py",
             "grader/workflows/gradescope.py", "grader/kits/cartpole/child.py", "assignments/bandits/assignment.toml",
-            "assignments/bandits/hidden/suite.py"} <= names
+            "assignments/bandits/hidden/suite.py", "assignments/nas/hidden/suite.py",
+            "assignments/nas/hidden/data/nas-table.npz"} <= names
     assert not any(n.startswith(("solutions/", "templates/", "tests/")) for n in names), "no reference solutions"
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     assert TORCH_PIN in setup and "pip install" in setup

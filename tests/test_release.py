@@ -123,6 +123,7 @@ def test_full_release_with_the_needed_reveals_is_clean(tmp_path):
         assert (out / "assignments" / name / "assignment.toml").is_file()
         assert not (out / "assignments" / name / "hidden").exists()
     assert len(revealed) < len(ASSIGNMENTS)      # revealing is the exception, not the rule
+    assert {"nas", "vae"} <= set(ASSIGNMENTS) and not list(out.rglob("*table*.npz"))   # the NAS table stays hidden
 
 
 # -- the scanner can fail ---------------------------------------------------------

@@ -19,7 +19,7 @@ HOLES = {name: load_assignment(name).holes for name in list_assignments()}
 CATALOGUES = {name: importlib.import_module(f"tests.variants.{name}") for name in HOLES}
 # Beyond the first (wrong, correct) variants per hole, these run only with -m slow
 # (each case starts a child that imports torch and trains nothing, ~2.5 s).
-DEFAULT_RUN = {"reinforce": (6, 2), "reinforce_baseline": (6, 2)}
+DEFAULT_RUN = {"reinforce": (6, 2), "reinforce_baseline": (6, 2), "nas": (3, 1)}
 # Groups graded with a correct alternative besides its hole: the bandit agent uses both holes.
 ALSO_WITH_CORRECT = {"bandits": ["agent"]}
 
