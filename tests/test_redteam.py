@@ -272,6 +272,40 @@ def test_private_cartpole_by_reloading_gymnasium_is_refused(tmp_path, children):
     assert "private episodes" not in feedback(result, "training")
 
 
+def _grade_controller(tmp_path: Path, how: str):
+    source = (REDTEAM / "controller.py").read_text().replace("__HOW__", how)
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "reinforce_baseline.py").write_text(source)
+    return grade_path(folder / "reinforce_baseline.py", "reinforce_baseline", only=["training"])
+
+
+@pytest.mark.parametrize("how, message", [
+    ("call", "train returned after 0 training episodes without reaching 475"),
+    ("weights", "train returned after 0 training episodes without reaching 475"),
+    ("weights_from_start", "the policy balanced the pole before it learnt anything: its first 20 training "
+                           "episodes averaged 500.0"),
+])
+def test_hand_coded_controller_gets_no_training_points(tmp_path, children, how, message):
+    """A controller that learnt nothing on the grader's env, whether it sits in the policy's ``__call__``
+    or in hand-set weights, breaks a learning rule and scores 0 (it scored 5/5 before issue 13)."""
+    test = group_result(_grade_controller(tmp_path, how), "training")
+    assert test.score == 0, test.output
+    assert test.output.count(message) == 2, test.output          # both runs, no retraining for a broken rule
+    assert "retrained" not in test.output and "evaluation 500" not in test.output
+
+
+def test_hand_written_call_plays_no_part_in_the_evaluation(tmp_path, children):
+    """With random play for half the budget the rules have nothing to say, but the grader plays
+    argmax(net(obs)) of the network rebuilt from its weights: the untrained one, not the controller
+    in ``__call__``. A miss is retrained on fresh seeds (twice), then the run scores 0."""
+    test = group_result(_grade_controller(tmp_path, "call_after_random"), "training")
+    assert test.score == 0, test.output
+    assert test.output.count("is below 475 (also after retraining on fresh seeds)") == 2, test.output
+    assert test.output.count("below the bound, retrained on fresh seeds") == 4   # 2 runs x 2 retrainings
+    assert "175 of 350 budget episodes" in test.output
+
+
 def _grade_vae_case(tmp_path: Path, case: str, replace: dict[str, str]):
     source = (REDTEAM / f"{case}.py").read_text()
     for key, value in replace.items():

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from grader.core.suite import CheckFailed, GroupContext, as_array, explain_submission_error, group, import_local
+from grader.kits.weights.parent import check_state, shapes
 from grader.sandbox import ChildFailure, SubmissionError
 
 evaluation = import_local(__file__, "evaluation")
@@ -273,24 +274,6 @@ def _check_logits(reply: Any, n: int) -> np.ndarray:
     return logits
 
 
-def _check_state(reply: Any) -> dict:
-    """The training child's ``state_dict`` as (names, arrays, dtypes): data only, checked before it is
-    passed on to the decoder process."""
-    if not isinstance(reply, dict):
-        raise CheckFailed("the trained model's state_dict could not be read")
-    if "error" in reply:
-        raise CheckFailed(str(reply["error"]))
-    names, arrays, dtypes = reply.get("names"), reply.get("arrays"), reply.get("dtypes")
-    if not (isinstance(names, list) and isinstance(arrays, list) and isinstance(dtypes, list)
-            and len(names) == len(arrays) == len(dtypes) and len(set(map(str, names))) == len(names)
-            and all(isinstance(n, str) for n in names + dtypes)
-            and all(isinstance(a, np.ndarray) for a in arrays)):
-        raise CheckFailed("the trained model's state_dict could not be read as named tensors")
-    if not names:
-        raise CheckFailed("the trained model has no parameters or buffers (empty state_dict)")
-    return {"names": names, "arrays": arrays, "dtypes": dtypes}
-
-
 @group("elbo")
 def elbo(ctx: GroupContext) -> None:
     p = ctx.params
@@ -325,8 +308,8 @@ def elbo(ctx: GroupContext) -> None:
         # suite API retires a child when the group moves to another) before the decoder starts:
         # the two are never alive at the same time, so no kernel object can carry pixels across.
         skipped = "the trained model could not be rebuilt in the decoder process"
-        state = _check_state(ctx.call("export_state"))
-        ctx.extra("state_dict", {k: list(v.shape) for k, v in list(zip(state["names"], state["arrays"]))[:64]})
+        state = check_state(ctx.call("export_state"))
+        ctx.extra("state_dict", shapes(state))
         ctx.call("seal")
         try:
             encoded: Any = ctx.call("encode", images=split.held_out)
