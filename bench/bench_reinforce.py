@@ -98,6 +98,13 @@ def load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
+def load_module_from_source(source: str, name: str) -> ModuleType:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.py"
+        path.write_text(source)
+        return load_module(path, name)
+
+
 def settings_of(assignment: str) -> TrainingSettings:
     params = load_assignment(assignment).groups["training"].params
     budget = int(params["episodes"]) if "episodes" in params else None

@@ -272,6 +272,17 @@ def test_private_cartpole_by_reloading_gymnasium_is_refused(tmp_path, children):
     assert "private episodes" not in feedback(result, "training")
 
 
+@pytest.mark.parametrize("how", ["fixed", "optimistic", "ucb", "explore_then_commit", "other_epsilon"])
+def test_an_agent_that_is_not_epsilon_greedy_gets_no_agent_points(tmp_path, children, how):
+    """Optimistic greedy, UCB and explore-then-commit earn as much as the reference or more (they passed the
+    reward-only threshold before issue 13): the agent group asks for ε-greedy learning and sees the difference
+    in the share of greedy actions, block by block. The honest holes keep their points."""
+    result = grade_case(tmp_path, "other_learners", [UPD, "agent"], replace={"__HOW__": how})
+    assert scores(result) == {UPD: 3, "agent": 0}, feedback(result, "agent")
+    assert "the agent took the greedy arm of its estimates" in feedback(result, "agent")
+    assert "also on fresh problems" not in feedback(result, "agent")      # a broken rule is not chance
+
+
 def _grade_controller(tmp_path: Path, how: str):
     source = (REDTEAM / "controller.py").read_text().replace("__HOW__", how)
     folder = tmp_path / "submission"

@@ -324,3 +324,96 @@ def train(env, args):
     result = grade_source("reinforce_baseline", source, only=["training"])
     out = group_result(result, "training").output
     assert "episodes=350 device=cpu gamma=0.99 seed_is_int=True num_envs=16 lr=0.01" in out, out
+
+
+# -- the learning rules and the retraining, in the parent, without a child ----------------------
+def _settings(**kw):
+    from grader.kits.cartpole.parent import TrainingSettings
+    return TrainingSettings(**{"budget": 350, "min_episodes": 175, **kw})
+
+
+def test_learning_rules_name_what_was_not_learnt():
+    from grader.kits.cartpole.parent import learning_problem
+
+    s = _settings()
+    learnt = np.concatenate([np.full(150, 20.0), np.linspace(20, 500, 150), np.full(50, 500.0)])
+    assert learning_problem(learnt, 350, s) == ""
+    assert learning_problem(learnt[:300], 300, s) == ""                    # stopped early, after reaching 475
+    solved = np.full(40, 500.0)
+    assert "first 20 training episodes averaged 500.0" in learning_problem(solved, 40, s)
+    assert "first 20" in learning_problem(np.full(350, 480.0), 350, s)     # even with the whole budget used
+    assert "train returned after 0 training episodes" in learning_problem([], 0, s)
+    random_play = np.full(100, 22.0)
+    assert "after 100 training episodes without reaching 475" in learning_problem(random_play, 100, s)
+    assert learning_problem(np.full(175, 22.0), 175, s) == ""              # half the budget: the evaluation decides
+    assert "first 20" not in learning_problem(np.full(19, 500.0), 19, s)   # too few episodes for rule 1: rule 2 speaks
+
+
+class InProcessContext:
+    """The parent side of the training group against the kit's probes run in this process: each endpoint
+    is a name with its own probe state, callbacks go straight to the group's handlers."""
+
+    def __new__(cls, module, **params):
+        from dataclasses import replace
+
+        from grader.core.assignment import load_assignment
+        from grader.core.suite import GroupContext
+        from grader.kits.cartpole import child
+
+        class Context(GroupContext):
+            def call(self, op, *, timeout=None, handlers=None, endpoint="main", **args):
+                self.endpoints.append(endpoint)
+                probe_ctx = self.probe_states.setdefault(endpoint, _ProbeContext())
+                probe_ctx.handlers = handlers or {}
+                return getattr(child, op)(module, probe_ctx, **args)
+
+        config = load_assignment("reinforce_baseline").groups["training"]
+        ctx = Context(replace(config, params={**config.params, **params}), None, 7, "cpu")
+        ctx.endpoints, ctx.probe_states = [], {}
+        return ctx
+
+
+class _ProbeContext:
+    def __init__(self):
+        self.state, self.handlers = {}, {}
+
+    def callback(self, name, **data):
+        return self.handlers[name](data)
+
+
+def test_a_run_that_misses_the_bound_is_retrained_on_fresh_seeds_and_can_pass():
+    """First trainings return an untrained network (a miss), the retrainings the controller's weights:
+    both runs pass after one retraining, each in new processes; a broken rule would not be retried."""
+    import types
+
+    from torch import nn
+
+    from grader.kits.cartpole.parent import training_group
+
+    trainings = []
+
+    def train(env, args):
+        net = nn.Linear(4, 2)
+        if args.episodes:
+            trainings.append(args.seed)
+            rng = np.random.default_rng(0)
+            env.reset()
+            done = 0
+            while done < 175:
+                _, _, terminated, truncated, _ = env.step(rng.integers(2, size=env.num_envs))
+                done += int(np.sum(terminated | truncated))
+            if len(trainings) > 2:      # the retrainings: a controller in the weights
+                with __import__("torch").no_grad():
+                    net.weight.copy_(__import__("torch").tensor([[0.0, 0.0, 0.0, 0.0], [0.01, 0.1, 1.0, 0.5]]))
+                    net.bias.zero_()
+        return net
+
+    ctx = InProcessContext(types.SimpleNamespace(train=train))
+    training_group(ctx, budget=350)
+    assert [c.passed for c in ctx.outcome.checks] == [True, True], [c.message for c in ctx.outcome.checks]
+    assert len(trainings) == 4 and len(set(trainings)) == 4                    # fresh seeds every time
+    assert sum("below the bound, retrained on fresh seeds" in n for n in ctx.outcome.notes) == 2
+    assert [e for e in dict.fromkeys(ctx.endpoints)] == [
+        "run 1 training", "run 2 training", "policy",
+        "run 1 (retraining 1) training", "run 2 (retraining 1) training", "policy (retraining 1)"]
+    assert [e["attempts"] for e in ctx.outcome.extra["evaluations"]] == [2, 2]

@@ -426,7 +426,7 @@ def gradebook_rows(out: Path) -> tuple[list[str], list[list[str]]]:
                 "assignment": extra.get("assignment", path.parent.name),
                 "groups": [(t["name"], t["score"]) for t in data.get("tests", [])],
                 "total": data.get("score", 0), "max": extra.get("max_score", ""),
-                "time": data.get("execution_time", ""), "status": batch.get("status", "graded"),
+                "time": data.get("execution_time", ""), "status": _status(batch.get("status", "graded"), data),
                 "file": batch.get("source", ""),
             })
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -452,6 +452,16 @@ def gradebook_rows(out: Path) -> tuple[list[str], list[list[str]]]:
         rows.append([printable(str(r["student"])), r["assignment"], *(_num(scores.get(c, "")) for c in columns),
                      _num(r["total"]), _num(r["max"]), _num(r["time"]), r["status"], r["file"]])
     return header, rows
+
+
+def _status(status: str, data: dict[str, Any]) -> str:
+    """``needs review`` when a test was flagged for an instructor (e.g. a VAE bound below the physical
+    floor: 0 points until someone has looked), else the batch status."""
+    flagged = [t["name"] for t in data.get("tests", []) if isinstance(t.get("extra_data"), dict)
+               and t["extra_data"].get("needs_review")]
+    if status == "graded" and flagged:
+        return f"needs review ({', '.join(flagged)})"
+    return status
 
 
 def _num(x: Any) -> str:
