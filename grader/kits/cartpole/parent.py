@@ -305,21 +305,21 @@ def training_group(ctx: GroupContext, budget: int | None, runs: int | None = Non
     s = TrainingSettings.from_params(ctx.params, budget)
     s = dataclasses.replace(s, runs=s.runs if runs is None else runs, retries=s.retries if retries is None else retries)
     ctx.extra("threshold", s.threshold)  # drawn as a line on the learning curves of the HTML report
-    runs: list[list[Attempt]] = [[] for _ in range(s.runs)]
+    attempts: list[list[Attempt]] = [[] for _ in range(s.runs)]      # per run, in order
     pending = list(range(s.runs))
     for retry in range(1 + s.retries):
         batch = []
         for i in pending:
             attempt = Attempt(i + 1, retry, _seed(ctx), _seed(ctx), _seed(ctx),
                               TrainingEnvServer(s.num_envs, _seed(ctx), budget))
-            runs[i].append(attempt)
+            attempts[i].append(attempt)
             _train(ctx, s, attempt)
             batch.append(attempt)
         _evaluate(ctx, s, [a for a in batch if a.state is not None], "policy" + (f" (retraining {retry})" if retry else ""))
-        pending = [i for i in pending if runs[i][-1].missed_bound(s.threshold)]
+        pending = [i for i in pending if attempts[i][-1].missed_bound(s.threshold)]
         if not pending or ctx.time_left < s.train_seconds:
             break
-    _report(ctx, s, runs)
+    _report(ctx, s, attempts)
 
 
 def _train(ctx: GroupContext, s: TrainingSettings, attempt: Attempt) -> None:
