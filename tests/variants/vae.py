@@ -210,7 +210,7 @@ def _encode(self, images):
     return torch.cat([mean, mean], dim=1), sd
 VAE._plain_encode = VAE.encode
 VAE.encode = _encode
-''', "encode's mean has shape (1000, 4)"),
+''', "encode's mean has shape (4000, 4)"),  # 1,000 digits, each distorted 4 times
     "encode returns a single tensor": ('''
 def _encode(self, images):
     return self.enc(images.reshape(len(images), 784))
@@ -232,7 +232,7 @@ VAE.encode = _encode
 def _decode(self, z):
     return self.dec(z)
 VAE.decode = _decode
-''', "decode returned shape (1000, 784)"),
+''', "decode returned shape (4000, 784)"),
     "decode outputs NaN": ('''
 def _decode(self, z):
     return self.dec(z).reshape(len(z), 28, 28) * float("nan")
