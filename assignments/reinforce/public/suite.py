@@ -44,4 +44,4 @@ def reinforce_loss(ctx: GroupContext) -> None:
 
 @group("training")
 def training(ctx: GroupContext) -> None:
-    training_group(ctx, budget=None, runs=1, retries=0)
+    training_group(ctx, budget=None, runs=1)

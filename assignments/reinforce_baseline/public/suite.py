@@ -33,4 +33,4 @@ def baseline_losses(ctx: GroupContext) -> None:
 
 @group("training")
 def training(ctx: GroupContext) -> None:
-    training_group(ctx, budget=int(ctx.params["episodes"]), runs=1, retries=0)
+    training_group(ctx, budget=int(ctx.params["episodes"]), runs=1)

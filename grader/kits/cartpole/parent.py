@@ -300,7 +300,7 @@ def training_group(ctx: GroupContext, budget: int | None, runs: int | None = Non
     missed the evaluation bound is retrained on fresh seeds, at most
     ``retries`` times, so that chance alone almost never costs a correct
     submission its points (README: the measured failure rate and its bound).
-    ``runs`` and ``retries`` override the params (the public check: one run, no retraining).
+    ``runs`` and ``retries`` override the params (the public check: one run).
     """
     s = TrainingSettings.from_params(ctx.params, budget)
     s = dataclasses.replace(s, runs=s.runs if runs is None else runs, retries=s.retries if retries is None else retries)
