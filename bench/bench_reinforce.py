@@ -1,27 +1,32 @@
-"""Speed and calibration of the REINFORCE reference solutions on CartPole-v1.
+"""Speed, calibration and chance of the REINFORCE reference solutions on CartPole-v1.
 
-Runs each reference's ``train(env, args)`` in this process (no sandbox, so no
-torch import per run) on the same parent-side env server the grader uses
-(:class:`grader.kits.cartpole.parent.TrainingEnvServer`: same episode counting, same budget
-refusal), then scores the policy with the grader's own
-:func:`grader.kits.cartpole.parent.evaluate_policy` (100 episodes, fresh seeds).
+Runs each reference's ``train(env, args)`` in this process (no sandbox, so no torch import per
+run) the way the ``training`` group does, on the same parent-side machinery
+(:mod:`grader.kits.cartpole.parent`): the proxy env served by :class:`TrainingEnvServer` (same
+episode counting, curve and budget), the learning rules (:func:`learning_problem`), the network
+found in what ``train`` returned and rebuilt from its ``state_dict`` (``train`` with
+``args.episodes = 0``), and the grader's own 100-episode evaluation of ``argmax(net(obs))``.
 
     python bench/bench_reinforce.py                      # both references, 10 seeds each
     python bench/bench_reinforce.py --seeds 20 --compare # + REINFORCE without baseline under the same budget
+    python bench/bench_reinforce.py --chance 200         # per-run failure rate, Clopper-Pearson bound
+    python bench/bench_reinforce.py --route 6            # cost of serving reinforce's env from the parent
 
-Prints, per configuration: median and max training time, episodes used, the
-episode at which the mean of 20 training returns reached 475, and the pass rate
-(evaluation mean >= 475). ``--compare`` adds plain REINFORCE (the ``reinforce``
-reference with ``max_episodes`` = budget) and the baseline loop with the
-baseline removed, both under the ``reinforce_baseline`` budget.
+Prints, per configuration: median and max training time, episodes used, the episode at which
+the mean of 20 training returns reached 475, the mean of the first 20 episodes (the "already
+solved" rule), the pass rate and the evaluations that failed. ``--route`` grades nothing: it
+trains the ``reinforce`` reference in a real sandboxed child on a local gymnasium env (before)
+and on the parent-served proxy (after), alternately, and prints both.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,10 +38,20 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import chance
 
 from grader.core.assignment import load_assignment
 from grader.kits.cartpole import child as cartpole_child
-from grader.kits.cartpole.parent import TrainingEnvServer, evaluate_policy, reached
+from grader.kits.cartpole.parent import (
+    TrainingEnvServer,
+    TrainingSettings,
+    evaluate_policy,
+    learning_problem,
+    reached,
+)
+from grader.kits.weights import child as weights_child
 from grader.sandbox import CallbackAbort
 
 
@@ -45,7 +60,7 @@ class BudgetSpent(Exception):
 
 
 class DirectContext:
-    """Stands in for both sides of the sandbox: callbacks go straight to the server, ``act`` to the policy."""
+    """Stands in for both sides of the sandbox: callbacks go straight to the server, ``act`` to the network."""
 
     def __init__(self, server: TrainingEnvServer | None = None) -> None:
         self.server = server
@@ -57,7 +72,7 @@ class DirectContext:
         except CallbackAbort as exc:
             raise BudgetSpent(str(exc)) from None
 
-    def call(self, op: str, run: str, obs: np.ndarray, timeout: float = 0.0) -> Any:
+    def call(self, op: str, run: str, obs: np.ndarray, timeout: float = 0.0, endpoint: str = "main") -> Any:
         return cartpole_child.act(None, self, run, obs)
 
 
@@ -67,8 +82,9 @@ class Outcome:
     seconds: float
     episodes: int
     reached_at: int | None
+    first_mean: float               # mean of the first 20 training episodes
     eval_mean: float
-    error: str = ""
+    error: str = ""                 # an exception, or a learning rule the run broke
 
     @property
     def passed(self) -> bool:
@@ -83,47 +99,84 @@ def load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
-def run_once(module: ModuleType, seed: int, num_envs: int, budget: int | None,
-             overrides: dict[str, Any] | None = None, eval_episodes: int = 100, device: str = "cpu") -> Outcome:
-    """One training run on the grader's env server and one evaluation, as the threshold group does them."""
+def load_module_from_source(source: str, name: str) -> ModuleType:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.py"
+        path.write_text(source)
+        return load_module(path, name)
+
+
+def settings_of(assignment: str) -> TrainingSettings:
+    params = load_assignment(assignment).groups["training"].params
+    budget = int(params["episodes"]) if "episodes" in params else None
+    return TrainingSettings.from_params(params, budget)
+
+
+def run_once(module: ModuleType, seed: int, s: TrainingSettings, overrides: dict[str, Any] | None = None,
+             device: str = "cpu") -> Outcome:
+    """One attempt as the threshold group makes it: train on the served env, the learning rules,
+    the network rebuilt from its state_dict, one evaluation."""
     rng = np.random.default_rng(10_000 + seed)
-    server = TrainingEnvServer(num_envs, int(rng.integers(2**31)), budget)
+    server = TrainingEnvServer(s.num_envs, int(rng.integers(2**31)), s.budget)
     ctx = DirectContext(server)
-    env = cartpole_child.ProxyVectorEnv(ctx, num_envs)
-    args = module.build_parser().parse_args([])
-    args.seed, args.device = seed, device
-    if budget is not None:
-        args.episodes = budget
-    for key, value in (overrides or {}).items():
-        setattr(args, key, value)
+    settings = dict(overrides or {})
+    if s.budget is not None:
+        settings["episodes"] = s.budget
+    args = cartpole_child.make_args(module, seed, settings)
+    args.device = device
     t0 = time.monotonic()
     try:
-        policy = module.train(env, args)
+        policy = module.train(cartpole_child.ProxyVectorEnv(ctx, s.num_envs), args)
     except BudgetSpent as exc:
-        return Outcome(seed, time.monotonic() - t0, server.episodes, None, 0.0, str(exc))
+        return Outcome(seed, time.monotonic() - t0, server.episodes, None, float("nan"), 0.0, str(exc))
     seconds = time.monotonic() - t0
-    ctx.state["run"] = policy
-    totals = evaluate_policy(ctx, "run", eval_episodes, int(rng.integers(2**31)), timeout=60)  # type: ignore[arg-type]
-    return Outcome(seed, seconds, server.episodes, reached(np.asarray(server.returns), 475.0, 20), float(totals.mean()))
+    returns = np.asarray(server.returns)
+    first = float(returns[:s.first_episodes].mean()) if returns.size >= s.first_episodes else float("nan")
+    at = reached(returns, s.threshold, s.window)
+    problem = learning_problem(returns, server.episodes, s)
+    if problem:
+        return Outcome(seed, seconds, server.episodes, at, first, 0.0, problem)
+    net = rebuild(module, cartpole_child.find_network(policy), seed, s, device)
+    ctx.state["run"] = net
+    totals = evaluate_policy(ctx, "run", s.eval_episodes, int(rng.integers(2**31)), timeout=120)  # type: ignore[arg-type]
+    return Outcome(seed, seconds, server.episodes, at, first, float(totals.mean()))
 
 
-def sweep(label: str, module: ModuleType, seeds: range, num_envs: int, budget: int | None,
-          overrides: dict[str, Any] | None = None, verbose: bool = False,
-          device: str = "cpu") -> list[Outcome]:
+def rebuild(module: ModuleType, net: Any, seed: int, s: TrainingSettings, device: str) -> Any:
+    """The policy process's rebuild, in this process: train(..., episodes = 0) and the exported state."""
+    state = weights_child.export_state(net)
+    args = cartpole_child.make_args(module, seed, {"episodes": 0, "max_episodes": 0})
+    args.device = device
+    fresh = cartpole_child.find_network(module.train(cartpole_child.RebuildVectorEnv(s.num_envs, seed), args))
+    problem = weights_child.load_state(fresh, state, "with args.episodes = 0, train")
+    assert not problem, problem
+    return fresh.eval()
+
+
+def sweep(label: str, module: ModuleType, seeds: range, s: TrainingSettings, overrides: dict[str, Any] | None = None,
+          verbose: bool = False, device: str = "cpu") -> list[Outcome]:
     outcomes = []
     for seed in seeds:
-        o = run_once(module, seed, num_envs, budget, overrides, device=device)
+        o = run_once(module, seed, s, overrides, device=device)
         outcomes.append(o)
         if verbose:
-            print(f"  {label} seed {seed}: {o.seconds:.2f} s, {o.episodes} episodes, reached 475 at {o.reached_at}, "
-                  f"eval {o.eval_mean:.1f}{'  ' + o.error[:60] if o.error else ''}", flush=True)
+            print(f"  {label} seed {seed}: {o.seconds:.2f} s, {o.episodes} episodes, first 20 {o.first_mean:.1f}, "
+                  f"reached 475 at {o.reached_at}, eval {o.eval_mean:.1f}{'  ' + o.error[:70] if o.error else ''}",
+                  flush=True)
     secs = [o.seconds for o in outcomes]
     eps = [o.episodes for o in outcomes]
     hits = [o.reached_at for o in outcomes if o.reached_at is not None]
+    firsts = [o.first_mean for o in outcomes if np.isfinite(o.first_mean)]
+    failed = sorted(round(o.eval_mean, 1) for o in outcomes if not o.passed)
     print(f"{label:<44} seeds {len(outcomes):3d}  time median {statistics.median(secs):5.2f} s max {max(secs):5.2f} s  "
-          f"episodes median {statistics.median(eps):5.0f} max {max(eps):5d}  "
-          f"reached-475 median {statistics.median(hits) if hits else float('nan'):5.0f}  "
-          f"pass {sum(o.passed for o in outcomes)}/{len(outcomes)}", flush=True)
+          f"episodes median {statistics.median(eps):5.0f} min {min(eps):5d} max {max(eps):5d}  "
+          f"reached-475 median {statistics.median(hits) if hits else float('nan'):5.0f} "
+          f"({len(hits)}/{len(outcomes)} reached)  first-20 max {max(firsts) if firsts else float('nan'):5.1f}  "
+          f"pass {sum(o.passed for o in outcomes)}/{len(outcomes)}"
+          + (f"  failed evaluations {failed}" if failed else ""), flush=True)
+    rules = [o for o in outcomes if o.error]
+    if rules:
+        print(f"  runs that broke a rule or raised: {[(o.seed, o.error[:60]) for o in rules]}")
     return outcomes
 
 
@@ -137,38 +190,111 @@ def without_baseline(module: ModuleType) -> Callable[..., Any]:
     return losses
 
 
+# -- the cost of serving reinforce's env from the parent ------------------------------------
+LOCAL_PROBE = '''
+import time
+
+import cartpole_child
+from cartpole_child import train  # noqa: F401 - the grader's probe: the proxy env served by the parent
+
+
+def train_local(sub, ctx, run, seed, num_envs):
+    """Before: train on a gymnasium vector env inside the child (no round trip per step)."""
+    import gymnasium as gym
+
+    env = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
+    args = cartpole_child.make_args(sub, seed, {})
+    t0 = time.monotonic()
+    sub.train(env, args)
+    return {"seconds": time.monotonic() - t0}
+'''
+
+
+def route(runs: int) -> None:
+    """Train the reinforce reference in a sandboxed child, local env vs parent-served proxy, alternately."""
+    from grader.core.course import sandbox_isolation
+    from grader.sandbox import Child, ChildSpec
+
+    assignment = load_assignment("reinforce")
+    s = settings_of("reinforce")
+    with tempfile.TemporaryDirectory() as tmp:
+        probes = Path(tmp) / "probes.py"
+        probes.write_text(LOCAL_PROBE)
+        # The group's limits, except that gymnasium's CartPole stays readable for the local env.
+        limits = dataclasses.replace(assignment.groups["training"].limits, hide_modules=())
+        spec = ChildSpec(submission=ROOT / "solutions" / "reinforce.py", probes=probes,
+                         child_files=assignment.child_files, limits=limits, isolation=sandbox_isolation())
+        local, proxy, trips, episodes = [], [], [], []
+        child = Child(spec)
+        child.start(time.monotonic() + 60)
+        try:
+            for k in range(runs):
+                seed = 500 + k
+                t0 = time.monotonic()
+                child.call("train_local", {"run": "a", "seed": seed, "num_envs": s.num_envs}, time.monotonic() + 300)
+                local.append(time.monotonic() - t0)
+                server = TrainingEnvServer(s.num_envs, seed, None)
+                t0 = time.monotonic()
+                child.call("train", {"run": "b", "seed": seed, "num_envs": s.num_envs}, time.monotonic() + 300,
+                           {"env_step": server.handle})
+                proxy.append(time.monotonic() - t0)
+                trips.append(server.steps)
+                episodes.append(server.episodes)
+                print(f"  seed {seed}: local env {local[-1]:.2f} s, parent-served {proxy[-1]:.2f} s "
+                      f"({server.steps} round trips, {server.episodes} episodes)", flush=True)
+        finally:
+            child.close()
+    per_trip = [(p - q) / n for p, q, n in zip(proxy, local, trips)]
+    print(f"reinforce reference, {runs} seeds, one sandboxed child ({spec.isolation.name}): training on a local env "
+          f"median {statistics.median(local):.2f} s; on the parent-served env median {statistics.median(proxy):.2f} s "
+          f"(+{statistics.median(proxy) - statistics.median(local):.2f} s per run, {statistics.median(trips):.0f} round "
+          f"trips, ~{statistics.median(per_trip) * 1e6:.0f} µs each); the seeds differ between the two envs, so "
+          "compare medians")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--only", choices=["reinforce", "reinforce_baseline"])
     p.add_argument("--compare", action="store_true", help="also REINFORCE without a baseline under the budget")
+    p.add_argument("--chance", type=int, metavar="RUNS", default=0,
+                   help="this many runs per reference: failure rate and the bound on a grading's failure")
+    p.add_argument("--route", type=int, metavar="RUNS", default=0,
+                   help="cost of serving reinforce's training env from the parent, through a real child")
     p.add_argument("--device", default="cpu")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
-    seeds = range(a.first_seed, a.first_seed + a.seeds)
+    if a.route:
+        route(a.route)
+        return 0
+    seeds = range(a.first_seed, a.first_seed + (a.chance or a.seeds))
     import torch
     torch.set_num_threads(1)
 
-    plain_cfg = load_assignment("reinforce").groups["training"].params
-    base_cfg = load_assignment("reinforce_baseline").groups["training"].params
-    budget = int(base_cfg["episodes"])
+    plain_s, base_s = settings_of("reinforce"), settings_of("reinforce_baseline")
     plain = load_module(ROOT / "solutions" / "reinforce.py", "bench_reinforce_ref")
     baseline = load_module(ROOT / "solutions" / "reinforce_baseline.py", "bench_reinforce_baseline_ref")
-    print(f"CartPole-v1, {torch.get_num_threads()} torch thread(s), device {a.device}; pass = mean of 100 "
-          f"evaluation episodes >= 475; budget of reinforce_baseline: {budget} episodes")
+    print(f"CartPole-v1, {torch.get_num_threads()} torch thread(s), device {a.device}; pass = the learning rules and a "
+          f"mean of 100 evaluation episodes >= 475; budget of reinforce_baseline: {base_s.budget} episodes")
+    results = {}
     if a.only in (None, "reinforce"):
-        sweep("reinforce (no budget)", plain, seeds, int(plain_cfg["num_envs"]), None, verbose=a.verbose, device=a.device)
+        results["reinforce"] = (sweep("reinforce (no budget)", plain, seeds, plain_s, verbose=a.verbose,
+                                      device=a.device), plain_s)
     if a.only in (None, "reinforce_baseline"):
-        sweep(f"reinforce_baseline ({budget}-episode budget)", baseline, seeds, int(base_cfg["num_envs"]), budget,
-              verbose=a.verbose, device=a.device)
+        results["reinforce_baseline"] = (sweep(f"reinforce_baseline ({base_s.budget}-episode budget)", baseline, seeds,
+                                               base_s, verbose=a.verbose, device=a.device), base_s)
     if a.compare:
-        sweep(f"reinforce, max_episodes={budget}", plain, seeds, int(base_cfg["num_envs"]), None,
-              {"max_episodes": budget}, verbose=a.verbose, device=a.device)
+        capped = TrainingSettings(**{**base_s.__dict__, "budget": None})
+        sweep(f"reinforce, max_episodes={base_s.budget}", plain, seeds, capped, {"max_episodes": base_s.budget},
+              verbose=a.verbose, device=a.device)
         nobase = load_module(ROOT / "solutions" / "reinforce_baseline.py", "bench_reinforce_nobaseline")
         nobase.baseline_losses = without_baseline(nobase)
-        sweep(f"baseline loop, baseline removed ({budget} budget)", nobase, seeds, int(base_cfg["num_envs"]), budget,
-              {"value_steps": 0}, verbose=a.verbose, device=a.device)
+        sweep(f"baseline loop, baseline removed ({base_s.budget} budget)", nobase, seeds, base_s, {"value_steps": 0},
+              verbose=a.verbose, device=a.device)
+    if a.chance:
+        for name, (outcomes, s) in results.items():
+            print(chance.report(name, sum(not o.passed for o in outcomes), len(outcomes), s.runs, s.retries))
     return 0
 
 

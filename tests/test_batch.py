@@ -352,3 +352,20 @@ def test_artifacts_travel_with_the_results_and_are_embedded(tmp_path: Path, monk
     assert (folder / "artifacts" / "vae-samples.png").read_bytes() == tiny_png()
     assert json.loads((folder / "results.json").read_text())["tests"][0]["extra_data"]["images"]["samples"] \
         == "artifacts/vae-samples.png"
+
+
+def test_a_result_flagged_for_review_says_so_in_the_gradebook(tmp_path: Path) -> None:
+    """A test whose extra_data carries ``needs_review`` (a VAE bound below the physical floor) shows
+    ``needs review`` in the status column, so the instructor sees which rows to look at."""
+    def write(student: str, extra: dict) -> None:
+        folder = tmp_path / student / "vae"
+        folder.mkdir(parents=True)
+        tests = [{"name": "elbo", "score": 0, "max_score": 4, "status": "failed", "output": "", "extra_data": extra}]
+        (folder / "results.json").write_text(json.dumps({
+            "score": 0, "execution_time": 1.0, "tests": tests,
+            "extra_data": {"assignment": "vae", "max_score": 4, "batch": {"student": student, "status": "graded"}}}))
+    write("mallory", {"needs_review": "needs review: a held-out negative ELBO of 60.0 is below 150"})
+    write("alice", {"negative_elbo": 190.0})
+    _, rows = gradebook_rows(tmp_path)
+    status = {r[0]: r[-2] for r in rows}
+    assert status == {"mallory": "needs review (elbo)", "alice": "graded"}

@@ -80,7 +80,7 @@ def test_check_never_runs_the_hidden_suite(tmp_path):
                    .replace("step = 1.0 / count if alpha == 0 else alpha", "step = 0.3"))
     text = format_report(run_check(bad, full=True))
     hidden_messages = ["ties go to the lowest index", "greedy share", "expected Q + (R − Q)/count",
-                       "randomness comes only from rng", "mean reward on the"]
+                       "randomness comes only from rng", "ε-greedy learning on the"]
     for message in hidden_messages:
         assert message in HIDDEN_SUITE          # the probe phrases really are hidden-suite text
         assert message not in text

@@ -356,6 +356,53 @@ def test_private_cartpole_by_reloading_gymnasium_is_refused(tmp_path, children):
     assert "private episodes" not in feedback(result, "training")
 
 
+@pytest.mark.parametrize("how", ["fixed", "optimistic", "ucb", "explore_then_commit", "other_epsilon"])
+def test_an_agent_that_is_not_epsilon_greedy_gets_no_agent_points(tmp_path, children, how):
+    """Optimistic greedy, UCB and explore-then-commit earn as much as the reference or more (they passed the
+    reward-only threshold before issue 13): the agent group asks for ε-greedy learning and sees the difference
+    in the share of greedy actions, block by block. The honest holes keep their points."""
+    result = grade_case(tmp_path, "other_learners", [UPD, "agent"], replace={"__HOW__": how})
+    assert scores(result) == {UPD: 3, "agent": 0}, feedback(result, "agent")
+    assert "the agent took the greedy arm of its estimates" in feedback(result, "agent")
+    assert "also on fresh problems" not in feedback(result, "agent")      # a broken rule is not chance
+
+
+def _grade_controller(tmp_path: Path, how: str):
+    source = (REDTEAM / "controller.py").read_text().replace("__HOW__", how)
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "reinforce_baseline.py").write_text(source)
+    return grade_path(folder / "reinforce_baseline.py", "reinforce_baseline", only=["training"])
+
+
+@pytest.mark.parametrize("how, message", [
+    ("call", "train returned after 0 training episodes without reaching 475"),
+    ("weights", "train returned after 0 training episodes without reaching 475"),
+    ("weights_from_start", "the policy balanced the pole before it learnt anything: its first 20 training "
+                           "episodes averaged 500.0"),
+])
+def test_hand_coded_controller_gets_no_training_points(tmp_path, children, how, message):
+    """A controller that learnt nothing on the grader's env, whether it sits in the policy's ``__call__``
+    or in hand-set weights, breaks a learning rule and scores 0 (it scored 5/5 before issue 13)."""
+    result = _grade_controller(tmp_path, how)
+    test, text = group_result(result, "training"), feedback(result, "training")
+    assert test.score == 0, text
+    assert message in text, text                    # for both runs (said once when it is their common cause)
+    assert "retrained" not in text and "evaluation 500" not in text      # no retraining for a broken rule
+
+
+def test_hand_written_call_plays_no_part_in_the_evaluation(tmp_path, children):
+    """With random play for half the budget the rules have nothing to say, but the grader plays
+    argmax(net(obs)) of the network rebuilt from its weights: the untrained one, not the controller
+    in ``__call__``. A miss is retrained on fresh seeds (twice), then the run scores 0."""
+    result = _grade_controller(tmp_path, "call_after_random")
+    test, text = group_result(result, "training"), feedback(result, "training")
+    assert test.score == 0, text
+    assert text.count("is below 475 (also after retraining on fresh seeds)") == 2, text
+    assert text.count("below the bound, retrained on fresh seeds") == 4   # 2 runs x 2 retrainings
+    assert "175 of the 350 budget episodes used" in text
+
+
 def _grade_vae_case(tmp_path: Path, case: str, replace: dict[str, str]):
     source = (REDTEAM / f"{case}.py").read_text()
     for key, value in replace.items():
@@ -428,7 +475,7 @@ def test_shared_memory_control_a_fork_would_share_it_and_replay_wins():
     logits = model.decode(torch.tensor(z)).numpy()
     value = float(evaluation.negative_elbo(held / 255.0, mean, sd, logits).mean())
     params = load_assignment("vae").groups["elbo"].params
-    assert value < params["reference"] * (1 + params["margin"]) / 2, value
+    assert value < params["threshold"] / 2, value
 
 
 @pytest.mark.parametrize("isolated", [pytest.param(True, marks=needs_isolation), False])

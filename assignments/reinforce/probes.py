@@ -3,13 +3,19 @@
 Runs inside the sandbox. Holds no expected values: the parent computes the
 formulas itself and decides. Tensors are built on ``GRADER_DEVICE``; gradients
 are taken here (autograd lives with the student's code) and sent back as arrays.
+The training probes (``train``, ``export_policy``, ``rebuild_policy``, ``act``) are the
+CartPole kit's, shared with ``reinforce_baseline``. Importing this module (before the
+submission is imported) switches gymnasium's own CartPole off: the only CartPole in
+this process is the proxy env the grader serves and records.
 """
 
 from __future__ import annotations
 
 import cartpole_child
 import numpy as np
-from cartpole_child import DEVICE, act  # noqa: F401 - act is a probe
+from cartpole_child import DEVICE, act, export_policy, rebuild_policy, train  # noqa: F401 - probes
+
+cartpole_child.lock_cartpole()
 
 
 def _type_name(value) -> str:
@@ -59,13 +65,3 @@ def _tensor_info(value) -> dict:
     return {"type": "tensor", "shape": [int(s) for s in value.shape], "device": value.device.type,
             "requires_grad": bool(value.requires_grad),
             "value": value.detach().double().cpu().numpy() if value.dtype.is_floating_point else None}
-
-
-def train(sub, ctx, run, seed, num_envs, overrides=None):
-    """Train on a local vector CartPole-v1 in this process (no budget: only time bounds it)."""
-    env = cartpole_child.RecordingVectorEnv(num_envs, ctx)
-    args = cartpole_child.make_args(sub, seed, overrides or {})
-    reply = cartpole_child.run_train(sub, ctx, run, env, args)
-    reply["returns"] = np.asarray(env.returns, dtype=np.float64)
-    reply["times"] = np.asarray(env.times, dtype=np.float64)
-    return reply

@@ -1,15 +1,17 @@
 """Child-side probes for the REINFORCE-with-baseline assignment: call the student's code, return raw values.
 
-Runs inside the sandbox. Holds no expected values. Importing this module
-(before the submission is imported) switches gymnasium's own CartPole off, so
-the only CartPole in this process is the proxy env the grader serves.
+Runs inside the sandbox. Holds no expected values. The training probes (``train``,
+``export_policy``, ``rebuild_policy``, ``act``) are the CartPole kit's, shared with
+``reinforce``. Importing this module (before the submission is imported) switches
+gymnasium's own CartPole off, so the only CartPole in this process is the proxy env
+the grader serves.
 """
 
 from __future__ import annotations
 
 import cartpole_child
 import numpy as np
-from cartpole_child import DEVICE, act  # noqa: F401 - act is a probe
+from cartpole_child import DEVICE, act, export_policy, rebuild_policy, train  # noqa: F401 - probes
 
 cartpole_child.lock_cartpole()
 
@@ -56,11 +58,3 @@ def baseline_losses(sub, ctx, logits, values, actions, returns):
     now = (lg.detach(), vl.detach(), ac, rt)
     reply["mutated"] = bool(not all(torch.equal(a, b) for a, b in zip(now, originals)))
     return reply
-
-
-def train(sub, ctx, run, seed, num_envs, episodes, overrides=None):
-    """Train on the proxy env the parent serves (it counts episodes and stops serving after the budget)."""
-    env = cartpole_child.ProxyVectorEnv(ctx, num_envs)
-    args = cartpole_child.make_args(sub, seed, {"episodes": int(episodes), **(overrides or {})})
-    return cartpole_child.run_train(sub, ctx, run, env, args)
-

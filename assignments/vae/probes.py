@@ -19,6 +19,7 @@ import os
 import time
 
 import numpy as np
+import weights_child
 
 DEVICE = os.environ.get("GRADER_DEVICE", "cpu")
 CHUNK = 500
@@ -155,28 +156,9 @@ def train(sub, ctx, images, settings):
 
 
 def export_state(sub, ctx):
-    """The trained model's ``state_dict()`` as data: names, arrays (on the CPU) and torch dtypes.
-
-    Asked for before any held-out image is sent. Only tensors cross: an entry
-    that is not one (``get_extra_state``) is refused, since it could be any object.
-    bfloat16 (which numpy lacks) travels as float32, exactly, and is cast back on load.
-    """
-    torch = _torch()
-    state = _model(ctx).state_dict()
-    names, arrays, dtypes = [], [], []
-    for name, value in state.items():
-        if not isinstance(value, torch.Tensor):
-            return {"error": f"state_dict entry {name!r} is {_type_name(value)}, not a tensor: the grader rebuilds "
-                             "the decoder from the model's parameters and buffers (tensors) only"}
-        if value.is_sparse or value.is_quantized:
-            return {"error": f"state_dict entry {name!r} is a sparse or quantized tensor; use dense tensors"}
-        data = value.detach().to("cpu")
-        if data.dtype == torch.bfloat16:
-            data = data.float()
-        names.append(str(name))
-        arrays.append(data.numpy())
-        dtypes.append(str(value.dtype).replace("torch.", ""))
-    return {"names": names, "arrays": arrays, "dtypes": dtypes}
+    """The trained model's ``state_dict()`` as data (``weights_child.export_state``), asked for
+    before any held-out image is sent."""
+    return weights_child.export_state(_model(ctx))
 
 
 def rebuild(sub, ctx, images, settings, state):
@@ -201,35 +183,14 @@ def rebuild(sub, ctx, images, settings, state):
     seconds = time.monotonic() - t0
     if not isinstance(model, torch.nn.Module):
         return {"error": f"with args.epochs = 0, train returned {_type_name(model)}, not a torch.nn.Module"}
-    names, arrays, dtypes = state["names"], state["arrays"], state["dtypes"]
-    own = model.state_dict()
-    sent = set(names)
-    missing = [n for n in own if n not in sent]
-    unexpected = [n for n in names if n not in own]
-    if missing or unexpected:
-        return {"error": "with args.epochs = 0, train built a different architecture: its state_dict "
-                         + " and ".join(part for part in (
-                             f"lacks {unexpected[:5]} of the trained model" if unexpected else "",
-                             f"has {missing[:5]}, which the trained model lacks" if missing else "") if part)}
-    loaded = {}
-    for name, array, dtype in zip(names, arrays, dtypes):
-        target = own[name]
-        if not isinstance(target, torch.Tensor):
-            return {"error": f"state_dict entry {name!r} of the rebuilt model is {_type_name(target)}, not a tensor"}
-        if tuple(target.shape) != tuple(array.shape) or str(target.dtype).replace("torch.", "") != dtype:
-            return {"error": f"with args.epochs = 0, train built a different architecture: {name!r} is "
-                             f"{tuple(target.shape)} {str(target.dtype).replace('torch.', '')} there, "
-                             f"{tuple(array.shape)} {dtype} in the trained model"}
-        loaded[name] = torch.from_numpy(np.ascontiguousarray(array)).to(target.dtype)
-    try:
-        model.load_state_dict(loaded, strict=True)
-    except RuntimeError as exc:
-        return {"error": f"load_state_dict(strict=True) refused the trained state: {str(exc)[:400]}"}
+    problem = weights_child.load_state(model, state, "with args.epochs = 0, train")
+    if problem:
+        return {"error": problem}
     model.to(DEVICE).eval()
     ctx.state["model"] = model
     return {"type": _type_name(model), "seconds": seconds,
             "has_decode": callable(getattr(model, "decode", None)),
-            "tensors": len(names), "parameters": int(sum(p.numel() for p in model.parameters()))}
+            "tensors": len(state["names"]), "parameters": int(sum(p.numel() for p in model.parameters()))}
 
 
 def seal(sub, ctx):

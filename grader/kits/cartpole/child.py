@@ -1,15 +1,18 @@
 """Child-side CartPole helpers shared by the ``reinforce`` and ``reinforce_baseline`` probes.
 
 Copied next to ``probes.py`` in the sandboxed child (``child_files``). Holds no
-answers: it builds the arguments of ``train``, hands it an env, keeps the
-returned policy and turns its actions into plain arrays. The parent validates
-everything it gets back.
+answers: it builds the arguments of ``train``, hands it an env, finds the trained
+network, moves its weights in and out (``weights_child``) and turns the network's
+logits into plain action arrays. The parent validates everything it gets back.
 
 * :class:`ProxyVectorEnv` looks like gymnasium's vector CartPole-v1 (next-step
   autoreset) but every ``reset``/``step`` is served by the parent through the
-  ``env_step`` callback, which counts episodes and refuses steps after the budget.
-* :class:`RecordingVectorEnv` wraps a local gymnasium vector env and records
-  episode returns (feedback only: the parent never scores them).
+  ``env_step`` callback, which counts episodes, records the learning curve and,
+  under a budget, refuses steps after it.
+* :class:`RebuildVectorEnv` is what ``train`` gets when the fresh policy process
+  rebuilds the network (``args.episodes = 0``): it resets, and refuses to step.
+* :func:`find_network` is the rule by which the grader finds the network in what
+  ``train`` returned; :func:`act` plays ``argmax(net(obs))``.
 * :func:`lock_cartpole` makes gymnasium's own CartPole unusable in this process.
 """
 
@@ -22,10 +25,16 @@ from typing import Any
 
 import numpy as np
 
+# In the child, weights_child is copied next to probes.py; in the parent (benches, tests) it is the kit's module.
+try:
+    import weights_child
+except ImportError:
+    from grader.kits.weights import child as weights_child
+
 DEVICE = os.environ.get("GRADER_DEVICE", "cpu")
 OBS_DIM, N_ACTIONS = 4, 2
 BLOCKED = ("CartPole is not available inside the grader: train on the env passed to train(env, args); "
-           "it serves args.episodes training episodes")
+           "the grader serves its episodes and records your learning curve")
 
 
 # -- spaces without importing gymnasium's env classes ------------------------
@@ -37,6 +46,21 @@ def _spaces(num_envs: int) -> tuple[Any, Any, Any, Any]:
     single_obs = spaces.Box(-high, high, dtype=np.float32)
     single_act = spaces.Discrete(N_ACTIONS)
     return single_obs, single_act, batch_space(single_obs, num_envs), batch_space(single_act, num_envs)
+
+
+class _Progress:
+    """Tells the parent, at most once a second, how many training episodes have finished (its live
+    display shows it; nothing of it is scored)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self._ctx = ctx
+        self._last = time.monotonic()
+
+    def episodes(self, n: int) -> None:
+        now = time.monotonic()
+        if self._ctx is not None and now - self._last >= 1.0:
+            self._last = now
+            self._ctx.callback("progress", episodes=int(n))
 
 
 class ProxyVectorEnv:
@@ -74,62 +98,6 @@ class ProxyVectorEnv:
 
     def __repr__(self) -> str:
         return f"<ProxyVectorEnv CartPole-v1 num_envs={self.num_envs} (served by the grader)>"
-
-
-class _Progress:
-    """Tells the parent, at most once a second, how many training episodes have finished (its live
-    display shows it; nothing of it is scored)."""
-
-    def __init__(self, ctx: Any) -> None:
-        self._ctx = ctx
-        self._last = time.monotonic()
-
-    def episodes(self, n: int) -> None:
-        now = time.monotonic()
-        if self._ctx is not None and now - self._last >= 1.0:
-            self._last = now
-            self._ctx.callback("progress", episodes=int(n))
-
-
-class RecordingVectorEnv:
-    """A local gymnasium vector CartPole-v1 that notes each finished episode's return (feedback only)."""
-
-    def __init__(self, num_envs: int, ctx: Any = None) -> None:
-        import gymnasium as gym
-
-        self.env = gym.make_vec("CartPole-v1", num_envs=int(num_envs), vectorization_mode="vector_entry_point")
-        self.num_envs = int(num_envs)
-        self.single_observation_space = self.env.single_observation_space
-        self.single_action_space = self.env.single_action_space
-        self.observation_space = self.env.observation_space
-        self.action_space = self.env.action_space
-        self.metadata = self.env.metadata
-        self.returns: list[float] = []
-        self.times: list[float] = []
-        self._running = np.zeros(self.num_envs)
-        self._resetting = np.zeros(self.num_envs, dtype=bool)
-        self._t0 = time.monotonic()
-        self._progress = _Progress(ctx)
-
-    def reset(self, *, seed: Any = None, options: Any = None) -> tuple[np.ndarray, dict]:
-        self._running[:] = 0
-        self._resetting[:] = False
-        return self.env.reset(seed=seed, options=options)
-
-    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        obs, rewards, terminated, truncated, info = self.env.step(_as_actions(actions, self.num_envs))
-        self._running[~self._resetting] += rewards[~self._resetting]
-        done = terminated | truncated
-        for i in np.flatnonzero(done):
-            self.returns.append(float(self._running[i]))
-            self.times.append(time.monotonic() - self._t0)
-        self._running[done] = 0
-        self._resetting = done
-        self._progress.episodes(len(self.returns))
-        return obs, rewards, terminated, truncated, info
-
-    def close(self) -> None:
-        self.env.close()
 
 
 def _as_actions(actions: Any, n: int) -> np.ndarray:
@@ -180,6 +148,39 @@ def lock_cartpole() -> None:
 
 
 # -- what the probes call -----------------------------------------------------
+NETWORK_RULE = ("train(env, args) must return the trained policy network (a torch.nn.Module mapping float32 "
+                "observations [N, 4] to action logits [N, 2]) or an object that holds it as .net (the template's "
+                "GreedyPolicy)")
+REBUILD_RULE = ("the grader rebuilds your network in a fresh process by calling train(env, args) with "
+                "args.episodes = 0 (and args.max_episodes = 0): train must then build the network and return it "
+                "without stepping the env")
+
+
+class RebuildVectorEnv:
+    """What ``train`` gets when the fresh policy process rebuilds the network: a vector env that
+    ``reset``s to CartPole-like starting states and refuses every ``step`` (no episode is served)."""
+
+    metadata = {"autoreset_mode": "NextStep"}
+
+    def __init__(self, num_envs: int, seed: int) -> None:
+        self.num_envs = int(num_envs)
+        self._rng = np.random.default_rng(int(seed))
+        (self.single_observation_space, self.single_action_space,
+         self.observation_space, self.action_space) = _spaces(self.num_envs)
+
+    def reset(self, *, seed: Any = None, options: Any = None) -> tuple[np.ndarray, dict]:
+        return self._rng.uniform(-0.05, 0.05, size=(self.num_envs, OBS_DIM)).astype(np.float32), {}
+
+    def step(self, actions: Any) -> Any:
+        raise RuntimeError(REBUILD_RULE)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<RebuildVectorEnv CartPole-v1 num_envs={self.num_envs} (serves no episode)>"
+
+
 def make_args(sub: Any, seed: int, overrides: dict[str, Any]) -> argparse.Namespace:
     """The template's defaults (``build_parser()``, if it has one), then the grader's settings."""
     args = argparse.Namespace()
@@ -195,33 +196,87 @@ def make_args(sub: Any, seed: int, overrides: dict[str, Any]) -> argparse.Namesp
     return args
 
 
-def run_train(sub: Any, ctx: Any, run: str, env: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """Call ``train(env, args)``, keep the policy as ``ctx.state[run]``; report only what the parent checks."""
+def _type_name(value: Any) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
+def find_network(policy: Any) -> Any:
+    """The network in what ``train`` returned: the ``torch.nn.Module`` itself, or its ``.net``
+    (the template's ``GreedyPolicy``); ``None`` if neither is a module."""
+    import torch
+
+    if isinstance(policy, torch.nn.Module):
+        return policy
+    net = getattr(policy, "net", None)
+    return net if isinstance(net, torch.nn.Module) else None
+
+
+def train(sub: Any, ctx: Any, run: str, seed: int, num_envs: int, episodes: int | None = None,
+          overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``train(env, args)`` on the proxy env the parent serves (it counts the episodes, records
+    the curve and, with a budget, stops serving after ``episodes``); keep the network as
+    ``ctx.state[run]`` and report only what the parent checks."""
     ctx.state.pop(run, None)
+    env = ProxyVectorEnv(ctx, num_envs)
+    settings = dict(overrides or {})
+    if episodes is not None:
+        settings["episodes"] = int(episodes)
+    args = make_args(sub, seed, settings)
     t0 = time.monotonic()
     policy = sub.train(env, args)
     seconds = time.monotonic() - t0
-    if not callable(policy):
-        return {"callable": False, "type": f"{type(policy).__module__}.{type(policy).__qualname__}", "seconds": seconds}
-    ctx.state[run] = policy
-    return {"callable": True, "seconds": seconds}
+    net = find_network(policy)
+    if net is None:
+        return {"network": False, "type": _type_name(policy), "seconds": seconds}
+    ctx.state[run] = net
+    return {"network": True, "type": _type_name(policy), "seconds": seconds}
+
+
+def export_policy(sub: Any, ctx: Any, run: str) -> dict[str, Any]:
+    """The trained network's ``state_dict`` as data (``weights_child.export_state``)."""
+    net = ctx.state.get(run)
+    if net is None:
+        return {"error": "no trained network (train did not finish)"}
+    return weights_child.export_state(net)
+
+
+def rebuild_policy(sub: Any, ctx: Any, run: str, seed: int, num_envs: int, state: dict[str, Any],
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """In the fresh policy process: build the network with ``train(env, args)``, ``args.episodes = 0``
+    and an env that serves no episode, then load the trained state with ``strict=True``. Nothing
+    but the trained parameters and buffers comes from the training process."""
+    args = make_args(sub, seed, {**(overrides or {}), "episodes": 0, "max_episodes": 0})
+    policy = sub.train(RebuildVectorEnv(num_envs, seed), args)
+    net = find_network(policy)
+    if net is None:
+        return {"error": f"with args.episodes = 0, {NETWORK_RULE}; it returned {_type_name(policy)}"}
+    problem = weights_child.load_state(net, state, "with args.episodes = 0, train")
+    if problem:
+        return {"error": problem}
+    net.to(DEVICE).eval()
+    ctx.state[run] = net
+    return {"type": _type_name(net), "parameters": int(sum(p.numel() for p in net.parameters()))}
 
 
 def act(sub: Any, ctx: Any, run: str, obs: np.ndarray) -> dict[str, Any]:
-    """The policy's actions for a batch of observations, as a plain integer array (or what it was instead)."""
-    policy = ctx.state.get(run)
-    if policy is None:
-        return {"error": "no trained policy (train did not finish)"}
-    out = policy(np.array(obs, dtype=np.float32))
-    if hasattr(out, "detach") and hasattr(out, "cpu"):
-        out = out.detach().cpu().numpy()
-    if isinstance(out, (list, tuple)):
-        try:
-            out = np.asarray(out)
-        except Exception:  # noqa: BLE001 - ragged or odd contents
-            return {"error": "the policy returned a list that is not a flat list of actions"}
-    if not isinstance(out, np.ndarray):
-        return {"error": f"the policy should return a numpy int64 array of actions, got {type(out).__name__}"}
-    if out.dtype.kind not in "biuf":
-        return {"error": f"the policy returned an array of dtype {out.dtype}; expected int64 actions"}
-    return {"actions": out}
+    """``argmax(net(obs))``, computed here from the rebuilt network (a policy object's own
+    ``__call__`` plays no part), as a plain integer array, or what the network returned instead."""
+    import torch
+
+    net = ctx.state.get(run)
+    if net is None:
+        return {"error": "no rebuilt network for this run"}
+    dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), torch.float32)
+    with torch.no_grad():
+        logits = net(torch.as_tensor(np.asarray(obs, dtype=np.float32), device=DEVICE).to(dtype))
+    n = len(obs)
+    if not isinstance(logits, torch.Tensor):
+        return {"error": f"the network returned {_type_name(logits)}, expected a tensor of action logits [{n}, 2]"}
+    if tuple(logits.shape) != (n, N_ACTIONS):
+        return {"error": f"the network returned logits of shape {tuple(logits.shape)} for {n} observations, "
+                         f"expected [{n}, {N_ACTIONS}] (one logit per action)"}
+    if not logits.is_floating_point():
+        return {"error": f"the network returned a {str(logits.dtype).replace('torch.', '')} tensor, expected float logits"}
+    if not bool(torch.isfinite(logits).all()):
+        return {"error": "the network's logits contain NaN or infinite values"}
+    return {"actions": logits.argmax(dim=-1).to("cpu", torch.int64).numpy()}

@@ -3,26 +3,34 @@
 Everything that decides a score runs here, in the trusted parent:
 
 * :func:`evaluate_policy` plays evaluation episodes on a gymnasium vector env
-  the parent owns, with seeds the child never sees; the child's policy only
-  turns observation batches into action batches (``ctx.call("act", ...)``).
+  the parent owns, with seeds the child never sees; the child only turns
+  observation batches into the argmax actions of the rebuilt network
+  (``ctx.call("act", ...)``).
 * :class:`TrainingEnvServer` is the parent's end of the training-env proxy: the
   child's ``train`` steps a vector env whose steps are served here through the
   ``env_step`` callback, so the parent counts training episodes and refuses
   steps once the budget is spent.
 * :func:`learning_summary` turns training-episode returns into the one-line
   feedback ("reached 475 after 212 episodes, 3.1 s").
+* :func:`training_group` is the threshold group itself: each run trained in a
+  child of its own, the learning rules (:func:`learning_problem`) on the curve
+  recorded here, the network rebuilt from its weights in a fresh policy child
+  and evaluated, a run that only missed the bound retrained.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from grader.core.suite import CheckFailed, GroupContext, as_array
-from grader.sandbox import CallbackAbort
+from grader.core.suite import CheckFailed, GroupContext, as_array, explain_submission_error
+from grader.kits.cartpole.child import NETWORK_RULE
+from grader.kits.weights.parent import check_state
+from grader.sandbox import CallbackAbort, ChildFailure, SubmissionError
 
 ENV_ID = "CartPole-v1"
 N_ACTIONS = 2
@@ -48,11 +56,13 @@ def validate_actions(reply: Any, n: int) -> np.ndarray:
     return actions.astype(np.int64)
 
 
-def evaluate_policy(ctx: GroupContext, run: str, episodes: int, seed: int, timeout: float) -> np.ndarray:
+def evaluate_policy(ctx: GroupContext, run: str, episodes: int, seed: int, timeout: float,
+                    endpoint: str = "main") -> np.ndarray:
     """Returns of ``episodes`` evaluation episodes, one per sub-env of a parent-owned vector env.
 
     Each round trip sends the observations of the episodes still running
-    (float32 ``[n, 4]``) to the child's policy ``run`` and gets ``n`` actions back.
+    (float32 ``[n, 4]``) to the network ``run`` of the child ``endpoint`` and gets
+    ``n`` actions (``argmax`` of its logits) back.
     """
     env = make_vector_env(episodes)
     try:
@@ -66,7 +76,8 @@ def evaluate_policy(ctx: GroupContext, run: str, episodes: int, seed: int, timeo
             if remaining <= 0:
                 raise CheckFailed(f"evaluation took longer than {timeout:g} s: the policy is too slow")
             active = np.flatnonzero(running)
-            reply = ctx.call("act", run=run, obs=np.ascontiguousarray(obs[active], dtype=np.float32), timeout=remaining)
+            reply = ctx.call("act", endpoint=endpoint, run=run, obs=np.ascontiguousarray(obs[active], dtype=np.float32),
+                             timeout=remaining)
             actions[:] = 0
             actions[active] = validate_actions(reply, len(active))
             obs, rewards, terminated, truncated, _ = env.step(actions)
@@ -212,67 +223,200 @@ def _seed(ctx: GroupContext) -> int:
     return int(ctx.rng.integers(2**31 - 1))
 
 
-def training_group(ctx: GroupContext, budget: int | None, runs: int | None = None) -> None:
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The ``[groups.training]`` params of an RL assignment (see its assignment.toml)."""
+    budget: int | None              # episodes the proxy serves per run (None: only time bounds training)
+    runs: int = 2
+    num_envs: int = 16
+    threshold: float = 475.0        # the goal: mean evaluation return, and the curve's mean over `window`
+    window: int = 20
+    first_episodes: int = 20        # a run whose first episodes already average >= threshold did not learn
+    min_episodes: int = 0           # a run that stops before this must have reached the goal on its curve
+    retries: int = 1                # a run that only missed the bound is retrained at most this many times
+    train_seconds: float = 120.0
+    eval_seconds: float = 30.0
+    eval_episodes: int = 100
+
+    @classmethod
+    def from_params(cls, p: Any, budget: int | None) -> TrainingSettings:
+        return cls(budget=budget, runs=int(p.get("runs", 2)), num_envs=int(p.get("num_envs", 16)),
+                   threshold=float(p.get("threshold", 475.0)), window=int(p.get("window", 20)),
+                   first_episodes=int(p.get("first_episodes", 20)), min_episodes=int(p.get("min_episodes", 0)),
+                   retries=int(p.get("retries", 1)), train_seconds=float(p.get("train_seconds", 120)),
+                   eval_seconds=float(p.get("eval_seconds", 30)), eval_episodes=int(p.get("eval_episodes", 100)))
+
+
+@dataclass
+class Attempt:
+    """One training of one run: trained in a child of its own on the parent-served env, then
+    rebuilt from its weights and evaluated in a fresh policy child."""
+    run: int                        # 1-based run number
+    retry: int                      # 0 for the first training, k for the k-th retraining on fresh seeds
+    train_seed: int
+    rebuild_seed: int
+    eval_seed: int
+    server: TrainingEnvServer
+    seconds: float = float("nan")
+    state: dict[str, list] | None = None        # the exported weights, once training passed the rules
+    evaluation: np.ndarray | None = None
+    error: Exception | None = None              # why this attempt failed: raised in its run's check
+
+    @property
+    def key(self) -> str:
+        return f"run{self.run}" + (f"-retry{self.retry}" if self.retry else "")
+
+    @property
+    def label(self) -> str:
+        return f"run {self.run}" + (f" (retraining {self.retry})" if self.retry else "")
+
+    def missed_bound(self, threshold: float) -> bool:
+        """Trained by the rules, rebuilt, evaluated, and only the evaluation fell short: what chance
+        does to a correct submission now and then (README); a rule broken or an error is final."""
+        return self.error is None and self.evaluation is not None and float(self.evaluation.mean()) < threshold
+
+
+def learning_problem(returns: Any, episodes: int, s: TrainingSettings) -> str:
+    """Why the recorded training does not show learning ("" if it does).
+
+    Two rules, calibrated on the references (README): a policy whose first
+    ``first_episodes`` training episodes already reach the goal did not learn
+    it on this env; a run that stops before ``min_episodes`` episodes must have
+    reached the goal along its curve (the learning the grader saw).
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    k = s.first_episodes
+    if k and r.size >= k and r[:k].mean() >= s.threshold:
+        return (f"the policy balanced the pole before it learnt anything: its first {k} training episodes averaged "
+                f"{r[:k].mean():.1f} (≥ {s.threshold:g}). The grader scores a network that learns on the env it is "
+                "given, starting untrained")
+    if episodes < s.min_episodes and reached(r, s.threshold, s.window) is None:
+        return (f"train returned after {episodes} training episode{'s' if episodes != 1 else ''} without reaching "
+                f"{s.threshold:g} (mean of {s.window} consecutive training episodes) on the env it was given: a run "
+                f"must either reach that on its learning curve or train for at least {s.min_episodes} episodes")
+    return ""
+
+
+def training_group(ctx: GroupContext, budget: int | None, runs: int | None = None, retries: int | None = None) -> None:
     """The threshold group of both RL assignments: ``runs`` training runs, one check (and equal points) each.
 
-    ``budget=None``: ``train`` gets a local vector env in the child and the
-    learning curve is what the child recorded (feedback only). Otherwise the
-    env is the parent-served proxy, limited to ``budget`` episodes, and the
-    curve is the parent's own count.
+    Every run trains in a child process of its own on the proxy env this parent
+    serves (:class:`TrainingEnvServer`: it counts the episodes, records the
+    learning curve and, with a ``budget``, refuses steps once it is spent).
+    The recorded curve must show learning (:func:`learning_problem`). The
+    trained network's ``state_dict`` is then exported as data and a fresh
+    policy child rebuilds the network from it (``train`` with
+    ``args.episodes = 0``, then ``load_state_dict``): nothing but parameters
+    and buffers survives training, and the evaluation plays
+    ``argmax(net(obs))`` on hidden seeds in this parent. A run that only
+    missed the evaluation bound is retrained on fresh seeds, at most
+    ``retries`` times, so that chance alone almost never costs a correct
+    submission its points (README: the measured failure rate and its bound).
+    ``runs`` and ``retries`` override the params (the public check: one run).
     """
-    p = ctx.params
-    runs = int(runs if runs is not None else p.get("runs", 2))
-    num_envs, threshold = int(p.get("num_envs", 16)), float(p.get("threshold", 475.0))
-    ctx.extra("threshold", threshold)  # drawn as a line on the learning curves of the HTML report
-    train_seconds, eval_seconds = float(p.get("train_seconds", 120)), float(p.get("eval_seconds", 30))
-    eval_episodes = int(p.get("eval_episodes", 100))
-    curves, evaluations = [], []
-    for k in range(runs):
-        run = f"run{k + 1}"
-        train_seed, env_seed, eval_seed = _seed(ctx), _seed(ctx), _seed(ctx)
-        what = f"training run {k + 1}: mean return over {eval_episodes} evaluation episodes ≥ {threshold:g}"
-        if budget is not None:
-            what = (f"training run {k + 1} ({budget}-episode budget): mean return over {eval_episodes} evaluation "
-                    f"episodes ≥ {threshold:g}")
-        with ctx.check(what):
-            server = TrainingEnvServer(num_envs, env_seed, budget) if budget is not None else None
+    s = TrainingSettings.from_params(ctx.params, budget)
+    s = dataclasses.replace(s, runs=s.runs if runs is None else runs, retries=s.retries if retries is None else retries)
+    ctx.extra("threshold", s.threshold)  # drawn as a line on the learning curves of the HTML report
+    attempts: list[list[Attempt]] = [[] for _ in range(s.runs)]      # per run, in order
+    pending = list(range(s.runs))
+    for retry in range(1 + s.retries):
+        batch = []
+        for i in pending:
+            attempt = Attempt(i + 1, retry, _seed(ctx), _seed(ctx), _seed(ctx),
+                              TrainingEnvServer(s.num_envs, _seed(ctx), budget))
+            attempts[i].append(attempt)
+            _train(ctx, s, attempt)
+            batch.append(attempt)
+        _evaluate(ctx, s, [a for a in batch if a.state is not None], "policy" + (f" (retraining {retry})" if retry else ""))
+        pending = [i for i in pending if attempts[i][-1].missed_bound(s.threshold)]
+        if not pending or ctx.time_left < s.train_seconds:
+            break
+    _report(ctx, s, attempts)
+
+
+def _train(ctx: GroupContext, s: TrainingSettings, attempt: Attempt) -> None:
+    """Train ``attempt`` in a child of its own; on success keep its exported weights, else its error."""
+    server = attempt.server
+    endpoint = f"{attempt.label} training"
+    try:
+        try:
+            reply = ctx.call("train", endpoint=endpoint, run=attempt.key, seed=attempt.train_seed, num_envs=s.num_envs,
+                             episodes=s.budget, timeout=s.train_seconds, handlers={"env_step": server.handle})
+        except Exception:
+            if server.returns:
+                ctx.note(f"{attempt.label}: {learning_summary(server.returns, server.times, s.threshold, s.window)} "
+                         "before it failed")
+            raise
+        finally:
+            server.close()
+        if not isinstance(reply, dict) or not reply.get("network"):
+            got = reply.get("type") if isinstance(reply, dict) else "nothing readable"
+            raise CheckFailed(f"{NETWORK_RULE}; it returned {got}")
+        attempt.seconds = float(reply["seconds"]) if isinstance(reply.get("seconds"), (int, float)) else float("nan")
+        problem = learning_problem(server.returns, server.episodes, s)
+        if problem:
+            ctx.note(f"{attempt.label}: {_training_summary(attempt, s)}")
+            raise CheckFailed(problem)
+        attempt.state = check_state(ctx.call("export_policy", endpoint=endpoint, run=attempt.key),
+                                    "the trained network")
+    except (CheckFailed, SubmissionError, ChildFailure) as exc:
+        attempt.error = exc
+
+
+def _evaluate(ctx: GroupContext, s: TrainingSettings, attempts: list[Attempt], endpoint: str) -> None:
+    """Rebuild each attempt's network from its weights in one fresh policy child and evaluate it."""
+    for attempt in attempts:
+        try:
             try:
-                if server is not None:
-                    reply = ctx.call("train", run=run, seed=train_seed, num_envs=num_envs, episodes=budget,
-                                     timeout=train_seconds, handlers={"env_step": server.handle})
-                    returns, times = np.asarray(server.returns), np.asarray(server.times)
-                else:
-                    reply = ctx.call("train", run=run, seed=train_seed, num_envs=num_envs, timeout=train_seconds)
-                    returns = _floats(reply.get("returns") if isinstance(reply, dict) else None)
-                    times = _floats(reply.get("times") if isinstance(reply, dict) else None)
-            except Exception:
-                if server is not None and server.returns:
-                    ctx.note(f"run {k + 1}: {learning_summary(server.returns, server.times, threshold)} before it failed")
-                raise
-            finally:
-                if server is not None:
-                    server.close()
-            if not isinstance(reply, dict) or not reply.get("callable"):
-                got = reply.get("type") if isinstance(reply, dict) else "nothing readable"
-                raise CheckFailed(f"train(env, args) must return a policy: a callable mapping float32 observations "
-                                  f"[N, 4] to int64 actions [N]; it returned {got}")
-            seconds = float(reply["seconds"]) if isinstance(reply.get("seconds"), (int, float)) else float("nan")
-            totals = evaluate_policy(ctx, run, eval_episodes, eval_seed, eval_seconds)
-            mean, std = float(totals.mean()), float(totals.std())
-            used = f"{budget_used(server.episodes, budget)}, " if server is not None else ""
-            ctx.note(f"run {k + 1}: {learning_summary(returns, times, threshold)}; {used}trained in {seconds:.1f} s; "
-                     f"evaluation {mean:.1f} ± {std:.1f} over {eval_episodes} episodes")
-            curves.append(curve(returns))
-            evaluations.append({"mean": round(mean, 2), "std": round(std, 2), "train_seconds": round(seconds, 2),
-                                "training_episodes": int(server.episodes if server is not None else returns.size)})
+                rebuilt = ctx.call("rebuild_policy", endpoint=endpoint, run=attempt.key, seed=attempt.rebuild_seed,
+                                   num_envs=s.num_envs, state=attempt.state, timeout=s.eval_seconds)
+            except SubmissionError as exc:
+                raise CheckFailed("rebuilding the trained network in a fresh process (train(env, args) with "
+                                  "args.episodes = 0, then load_state_dict): " + explain_submission_error(exc)) from None
+            if not isinstance(rebuilt, dict) or "error" in rebuilt:
+                raise CheckFailed(str(rebuilt.get("error")) if isinstance(rebuilt, dict) else
+                                  "the policy process could not rebuild the trained network")
+            attempt.evaluation = evaluate_policy(ctx, attempt.key, s.eval_episodes, attempt.eval_seed, s.eval_seconds,
+                                                 endpoint=endpoint)
+        except (CheckFailed, SubmissionError, ChildFailure) as exc:
+            attempt.error = exc
+
+
+def _training_summary(attempt: Attempt, s: TrainingSettings) -> str:
+    server = attempt.server
+    used = budget_used(server.episodes, s.budget) if s.budget is not None else f"{server.episodes} episodes"
+    return (f"{learning_summary(server.returns, server.times, s.threshold, s.window)}; {used}, "
+            f"trained in {attempt.seconds:.1f} s")
+
+
+def _report(ctx: GroupContext, s: TrainingSettings, runs: list[list[Attempt]]) -> None:
+    """One check per run, decided by its last attempt; notes, curves and evaluations for the feedback."""
+    curves, evaluations = [], []
+    for i, attempts in enumerate(runs):
+        what = f"training run {i + 1}: mean return over {s.eval_episodes} evaluation episodes ≥ {s.threshold:g}"
+        if s.budget is not None:
+            what = (f"training run {i + 1} ({s.budget}-episode budget): mean return over {s.eval_episodes} evaluation "
+                    f"episodes ≥ {s.threshold:g}")
+        last = attempts[-1]
+        with ctx.check(what):
+            for attempt in attempts:
+                if attempt.evaluation is not None:
+                    e = attempt.evaluation
+                    again = ": below the bound, retrained on fresh seeds" if attempt is not last else ""
+                    ctx.note(f"{attempt.label}: {_training_summary(attempt, s)}; evaluation {e.mean():.1f} ± {e.std():.1f} "
+                             f"over {s.eval_episodes} episodes{again}")
+            curves.append(curve(last.server.returns))
+            if last.evaluation is not None:
+                mean, std = float(last.evaluation.mean()), float(last.evaluation.std())
+                evaluations.append({"mean": round(mean, 2), "std": round(std, 2),
+                                    "train_seconds": round(last.seconds, 2) if np.isfinite(last.seconds) else None,
+                                    "training_episodes": int(last.server.episodes), "attempts": len(attempts)})
+                ctx.leaderboard(f"evaluation return (run {i + 1})", mean)
             ctx.extra("learning_curves", curves)
             ctx.extra("evaluations", evaluations)
-            ctx.leaderboard(f"evaluation return (run {k + 1})", mean)
-            ctx.require(mean >= threshold, f"mean evaluation return {mean:.1f} ± {std:.1f} is below {threshold:g}")
-
-
-def _floats(value: Any) -> np.ndarray:
-    """Child-reported feedback numbers (never scored): a 1-D float array, or empty if unusable."""
-    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iuf":
-        return value.astype(np.float64)
-    return np.zeros(0)
+            if last.error is not None:
+                raise last.error
+            mean = float(last.evaluation.mean())
+            ctx.require(mean >= s.threshold, f"mean evaluation return {mean:.1f} ± {last.evaluation.std():.1f} is below "
+                                             f"{s.threshold:g}" + (" (also after retraining on fresh seeds)"
+                                                                   if len(attempts) > 1 else ""))
