@@ -140,6 +140,11 @@ class GroupContext:
         except RetiredEndpoint as exc:
             raise SuiteError(str(exc)) from None
 
+    @property
+    def time_left(self) -> float:
+        """Seconds of the group's wall time still to spend (a suite decides whether another run fits)."""
+        return max(0.0, self.deadline - time.monotonic())
+
     def _deadline(self, timeout: float | None) -> float:
         return self.deadline if timeout is None else min(self.deadline, time.monotonic() + timeout)
 
