@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import statistics
 import sys
 import time
@@ -68,10 +69,19 @@ class Outcome:
     seconds: float
     random_pass_probability: float
     best_queried: float = float("nan")   # best reward queried / best reward at this target
+    distinct: int = 0                    # distinct architectures asked
+    learned: float = float("nan")        # the last quarter of them: mean reward / best reward
     error: str = ""
 
-    def passed(self, share: float) -> bool:
-        return not self.error and self.share >= share
+    def passed(self, p: dict[str, Any]) -> bool:
+        """Both rules of the ``search`` group: the greedy answer's share, and learning (serving.Learning)."""
+        return (not self.error and self.share >= float(p["share"])
+                and self.distinct >= math.ceil(float(p["min_queries"]) * int(p["budget"]))
+                and self.learned >= float(p["learned_share"]))
+
+    def answer_passed(self, p: dict[str, Any]) -> bool:
+        """Rule (1) alone: what the threshold was before the learning rule."""
+        return not self.error and self.share >= float(p["share"])
 
 
 def params() -> dict[str, Any]:
@@ -125,37 +135,48 @@ def run_search(module: ModuleType, master: int, p: dict[str, Any], overrides: di
         seconds = time.perf_counter() - t0
         index = landscape.index(architecture)
         best_queried = float(server.rewards.max() / landscape.best) if server.used else 0.0
+        learning = serving.Learning.of(server)
         outcomes.append(Outcome(master, target, float(landscape.rewards[index] / landscape.best), landscape.rank(index),
-                                server.used, seconds, p_random, best_queried))
+                                server.used, seconds, p_random, best_queried, learning.distinct, learning.last_share))
     return outcomes
 
 
 def random_search(master: int, p: dict[str, Any]) -> list[Outcome]:
-    """Per run of the grading: the best of ``budget`` distinct uniformly drawn architectures."""
+    """Per run of the grading: ``budget`` distinct uniformly drawn architectures, asked in order through the
+    grader's query server; the answer is the best of them (tests/redteam/nas_random_search.py does the same
+    in a submission)."""
     budget, share = int(p["budget"]), float(p["share"])
     outcomes = []
     for landscape, target, _, random_seed in runs_for(master, p):
         picked = np.random.default_rng(random_seed).choice(landscape.size, budget, replace=False)
+        server = serving.QueryServer(landscape, budget)
+        for i in picked:
+            server.handle({"architecture": np.asarray(np.unravel_index(int(i), landscape.choices), dtype=np.int64)})
         index = int(picked[np.argmax(landscape.rewards[picked])])
+        learning = serving.Learning.of(server)
         outcomes.append(Outcome(master, target, float(landscape.rewards[index] / landscape.best), landscape.rank(index),
-                                budget, 0.0, landscape.random_search_pass_probability(share, budget)))
+                                budget, 0.0, landscape.random_search_pass_probability(share, budget), 1.0,
+                                learning.distinct, learning.last_share))
     return outcomes
 
 
-def gradings_passed(outcomes: list[Outcome], share: float) -> int:
-    """Gradings (master seeds) whose every search passed."""
+def gradings_passed(outcomes: list[Outcome], p: dict[str, Any], rule: str = "passed") -> int:
+    """Gradings (master seeds) whose every search passed (``rule``: "passed", both rules, or "answer_passed")."""
     seeds = sorted({o.seed for o in outcomes})
-    return sum(all(o.passed(share) for o in outcomes if o.seed == s) for s in seeds)
+    return sum(all(getattr(o, rule)(p) for o in outcomes if o.seed == s) for s in seeds)
 
 
-def sweep(label: str, outcomes: list[Outcome], share: float) -> str:
+def sweep(label: str, outcomes: list[Outcome], p: dict[str, Any]) -> str:
     shares = np.array([o.share for o in outcomes])
-    passed = sum(o.passed(share) for o in outcomes)
+    learned = np.array([o.learned for o in outcomes])
+    passed = sum(o.passed(p) for o in outcomes)
     seconds = [o.seconds for o in outcomes]
     errors = [o for o in outcomes if o.error]
     gradings = len({o.seed for o in outcomes})
-    line = (f"{label:<22} searches pass {passed:>2}/{len(outcomes)}, gradings {gradings_passed(outcomes, share)}/{gradings}  "
-            f"share of best: median {np.median(shares):.4f}, min {shares.min():.4f}  rank median "
+    line = (f"{label:<22} searches pass {passed:>2}/{len(outcomes)}, gradings {gradings_passed(outcomes, p)}/{gradings} "
+            f"(answer rule alone: {gradings_passed(outcomes, p, 'answer_passed')}/{gradings})  "
+            f"share of best: median {np.median(shares):.4f}, min {shares.min():.4f}  last-quarter share: median "
+            f"{np.nanmedian(learned):.4f}, min {np.nanmin(learned):.4f}, max {np.nanmax(learned):.4f}  rank median "
             f"{statistics.median(o.rank for o in outcomes):g}, max {max(o.rank for o in outcomes)}  "
             f"search s: median {statistics.median(seconds):.2f}, max {max(seconds):.2f}")
     if errors:
@@ -187,19 +208,25 @@ def main() -> None:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     table = table_module.load_table()
     print(f"table: {table.accuracy.size} architectures, built in {table.meta.get('build_seconds')} s with "
-          f"{table.meta.get('workers')} workers; search: budget {int(p['budget'])}, share {share}, "
+          f"{table.meta.get('workers')} workers; search: budget {int(p['budget'])}, share {share}, learned share "
+          f"{float(p['learned_share'])}, min queries {float(p['min_queries'])}, "
           f"target {float(p['target_low']):,.0f}..{float(p['target_high']):,.0f} FLOPs")
     reference = load_module(ROOT / "solutions" / "nas.py", "bench_nas_reference")
     outcomes = [o for s in seeds for o in run_search(reference, s, p, overrides)]
-    print(sweep("reference", outcomes, share))
+    print(sweep("reference", outcomes, p))
     print(f"{'':<28} random search's exact pass probability at these targets: mean "
           f"{np.mean([o.random_pass_probability for o in outcomes]):.3f}, "
           f"max {max(o.random_pass_probability for o in outcomes):.3f}")
     if args.compare:
         print(sweep("no baseline (b = 0)", [o for s in seeds for o in run_search(reference, s, p, {**overrides,
                                                                                               "no_baseline": True})],
-                    share))
-        print(sweep("random search", [o for s in seeds for o in random_search(s, p)], share))
+                    p))
+        print(sweep("random search", [o for s in seeds for o in random_search(s, p)], p))
+        chance = [runs_for(s, p)[i][0].random_search_learning_probability(float(p["learned_share"]), int(p["budget"]),
+                                                                           np.random.default_rng(s))
+                  for s in seeds for i in range(int(p.get("runs", 2)))]
+        print(f"{'':<28} random search's chance to pass the learning rule at these targets (4,000 simulated "
+              f"searches each): mean {np.mean(chance):.5f}, max {max(chance):.5f}")
     if args.grading:
         from grader.core.course import solutions_dir, templates_dir
         from grader.core.grading import GradeOptions, grade_file

@@ -93,7 +93,7 @@ def test_the_order_option_metadata_name_functions():
 
 
 def test_nothing_decides_a_usage_error_that_lists_the_candidates():
-    with pytest.raises(UnclearAssignment, match=r"pass --assignment \(one of: bandits, reinforce"):
+    with pytest.raises(UnclearAssignment, match=r"pass --assignment \(one of: bandits, nas, reinforce"):
         identify("main.py", b"x = 1\n")
     with pytest.raises(UnclearAssignment, match=r"one of: reinforce, reinforce_baseline\)"):
         identify("main.py", REINFORCE + b"\ndef baseline_losses(*args):\n    pass\n")

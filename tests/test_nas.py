@@ -1,7 +1,7 @@
 """The NAS assignment end to end: the reference full marks and the template zero, the public
-checks, the parent-side query server and landscape (assignments/nas/serving.py), the hidden table
-(what it holds and that it agrees with the template's search space), bad submissions, and
-non-learning cheats.
+checks, the parent-side query server, landscape and learning rule (assignments/nas/serving.py),
+the hidden table (what it holds and that it agrees with the template's search space), bad
+submissions, and non-learning cheats (a fixed answer, the best fixed answer, random search).
 
 The full search group of the reference runs once here; its pass rate over 20 seeds, and those
 of random search and of the loop without a baseline, are in test_nas_calibration.py (slow).
@@ -20,7 +20,7 @@ from grader.core.assignment import load_assignment
 from grader.core.suite import import_local
 from grader.feedback.html import find_curves
 from grader.sandbox import CallbackAbort
-from tests.conftest import ROOT, group_result, needs_isolation, scores
+from tests.conftest import ROOT, feedback, group_result, needs_isolation, scores
 
 NAS = ROOT / "assignments" / "nas"
 REFERENCE = (ROOT / "solutions" / "nas.py").read_text()
@@ -45,7 +45,7 @@ def _reference_module():
 @pytest.mark.timeout(300)
 def test_reference_full_marks_with_search_feedback(grade_source):
     result = grade_source("nas", REFERENCE, seed=7)
-    assert result.score == result.max_score == 10, [t.output for t in result.tests]
+    assert result.score == result.max_score == 10, [feedback(t) for t in result.tests]
     search = group_result(result, "search")
     extra = search.extra_data
     budget, share = int(PARAMS["budget"]), float(PARAMS["share"])
@@ -58,8 +58,8 @@ def test_reference_full_marks_with_search_feedback(grade_source):
         assert np.all(np.diff(best) >= 0) and max(rewards) == best[-1]
         assert 0 <= run["random_search_pass_probability"] <= 1
         assert "secret target" in run["setting"] and len(run["architecture"]) == 6
-    assert search.output.count("the controller prefers") == 2 and "rank" in search.output
-    assert "Random search with" in search.output
+    assert feedback(search).count("the controller prefers") == 2 and "rank" in feedback(search)
+    assert "Random search with" in feedback(search)
     assert len(find_curves(extra)) == 6        # reward per query, best so far, random search: two runs each
 
 
@@ -68,15 +68,15 @@ def test_template_scores_exactly_zero_and_says_not_implemented(grade_source):
     result = grade_source("nas", TEMPLATE)
     assert result.score == 0
     for test in result.tests:
-        assert test.score == 0 and "not implemented yet" in test.output, test.output
+        assert test.score == 0 and "not implemented yet" in feedback(test), feedback(test)
 
 
 @pytest.mark.timeout(300)
 def test_public_checks_pass_for_the_reference_and_fail_for_the_template(grade_source):
     result = grade_source("nas", REFERENCE, suite="public")
     assert {t.name for t in result.tests} == {*HOLES, "search"}
-    assert result.score == result.max_score, [t.output for t in result.tests]
-    assert "toy landscape" in group_result(result, "search").output
+    assert result.score == result.max_score, [feedback(t) for t in result.tests]
+    assert "toy landscape" in feedback(group_result(result, "search"))
     result = grade_source("nas", TEMPLATE, suite="public")
     assert result.score == 0
 
@@ -186,22 +186,43 @@ def test_served_reward_is_the_templates_nas_reward():
         assert np.allclose(served[over], accuracy[over] * (target / flops[over]) ** 0.07)
 
 
-def _fixed_answer_pass_fractions(points: int = 400) -> np.ndarray:
-    """For every architecture, the share of targets (a log grid of the stated range) at which it passes."""
+def _best_fixed_answer() -> list[int]:
+    """The architecture that reaches the stated share at the most targets of the range (a log grid)."""
     table = table_module.load_table()
-    targets = np.exp(np.linspace(np.log(float(PARAMS["target_low"])), np.log(float(PARAMS["target_high"])), points))
+    targets = np.exp(np.linspace(np.log(float(PARAMS["target_low"])), np.log(float(PARAMS["target_high"])), 200))
     passes = np.zeros(table.flops.size)
     for target in targets:
         rewards = table_module.nas_reward(table.accuracy, table.flops, target, float(PARAMS["beta"]))
         passes += rewards >= float(PARAMS["share"]) * rewards.max()
-    return passes / points
+    return table.architectures[int(np.argmax(passes))].tolist()
 
 
-def test_the_best_fixed_answer_is_measured():
-    """What a fixed answer is worth: with beta = 0.07 the target moves the optimum too little for the stated share
-    to tell (README, known limits), so this records the figure instead of promising that it fails."""
-    fractions = _fixed_answer_pass_fractions()
-    assert 0 <= fractions.max() <= 1 and fractions.min() == 0
+def _server(rewards, asked) -> serving.QueryServer:
+    land = serving.Landscape((2, 2, 2), np.asarray(rewards, dtype=np.float64), str)
+    server = serving.QueryServer(land, budget=8)
+    for index in asked:
+        server.handle({"architecture": np.asarray(np.unravel_index(index, land.choices), dtype=np.int64)})
+    return server
+
+
+def test_learning_counts_distinct_architectures_and_their_last_quarter():
+    rewards = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 1.0]
+    learning = serving.Learning.of(_server(rewards, [0, 1, 1, 2, 0, 3, 4, 7]))   # distinct: 0 1 2 3 4 7
+    assert (learning.distinct, learning.last) == (6, 1) and learning.last_share == pytest.approx(1.0)
+    assert learning.problems(budget=8, min_queries=0.5, learned_share=0.85) == []
+    few = serving.Learning.of(_server(rewards, [7, 7, 7]))
+    assert few.distinct == 1 and "at least 4 (50.0 % of the budget of 8)" in few.problems(8, 0.5, 0.85)[0]
+    flat = serving.Learning.of(_server(rewards, [7, 0, 1, 2, 3, 4, 5, 6]))       # the best first, then worse ones
+    assert flat.last == 2 and flat.last_share == pytest.approx(0.65)
+    assert "average 65.0 % of the best reward, below 85.0 %" in flat.problems(8, 0.5, 0.85)[0]
+
+
+def test_random_search_learning_probability_matches_the_mean():
+    rng = np.random.default_rng(0)
+    land = serving.Landscape((10, 10), rng.uniform(0, 1, 100), str)
+    mean_share = land.rewards.mean() / land.best
+    assert land.random_search_learning_probability(mean_share + 0.3, 40, rng) < 0.01
+    assert land.random_search_learning_probability(mean_share - 0.3, 40, rng) > 0.99
 
 
 # -- bad submissions -----------------------------------------------------------------------------
@@ -264,7 +285,7 @@ def search(query, args):
 def test_bad_search_gets_a_clear_message_and_costs_only_the_search(grade_source, body, message):
     result = grade_source("nas", _with_search(body), only=["update_baseline", "search"], **FAST)
     assert scores(result) == {"update_baseline": 1, "search": 0}
-    output = group_result(result, "search").output
+    output = feedback(group_result(result, "search"))
     assert message in output, output
 
 
@@ -282,7 +303,7 @@ def test_bad_search_gets_a_clear_message_and_costs_only_the_search(grade_source,
 def test_bad_hole_gets_a_clear_message(grade_source, hole, body, message):
     result = grade_source("nas", REFERENCE + "\n\n" + body, only=[hole])
     assert scores(result) == {hole: 0}
-    assert message in group_result(result, hole).output, group_result(result, hole).output
+    assert message in feedback(group_result(result, hole)), feedback(group_result(result, hole))
 
 
 # -- cheats ----------------------------------------------------------------------------------------
@@ -294,8 +315,32 @@ def test_a_fixed_poor_answer_does_not_pass_the_search(grade_source):
     source = (REDTEAM / "nas_fixed_answer.py").read_text().replace("__ARCH__", repr(architecture))
     result = grade_source("nas", source, only=["search"], **FAST)
     test = group_result(result, "search")
-    assert test.score == 0, test.output
-    assert "below 95.0 %" in test.output
+    assert test.score == 0, feedback(test)
+    assert "below 95.0 %" in feedback(test) and "asked about 0 distinct architectures" in feedback(test)
+
+
+@pytest.mark.timeout(120)
+def test_the_best_fixed_answer_does_not_pass_the_search(grade_source):
+    """The architecture fixed in advance that earns 95 % at the most targets (most of the range with beta =
+    0.07): the answer rule alone would pass it; the learning rule does not, since it asks nothing."""
+    source = (REDTEAM / "nas_fixed_answer.py").read_text().replace("__ARCH__", repr(_best_fixed_answer()))
+    result = grade_source("nas", source, only=["search"], **FAST)
+    test = group_result(result, "search")
+    assert test.score == 0, feedback(test)
+    assert "asked about 0 distinct architectures; at least 81" in feedback(test)
+
+
+@pytest.mark.timeout(120)
+def test_random_search_does_not_pass_the_search(grade_source):
+    """Random search with the whole budget, answering the best it was told: the last quarter of its queries
+    averages the space's mean (about 71 % of the best), far below the learning rule's 83 %."""
+    result = grade_source("nas", (REDTEAM / "nas_random_search.py").read_text(), only=["search"], seed=5, **FAST)
+    test = group_result(result, "search")
+    assert test.score == 0, feedback(test)
+    assert feedback(test).count("of the architectures it asked about (40) earn on average") == 2, feedback(test)
+    for run in test.extra_data["searches"]:
+        assert run["distinct"] == 162 and run["last_quarter_share"] < float(PARAMS["learned_share"])
+        assert run["random_search_learning_probability"] < 0.01
 
 
 @needs_isolation
@@ -304,7 +349,7 @@ def test_the_table_never_reaches_a_child(grade_source):
     source = (REDTEAM / "nas_read_table.py").read_text().replace("__ROOT__", str(ROOT))
     result = grade_source("nas", source, only=["search"], **FAST)
     test = group_result(result, "search")
-    assert "search found: nothing" in test.output and test.score == 0, test.output
+    assert "search found: nothing" in feedback(test) and test.score == 0, feedback(test)
 
 
 def test_the_table_ships_only_under_hidden():

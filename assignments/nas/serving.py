@@ -30,6 +30,7 @@ from grader.core.suite import CheckFailed, GroupContext
 from grader.sandbox import CallbackAbort
 
 RANDOM_SEARCH_RUNS = 200       # simulated random searches behind the feedback's comparison curve
+RANDOM_LEARNING_RUNS = 4000    # simulated random searches behind the learning rule's chance figure
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,15 @@ class Landscape:
             return 1.0
         log_miss = sum(math.log((size - hits - i) / (size - i)) for i in range(n))
         return 1.0 - math.exp(log_miss)
+
+    def random_search_learning_probability(self, learned_share: float, budget: int, rng: np.random.Generator,
+                                           runs: int = RANDOM_LEARNING_RUNS) -> float:
+        """Chance that random search passes the learning rule: that the last quarter of ``budget`` distinct
+        uniformly drawn architectures (a uniform sample of ``budget // 4`` distinct ones) averages at least
+        ``learned_share`` of the best reward; estimated from ``runs`` simulated searches."""
+        m = max(1, min(int(budget), self.size) // 4)
+        picks = np.argpartition(rng.random((runs, self.size)), m - 1, axis=1)[:, :m]
+        return float(np.mean(self.rewards[picks].mean(axis=1) >= learned_share * self.best))
 
     def random_search_curve(self, budget: int, rng: np.random.Generator, runs: int = RANDOM_SEARCH_RUNS) -> np.ndarray:
         """Mean best-so-far reward of ``runs`` random searches of ``budget`` distinct architectures."""
@@ -133,6 +143,42 @@ class QueryServer:
         return {"reward": float(self.landscape.rewards[index])}
 
 
+@dataclass(frozen=True)
+class Learning:
+    """What the queries show of learning: how many distinct architectures were asked, and how good the
+    last quarter of them (in the order first asked) is on average, as a share of the best reward.
+
+    A controller that learns moves its samples to good architectures, so the last quarter of what it asks
+    is far better than the first; random search asks as well at the end as at the start (the space's
+    mean, about 71 % of the best on the hidden table), and a hard-coded answer asks little or nothing."""
+
+    distinct: int
+    last: int               # how many architectures the last quarter holds
+    last_share: float       # their mean reward / the best reward (nan when nothing was asked)
+
+    @classmethod
+    def of(cls, server: QueryServer) -> Learning:
+        order = list(dict.fromkeys(server.indices))        # distinct, in the order first asked
+        last = order[len(order) - len(order) // 4:] if len(order) >= 4 else order
+        rewards = server.landscape.rewards[np.asarray(last, dtype=np.int64)]
+        share = float(rewards.mean() / server.landscape.best) if len(last) else float("nan")
+        return cls(len(order), len(last), share)
+
+    def problems(self, budget: int, min_queries: float, learned_share: float) -> list[str]:
+        """Why this search does not show learning (empty when it does), as the student should read it."""
+        need = math.ceil(min_queries * budget)
+        if self.distinct < need:
+            return [f"the search asked about {self.distinct} distinct architectures; at least {need} "
+                    f"({_percent(min_queries)} of the budget of {budget}) must be asked: the controller learns from "
+                    "the rewards it is told, and an answer decided without asking is not a search"]
+        if not self.last_share >= learned_share:
+            return [f"the last quarter of the architectures it asked about ({self.last}) earn on average "
+                    f"{_percent(self.last_share)} of the best reward, below {_percent(learned_share)}: a controller "
+                    "that learns samples good architectures by the end of its budget (random search stays at the "
+                    "space's average)"]
+        return []
+
+
 def _seed(ctx: GroupContext) -> int:
     return int(ctx.rng.integers(2**31 - 1))
 
@@ -142,15 +188,21 @@ def _percent(x: float) -> str:
 
 
 def search_group(ctx: GroupContext, landscapes: Callable[[np.random.Generator], tuple[Landscape, str]],
-                 runs: int, budget: int, share: float, search_seconds: float) -> None:
+                 runs: int, budget: int, share: float, search_seconds: float,
+                 learned_share: float, min_queries: float) -> None:
     """The threshold group: ``runs`` searches, one check (and equal points) each.
 
     ``landscapes(rng)`` gives each run its landscape and a line saying what it
     is (the hidden suite draws a secret FLOPs target there). A run passes when
     the reward of the controller's greedy architecture is at least ``share`` of
-    the best reward of its landscape.
+    the best reward of its landscape **and** the queries show learning
+    (:class:`Learning`): at least ``min_queries`` of the budget was asked, and
+    the last quarter of the distinct architectures asked averages at least
+    ``learned_share`` of the best. The second rule is what random search (whose
+    best of 162 often reaches ``share``) and hard-coded answers fail.
     """
     ctx.extra("threshold", share)
+    ctx.extra("learning threshold", learned_share)
     per_query, best_so_far, random_curves, outcomes = [], [], [], []
     for k in range(runs):
         run = f"run{k + 1}"
@@ -158,7 +210,8 @@ def search_group(ctx: GroupContext, landscapes: Callable[[np.random.Generator], 
         seed = _seed(ctx)
         random_rng = np.random.default_rng(_seed(ctx))
         with ctx.check(f"search {k + 1} ({budget} queries): the controller's greedy architecture earns "
-                       f"≥ {_percent(share)} of the best reward"):
+                       f"≥ {_percent(share)} of the best reward, and its last queries ≥ {_percent(learned_share)} "
+                       "on average"):
             server = QueryServer(landscape, budget)
             try:
                 reply = ctx.call("search", run=run, seed=seed, budget=budget, choices=list(landscape.choices),
@@ -186,14 +239,19 @@ def search_group(ctx: GroupContext, landscapes: Callable[[np.random.Generator], 
             rewards = server.rewards
             random_curve = landscape.random_search_curve(budget, random_rng)
             p_random = landscape.random_search_pass_probability(share, budget)
+            p_random_learning = landscape.random_search_learning_probability(learned_share, budget, random_rng)
+            learning = Learning.of(server)
             seconds = float(reply["seconds"]) if isinstance(reply.get("seconds"), (int, float)) else float("nan")
             details = landscape.details(index)
             ctx.note(f"search {k + 1}: {setting}; the controller prefers {landscape.describe(architecture)}"
                      f"{' (' + details + ')' if details else ''}: reward {reward:.4f} = {_percent(got_share)} of the best, "
                      f"rank {landscape.rank(index)} of {landscape.size}; {server.used} of {budget} queries, "
-                     f"best queried {rewards.max() if rewards.size else float('nan'):.4f}; {seconds:.1f} s. "
+                     f"best queried {rewards.max() if rewards.size else float('nan'):.4f}; {learning.distinct} "
+                     f"distinct architectures asked, the last {learning.last} earning on average "
+                     f"{_percent(learning.last_share)} of the best; {seconds:.1f} s. "
                      f"Random search with {budget} queries reaches {_percent(share)} with probability "
-                     f"{_percent(p_random)} (mean best {random_curve[-1]:.4f})")
+                     f"{_percent(p_random)} (mean best {random_curve[-1]:.4f}), and its last queries average "
+                     f"{_percent(learned_share)} with probability {_percent(p_random_learning)}")
             per_query.append(np.round(rewards, 4).tolist())
             best_so_far.append(np.round(np.maximum.accumulate(rewards), 4).tolist() if rewards.size else [])
             random_curves.append(np.round(random_curve, 4).tolist())
@@ -201,11 +259,17 @@ def search_group(ctx: GroupContext, landscapes: Callable[[np.random.Generator], 
                              "described": landscape.describe(architecture), "reward": round(reward, 6),
                              "best_reward": round(landscape.best, 6), "share": round(got_share, 6),
                              "rank": landscape.rank(index), "size": landscape.size, "queries": server.used,
-                             "random_search_pass_probability": round(p_random, 4), "seconds": round(seconds, 3)})
+                             "distinct": learning.distinct, "last_quarter_share": round(learning.last_share, 6),
+                             "random_search_pass_probability": round(p_random, 4),
+                             "random_search_learning_probability": round(p_random_learning, 4),
+                             "seconds": round(seconds, 3)})
             ctx.extra("reward per query curve", per_query)
             ctx.extra("best so far curve", best_so_far)
             ctx.extra("random search best so far (reference curve)", random_curves)
             ctx.extra("searches", outcomes)
             ctx.leaderboard(f"share of the best reward (search {k + 1})", got_share)
-            ctx.require(got_share >= share, f"the controller's greedy architecture earns {_percent(got_share)} of the "
-                                             f"best reward, below {_percent(share)}")
+            problems = learning.problems(budget, min_queries, learned_share)
+            if not got_share >= share:
+                problems.insert(0, f"the controller's greedy architecture earns {_percent(got_share)} of the best "
+                                   f"reward, below {_percent(share)}")
+            ctx.require(not problems, "; and ".join(problems))

@@ -105,6 +105,9 @@ class ChildPool:
             self._keep_output(name, child)
             slot.last_failure = exc
             raise _named(name, exc) from None
+        except BaseException:
+            child.close()       # interrupted mid-start (Ctrl-C, SIGTERM): no slot holds it yet, so close it here
+            raise
         self.startup_seconds.append(child.startup_seconds)
         slot.child = child
         return child

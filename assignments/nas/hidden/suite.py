@@ -350,4 +350,5 @@ def _table_landscapes(params: dict):
 def search(ctx: GroupContext) -> None:
     p = ctx.params
     serving.search_group(ctx, _table_landscapes(dict(p)), runs=int(p.get("runs", 2)), budget=int(p["budget"]),
-                         share=float(p["share"]), search_seconds=float(p.get("search_seconds", 30)))
+                         share=float(p["share"]), search_seconds=float(p.get("search_seconds", 30)),
+                         learned_share=float(p["learned_share"]), min_queries=float(p["min_queries"]))

@@ -77,11 +77,11 @@ def controller_loss(ctx: GroupContext) -> None:
 
 @group("update_baseline")
 def update_baseline(ctx: GroupContext) -> None:
-    with ctx.check("baseline 0.5, rewards [1.0, 1.0], decay 0.9: 0.9 · 0.5 + 0.1 · 1.0 = 0.55"):
-        reply = ctx.call("update_baseline", baseline=0.5, rewards=np.array([1.0, 1.0]), decay=0.9)
+    with ctx.check("baseline 0.5, rewards [0.4, 1.0], decay 0.9: 0.9 · 0.5 + 0.1 · mean(rewards) = 0.52"):
+        reply = ctx.call("update_baseline", baseline=0.5, rewards=np.array([0.4, 1.0]), decay=0.9)
         if "value" not in reply:
             raise CheckFailed(f"expected a float, got {reply.get('type')}")
-        ctx.require(abs(reply["value"] - 0.55) < 1e-6, f"got {reply['value']:.6f}, expected 0.55")
+        ctx.require(abs(reply["value"] - 0.52) < 1e-6, f"got {reply['value']:.6f}, expected 0.52")
 
 
 def _toy(rng: np.random.Generator):
@@ -97,4 +97,5 @@ def _toy(rng: np.random.Generator):
 def search(ctx: GroupContext) -> None:
     p = ctx.params
     serving.search_group(ctx, _toy, runs=1, budget=int(p["budget"]), share=0.9,
-                         search_seconds=float(p.get("search_seconds", 30)))
+                         search_seconds=float(p.get("search_seconds", 30)),
+                         learned_share=float(p["learned_share"]), min_queries=float(p["min_queries"]))
