@@ -262,6 +262,7 @@ def _elbo_params() -> dict:
     return load_assignment("vae").groups["elbo"].params
 
 
+@pytest.mark.slow           # three trainings (a missed bound is retrained twice): with the calibration
 @pytest.mark.timeout(600)
 def test_threshold_catches_a_loss_averaged_over_pixels(grade_source):
     """A plausible training bug (BCE averaged, not summed, over the pixels) must fail the threshold."""

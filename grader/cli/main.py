@@ -98,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+        # A shell without job control starts background commands with SIGINT ignored, and Python keeps
+        # that: `grader grade-batch ... &` could then not be stopped with kill -INT. Ctrl-C always stops us.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = parser.parse_args(argv)
         use_course(getattr(args, "course", None))
