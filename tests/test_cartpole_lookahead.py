@@ -191,7 +191,8 @@ def test_the_autoreset_after_an_episode_end_cannot_be_claimed_as_answered_locall
     server, reply = started(depth=12, n=2)
     tree, left = reply["tree"], np.zeros(2, np.int64)
     # Always pushing left ends an episode within the tree; the child may not claim the step after it.
-    end = next(d for d in range(1, 13) if (tree["terminated"] | tree["truncated"])[:, lookahead.node_index(d, left)].any())
+    end = next(d for d in range(1, SuccessorTree.depth_of(tree) + 1)
+               if (tree["terminated"] | tree["truncated"])[:, lookahead.node_index(d, left)].any())
     with pytest.raises(CallbackAbort, match="never the step after an episode's end"):
         server.handle({"op": "step", "actions": left, "taken": np.zeros((end + 1, 2), np.int64)})
     assert server.steps == end and server.episodes >= 1
@@ -247,6 +248,35 @@ def test_written_out_dynamics_match_gymnasium_on_every_node():
     for key in fast:
         assert np.array_equal(fast[key], slow[key]), key
     assert fast["terminated"].any() and fast["truncated"].any() and not fast["terminated"].all()
+
+
+def test_the_tree_stops_where_every_path_of_a_sub_env_has_ended():
+    env = make_vector_env(3)
+    env.reset(seed=0)
+    # sub-env 1 falls over within 3 steps whatever the actions
+    env.unwrapped.state = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.15, 0.0], [0.0, 1.5, 0.0]])
+    env.unwrapped.steps = np.zeros(3, dtype=np.int32)
+    tree = SuccessorTree(3, 6).grow(env.unwrapped)
+    assert SuccessorTree.depth_of(tree) == 3 and tree["obs"].shape == (3, lookahead.tree_nodes(3), 4)
+    ended = tree["terminated"][1]
+    assert ended[lookahead.node_index(3, np.arange(8))].all() and not ended[lookahead.node_index(2, np.arange(4))].all()
+    assert not tree["terminated"][0].any()
+    # sub-env 2 is truncated after 2 more steps, whatever the actions
+    env.unwrapped.state[:, 1] = 0.0
+    env.unwrapped.steps = np.array([0, 0, 498], dtype=np.int32)
+    tree = SuccessorTree(3, 6).grow(env.unwrapped)
+    assert SuccessorTree.depth_of(tree) == 2 and tree["truncated"][2, lookahead.node_index(2, np.arange(4))].all()
+    env.unwrapped.steps[2] = 0
+    assert SuccessorTree.depth_of(SuccessorTree(3, 6).grow(env.unwrapped)) == 6
+
+
+def test_no_tree_when_the_next_step_is_an_autoreset():
+    server, reply = started(depth=4, n=2)
+    while not reply_done(reply):
+        assert "tree" in reply
+        reply = server.handle({"op": "step", "actions": np.zeros(2, np.int64)})
+    assert "tree" not in reply
+    assert "tree" in server.handle({"op": "step", "actions": np.zeros(2, np.int64)})
 
 
 def test_tree_indexing():

@@ -123,15 +123,16 @@ class SuccessorTree:
 
         ``obs`` float32 ``[N, nodes, 4]``, ``reward`` float64 and ``terminated`` /
         ``truncated`` bool ``[N, nodes]``: what ``env.step`` would return for each sub-env
-        after each action sequence (sub-envs whose next step is an autoreset, and nodes below
-        an episode's end, hold values no step can return: the child never reads them).
+        after each action sequence (nodes below an episode's end hold values no step can
+        return: the child never reads them). Levels no path can reach are left out: once
+        every node of some sub-env's level ends an episode (or lies below an end), the step
+        after that level goes to the parent whatever the actions, so the tree stops there
+        (``tree_nodes(d)`` nodes for d levels, 0 < d <= depth).
         """
-        n, nodes = self.num_envs, tree_nodes(self.depth)
-        obs = np.empty((n, nodes, 4), dtype=np.float32)
-        reward = np.empty((n, nodes), dtype=np.float64)
-        terminated = np.empty((n, nodes), dtype=bool)
-        truncated = np.empty((n, nodes), dtype=bool)
+        n = self.num_envs
         state, steps = np.asarray(env.state, dtype=np.float64), np.asarray(env.steps)
+        blocked = np.zeros((n, 1), dtype=bool)      # per sub-env and node of the level: an episode ended on the way
+        levels: list[tuple[np.ndarray, ...]] = []
         for d in range(1, self.depth + 1):
             width = 1 << d
             state, steps = np.repeat(state, 2, axis=1), np.repeat(steps, 2)
@@ -142,12 +143,19 @@ class SuccessorTree:
                 level.state, level.steps, level.prev_done = state, steps, np.zeros(n * width, dtype=bool)
                 o, r, te, tr, _ = level.step(self._actions[d - 1])
                 state, steps = level.state, level.steps
-            at = slice(width - 2, 2 * width - 2)
-            obs[:, at] = o.reshape(n, width, 4)
-            reward[:, at] = r.reshape(n, width)
-            terminated[:, at] = te.reshape(n, width)
-            truncated[:, at] = tr.reshape(n, width)
-        return {"obs": obs, "reward": reward, "terminated": terminated, "truncated": truncated}
+            te, tr = te.reshape(n, width), tr.reshape(n, width)
+            levels.append((o.reshape(n, width, 4), r.reshape(n, width), te, tr))
+            blocked = np.repeat(blocked, 2, axis=1) | te | tr
+            if blocked.all(axis=1).any():
+                break
+        return {key: np.concatenate([level[i] for level in levels], axis=1, dtype=dtype)
+                for i, (key, dtype) in enumerate((("obs", np.float32), ("reward", np.float64),
+                                                  ("terminated", bool), ("truncated", bool)))}
+
+    @staticmethod
+    def depth_of(tree: dict[str, np.ndarray]) -> int:
+        """Levels in ``tree`` (its node axis holds ``tree_nodes(depth)`` nodes)."""
+        return int(tree["obs"].shape[1] + 2).bit_length() - 2
 
     @staticmethod
     def node(tree: dict[str, np.ndarray], depth: int, code: np.ndarray) -> tuple[np.ndarray, ...]:

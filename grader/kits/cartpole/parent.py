@@ -8,8 +8,9 @@ Everything that decides a score runs here, in the trusted parent:
   (``ctx.call("act", ...)``).
 * :class:`TrainingEnvServer` is the parent's end of the training-env proxy: the
   child's ``train`` steps a vector env whose steps are served here through the
-  ``env_step`` callback, so the parent counts training episodes and refuses
-  steps once the budget is spent.
+  ``env_step`` callback (several per round trip: the child answers from the
+  successor tree of :mod:`.lookahead`, and the steps are replayed here), so the
+  parent counts training episodes and refuses steps once the budget is spent.
 * :func:`learning_summary` turns training-episode returns into the one-line
   feedback ("reached 475 after 212 episodes, 3.1 s").
 * :func:`training_group` is the threshold group itself: each run trained in a
@@ -181,7 +182,7 @@ class TrainingEnvServer:
             raise CallbackAbort(f"malformed env request: the steps taken must be integer actions [steps, {self.num_envs}]")
         for row in taken:
             self._check_budget()
-            if self._tree is None or self._depth >= self.lookahead or self._resetting.any():
+            if self._tree is None or self._depth >= SuccessorTree.depth_of(self._tree) or self._resetting.any():
                 raise CallbackAbort(UNSERVED.format(depth=self.lookahead))
             reply = self._step(row)
             self._depth += 1
@@ -194,10 +195,12 @@ class TrainingEnvServer:
                                    f"after {self._depth} steps (gymnasium's CartPole arithmetic is not element-wise?)")
 
     def _answer(self, reply: dict[str, Any]) -> dict[str, Any]:
-        """The served step or reset, with the tree of the next steps (none once the budget is spent)."""
+        """The served step or reset, with the tree of the next steps. None when the next step is the
+        parent's whatever the actions: an autoreset is due (an episode ended on this step), or the
+        budget is spent."""
         self._tree, self._depth = None, 0
         self._code[:] = 0
-        if self._grower is None or (self.budget is not None and self.episodes >= self.budget):
+        if self._grower is None or self._resetting.any() or (self.budget is not None and self.episodes >= self.budget):
             return reply
         self._tree = self._grower.grow(self._env.unwrapped)
         reply["tree"] = self._tree
