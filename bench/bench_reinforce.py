@@ -128,8 +128,10 @@ def run_once(module: ModuleType, seed: int, s: TrainingSettings, overrides: dict
     args = cartpole_child.make_args(module, seed, settings)
     args.device = device
     t0 = time.monotonic()
+    env = cartpole_child.ProxyVectorEnv(ctx, s.num_envs)
     try:
-        policy = module.train(cartpole_child.ProxyVectorEnv(ctx, s.num_envs), args)
+        policy = module.train(env, args)
+        env.flush()
     except BudgetSpent as exc:
         return Outcome(seed, time.monotonic() - t0, server.episodes, None, float("nan"), 0.0, str(exc))
     seconds = time.monotonic() - t0

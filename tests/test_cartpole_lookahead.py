@@ -150,6 +150,24 @@ def test_the_step_after_the_last_budget_episode_goes_to_the_parent_even_with_a_d
     assert server.steps == min(server.lengths)
 
 
+def test_steps_answered_in_the_child_count_once_flushed_when_train_returns():
+    # A loop that stops itself after k episodes (as train does): its last steps were answered from the
+    # tree, so the parent counts them when the probe flushes the proxy after train returns.
+    server = TrainingEnvServer(16, seed=3, budget=350, lookahead=6)
+    env, rng, done = ProxyVectorEnv(WireContext(server), 16), np.random.default_rng(0), 0
+    env.reset()
+    while done < 175:
+        _, _, terminated, truncated, _ = env.step(rng.integers(2, size=16))
+        done += int(np.sum(terminated | truncated))
+    assert server.episodes < done
+    env.flush()
+    assert server.episodes == done
+    env.flush()                                  # nothing left: no round trip
+    trips = server.trips
+    env.flush()
+    assert server.trips == trips
+
+
 # -- a child that does not use the proxy as given --------------------------------------------
 def started(depth=4, n=4, budget=None):
     server = TrainingEnvServer(n, seed=2, budget=budget, lookahead=depth)

@@ -130,12 +130,19 @@ class ProxyVectorEnv:
         self._taken.append(actions)
         return answer
 
-    def _serve(self, op: str, **data: Any) -> dict[str, Any]:
-        """One round trip: the steps taken from the tree, then ``op``; keep the new tree."""
+    def flush(self) -> None:
+        """Report the steps answered from the tree since the last round trip (the grader counts their
+        episodes only once it has replayed them): the ``train`` probe calls it when ``train`` returns."""
         if self._taken:
-            data["taken"] = np.stack(self._taken)
+            self._serve("flush")
+
+    def _serve(self, op: str, **data: Any) -> dict[str, Any]:
+        """One round trip: the steps taken from the tree, then ``op``; keep the new tree. The steps and
+        the tree are spent whatever the answer (a refusal leaves nothing to answer from)."""
+        taken, self._taken, self._tree = self._taken, [], None
+        if taken:
+            data["taken"] = np.stack(taken)
         reply = self._ctx.callback("env_step", op=op, **data)
-        self._taken = []
         self._tree = reply.get("tree")
         self._levels = int(self._tree["obs"].shape[1] + 2).bit_length() - 2 if self._tree is not None else 0
         self._depth = 0
@@ -272,7 +279,10 @@ def train(sub: Any, ctx: Any, run: str, seed: int, num_envs: int, episodes: int 
         settings["episodes"] = int(episodes)
     args = make_args(sub, seed, settings)
     t0 = time.monotonic()
-    policy = sub.train(env, args)
+    try:
+        policy = sub.train(env, args)
+    finally:
+        env.flush()     # the last steps answered in this process count too (also those before an error)
     seconds = time.monotonic() - t0
     net = find_network(policy)
     if net is None:

@@ -153,13 +153,17 @@ class TrainingEnvServer:
 
     def handle(self, data: Any) -> dict[str, Any]:
         """The ``env_step`` callback: ``{"op": "reset"}`` or ``{"op": "step", "actions": int [N]}``, each
-        with ``"taken": int [m, N]``, the actions of the m steps the child answered from the last tree."""
+        with ``"taken": int [m, N]``, the actions of the m steps the child answered from the last tree,
+        or ``{"op": "flush", "taken": ...}``: only those (``train`` returned)."""
         if not isinstance(data, dict):
             raise CallbackAbort("malformed env request")
         self.trips += 1
         self._replay(data.get("taken"))
-        self._check_budget()
         op = data.get("op")
+        if op == "flush":
+            self._tree = None           # spent: nothing more is answered from it
+            return {}
+        self._check_budget()
         if op == "reset":
             return self._answer(self._reset())
         if op == "step":
