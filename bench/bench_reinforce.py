@@ -10,7 +10,7 @@ found in what ``train`` returned and rebuilt from its ``state_dict`` (``train`` 
     python bench/bench_reinforce.py                      # both references, 10 seeds each
     python bench/bench_reinforce.py --seeds 20 --compare # + REINFORCE without baseline under the same budget
     python bench/bench_reinforce.py --chance 200         # per-run failure rate, Clopper-Pearson bound
-    python bench/bench_reinforce.py --route 6            # cost of serving reinforce's env from the parent
+    python bench/bench_reinforce.py --route 6 --lookahead 0,4,6  # cost of serving reinforce's env from the parent
 
 Prints, per configuration: median and max training time, episodes used, the episode at which
 the mean of 20 training returns reached 475, the mean of the first 20 episodes (the "already
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import os
 import statistics
 import sys
 import tempfile
@@ -67,6 +68,8 @@ class DirectContext:
         self.state: dict[str, Any] = {}
 
     def callback(self, name: str, **data: Any) -> Any:
+        if name == "progress":          # the live display's episode count: nothing to serve
+            return None
         try:
             return self.server.handle(data)
         except CallbackAbort as exc:
@@ -125,8 +128,10 @@ def run_once(module: ModuleType, seed: int, s: TrainingSettings, overrides: dict
     args = cartpole_child.make_args(module, seed, settings)
     args.device = device
     t0 = time.monotonic()
+    env = cartpole_child.ProxyVectorEnv(ctx, s.num_envs)
     try:
-        policy = module.train(cartpole_child.ProxyVectorEnv(ctx, s.num_envs), args)
+        policy = module.train(env, args)
+        env.flush()
     except BudgetSpent as exc:
         return Outcome(seed, time.monotonic() - t0, server.episodes, None, float("nan"), 0.0, str(exc))
     seconds = time.monotonic() - t0
@@ -210,8 +215,30 @@ def train_local(sub, ctx, run, seed, num_envs):
 '''
 
 
-def route(runs: int) -> None:
-    """Train the reinforce reference in a sandboxed child, local env vs parent-served proxy, alternately."""
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its live descendants, from /proc: the
+    sandboxed child (behind its namespace's init) as the machine's load leaves it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def route(runs: int, lookaheads: list[int]) -> None:
+    """Train the reinforce reference in a sandboxed child: on a local env, then on the parent-served
+    proxy at each lookahead depth (0: a round trip per step), per seed in turn, so that machine load
+    falls on every configuration alike. Per seed the proxy runs see the same observations (same env
+    seeds, same actions: the tree changes how steps travel, not what they are), so they train alike.
+    Besides wall time, the CPU seconds of parent and child together: on a shared machine the wall
+    time swings with the others' load, the CPU time much less."""
     from grader.core.course import sandbox_isolation
     from grader.sandbox import Child, ChildSpec
 
@@ -224,32 +251,50 @@ def route(runs: int) -> None:
         limits = dataclasses.replace(assignment.groups["training"].limits, hide_modules=())
         spec = ChildSpec(submission=ROOT / "solutions" / "reinforce.py", probes=probes,
                          child_files=assignment.child_files, limits=limits, isolation=sandbox_isolation())
-        local, proxy, trips, episodes = [], [], [], []
+        local: list[float] = []
+        cpu: dict[int | str, list[float]] = {k: [] for k in ["local", *lookaheads]}
+        proxy: dict[int, list[float]] = {k: [] for k in lookaheads}
+        trips: dict[int, list[int]] = {k: [] for k in lookaheads}
+        steps: list[int] = []
+        loads: list[float] = []
         child = Child(spec)
         child.start(time.monotonic() + 60)
         try:
             for k in range(runs):
                 seed = 500 + k
-                t0 = time.monotonic()
+                loads.append(os.getloadavg()[0])
+                t0, c0 = time.monotonic(), time.process_time() + tree_cpu_seconds(child.proc.pid)
                 child.call("train_local", {"run": "a", "seed": seed, "num_envs": s.num_envs}, time.monotonic() + 300)
                 local.append(time.monotonic() - t0)
-                server = TrainingEnvServer(s.num_envs, seed, None)
-                t0 = time.monotonic()
-                child.call("train", {"run": "b", "seed": seed, "num_envs": s.num_envs}, time.monotonic() + 300,
-                           {"env_step": server.handle})
-                proxy.append(time.monotonic() - t0)
-                trips.append(server.steps)
-                episodes.append(server.episodes)
-                print(f"  seed {seed}: local env {local[-1]:.2f} s, parent-served {proxy[-1]:.2f} s "
-                      f"({server.steps} round trips, {server.episodes} episodes)", flush=True)
+                cpu["local"].append(time.process_time() + tree_cpu_seconds(child.proc.pid) - c0)
+                line = [f"local env {local[-1]:.2f} s (CPU {cpu['local'][-1]:.2f} s)"]
+                for depth in lookaheads:
+                    server = TrainingEnvServer(s.num_envs, seed, None, depth)
+                    t0, c0 = time.monotonic(), time.process_time() + tree_cpu_seconds(child.proc.pid)
+                    child.call("train", {"run": "b", "seed": seed, "num_envs": s.num_envs}, time.monotonic() + 300,
+                               {"env_step": server.handle, "progress": lambda data: None})
+                    proxy[depth].append(time.monotonic() - t0)
+                    cpu[depth].append(time.process_time() + tree_cpu_seconds(child.proc.pid) - c0)
+                    trips[depth].append(server.trips)
+                    line.append(f"lookahead {depth}: {proxy[depth][-1]:.2f} s (CPU {cpu[depth][-1]:.2f} s), "
+                                f"{server.trips} round trips")
+                    server.close()
+                steps.append(server.steps)
+                print(f"  seed {seed} (load {loads[-1]:.1f}, {server.episodes} episodes, {server.steps} steps): "
+                      + "; ".join(line), flush=True)
         finally:
             child.close()
-    per_trip = [(p - q) / n for p, q, n in zip(proxy, local, trips)]
-    print(f"reinforce reference, {runs} seeds, one sandboxed child ({spec.isolation.name}): training on a local env "
-          f"median {statistics.median(local):.2f} s; on the parent-served env median {statistics.median(proxy):.2f} s "
-          f"(+{statistics.median(proxy) - statistics.median(local):.2f} s per run, {statistics.median(trips):.0f} round "
-          f"trips, ~{statistics.median(per_trip) * 1e6:.0f} µs each); the seeds differ between the two envs, so "
-          "compare medians")
+    med = statistics.median
+    print(f"reinforce reference, {runs} seeds, one sandboxed child ({spec.isolation.name}), load average "
+          f"{min(loads):.1f}-{max(loads):.1f}, {med(steps):.0f} steps of the 16 sub-envs per run (median): "
+          f"local env median {med(local):.2f} s per run (CPU {med(cpu['local']):.2f} s)", flush=True)
+    for depth in lookaheads:
+        extra = [p - q for p, q in zip(proxy[depth], local)]
+        extra_cpu = [p - q for p, q in zip(cpu[depth], cpu["local"])]
+        print(f"  parent-served, lookahead {depth}: median {med(proxy[depth]):.2f} s per run "
+              f"(+{med(extra):.2f} s over the local env; CPU {med(cpu[depth]):.2f} s, +{med(extra_cpu):.2f} s), "
+              f"{med(trips[depth]):.0f} round trips ({med([st / tr for st, tr in zip(steps, trips[depth])]):.1f} "
+              "steps each)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,11 +307,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="this many runs per reference: failure rate and the bound on a grading's failure")
     p.add_argument("--route", type=int, metavar="RUNS", default=0,
                    help="cost of serving reinforce's training env from the parent, through a real child")
+    p.add_argument("--lookahead", default="0,6", help="with --route: the tree depths to compare (default 0,6)")
     p.add_argument("--device", default="cpu")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     if a.route:
-        route(a.route)
+        route(a.route, [int(k) for k in a.lookahead.split(",")])
         return 0
     seeds = range(a.first_seed, a.first_seed + (a.chance or a.seeds))
     import torch

@@ -8,7 +8,8 @@ logits into plain action arrays. The parent validates everything it gets back.
 * :class:`ProxyVectorEnv` looks like gymnasium's vector CartPole-v1 (next-step
   autoreset) but every ``reset``/``step`` is served by the parent through the
   ``env_step`` callback, which counts episodes, records the learning curve and,
-  under a budget, refuses steps after it.
+  under a budget, refuses steps after it (most steps are answered here from the
+  successor tree the parent sends, and replayed there).
 * :class:`RebuildVectorEnv` is what ``train`` gets when the fresh policy process
   rebuilds the network (``args.episodes = 0``): it resets, and refuses to step.
 * :func:`find_network` is the rule by which the grader finds the network in what
@@ -70,6 +71,15 @@ class ProxyVectorEnv:
     ``reset(seed=None) -> (obs [N, 4], info)`` and
     ``step(actions [N]) -> (obs, rewards, terminated, truncated, info)`` with
     next-step autoreset. The grader seeds the env itself; ``seed`` is accepted and ignored.
+
+    Each answer of the grader carries the successor tree of the next few steps
+    (every action sequence, per sub-env; grader/kits/cartpole/lookahead.py), so
+    ``step`` answers from it while it can and goes back to the grader (with the
+    actions taken meanwhile, which the grader replays on its own env) after the
+    tree's depth and for the autoreset step after an episode's end. ``reset``
+    always goes to the grader. Since only an episode's end can spend the budget,
+    the step after the last budget episode is always a round trip, and the
+    grader refuses it exactly where it would if every step were one.
     """
 
     metadata = {"autoreset_mode": "NextStep"}
@@ -81,17 +91,63 @@ class ProxyVectorEnv:
         self.num_envs = int(num_envs)
         (self.single_observation_space, self.single_action_space,
          self.observation_space, self.action_space) = _spaces(self.num_envs)
+        self._rows = np.arange(self.num_envs)
+        self._tree: dict[str, np.ndarray] | None = None
+        self._levels = 0                                        # the tree's depth
+        self._depth = 0                                         # steps answered from it so far
+        self._code = np.zeros(self.num_envs, dtype=np.int64)    # their actions, as binary numbers
+        self._taken: list[np.ndarray] = []
+        self._pending = np.zeros(self.num_envs, dtype=bool)     # sub-envs whose next step is an autoreset
 
     def reset(self, *, seed: Any = None, options: Any = None) -> tuple[np.ndarray, dict]:
-        reply = self._ctx.callback("env_step", op="reset")
+        reply = self._serve("reset")
+        self._pending[:] = False
         return reply["obs"], {}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         actions = _as_actions(actions, self.num_envs)
-        reply = self._ctx.callback("env_step", op="step", actions=actions)
-        self._finished += int(np.count_nonzero(np.logical_or(reply["terminated"], reply["truncated"])))
+        answer = self._from_tree(actions)
+        if answer is None:
+            reply = self._serve("step", actions=actions)
+            answer = reply["obs"], reply["reward"], reply["terminated"], reply["truncated"]
+        obs, reward, terminated, truncated = answer
+        self._pending = np.logical_or(terminated, truncated)
+        self._finished += int(np.count_nonzero(self._pending))
         self._progress.episodes(self._finished)
-        return reply["obs"], reply["reward"], reply["terminated"], reply["truncated"], {}
+        return obs, reward, terminated, truncated, {}
+
+    def _from_tree(self, actions: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """The step answered from the last tree, or None when only the grader can answer it."""
+        if self._tree is None or self._depth >= self._levels or self._pending.any():
+            return None
+        if np.any((actions < 0) | (actions >= N_ACTIONS)):
+            return None                                         # the grader says what is wrong with them
+        code = 2 * self._code + actions
+        at = (1 << (self._depth + 1)) - 2 + code
+        answer = tuple(self._tree[key][self._rows, at] for key in ("obs", "reward", "terminated", "truncated"))
+        self._depth += 1
+        self._code = code
+        self._taken.append(actions)
+        return answer
+
+    def flush(self) -> None:
+        """Report the steps answered from the tree since the last round trip (the grader counts their
+        episodes only once it has replayed them): the ``train`` probe calls it when ``train`` returns."""
+        if self._taken:
+            self._serve("flush")
+
+    def _serve(self, op: str, **data: Any) -> dict[str, Any]:
+        """One round trip: the steps taken from the tree, then ``op``; keep the new tree. The steps and
+        the tree are spent whatever the answer (a refusal leaves nothing to answer from)."""
+        taken, self._taken, self._tree = self._taken, [], None
+        if taken:
+            data["taken"] = np.stack(taken)
+        reply = self._ctx.callback("env_step", op=op, **data)
+        self._tree = reply.get("tree")
+        self._levels = int(self._tree["obs"].shape[1] + 2).bit_length() - 2 if self._tree is not None else 0
+        self._depth = 0
+        self._code[:] = 0
+        return reply
 
     def close(self) -> None:
         pass
@@ -223,7 +279,10 @@ def train(sub: Any, ctx: Any, run: str, seed: int, num_envs: int, episodes: int 
         settings["episodes"] = int(episodes)
     args = make_args(sub, seed, settings)
     t0 = time.monotonic()
-    policy = sub.train(env, args)
+    try:
+        policy = sub.train(env, args)
+    finally:
+        env.flush()     # the last steps answered in this process count too (also those before an error)
     seconds = time.monotonic() - t0
     net = find_network(policy)
     if net is None:

@@ -8,8 +8,9 @@ Everything that decides a score runs here, in the trusted parent:
   (``ctx.call("act", ...)``).
 * :class:`TrainingEnvServer` is the parent's end of the training-env proxy: the
   child's ``train`` steps a vector env whose steps are served here through the
-  ``env_step`` callback, so the parent counts training episodes and refuses
-  steps once the budget is spent.
+  ``env_step`` callback (several per round trip: the child answers from the
+  successor tree of :mod:`.lookahead`, and the steps are replayed here), so the
+  parent counts training episodes and refuses steps once the budget is spent.
 * :func:`learning_summary` turns training-episode returns into the one-line
   feedback ("reached 475 after 212 episodes, 3.1 s").
 * :func:`training_group` is the threshold group itself: each run trained in a
@@ -29,6 +30,7 @@ import numpy as np
 
 from grader.core.suite import CheckFailed, GroupContext, as_array, explain_submission_error
 from grader.kits.cartpole.child import NETWORK_RULE
+from grader.kits.cartpole.lookahead import SuccessorTree
 from grader.kits.weights.parent import check_state
 from grader.sandbox import CallbackAbort, ChildFailure, SubmissionError
 
@@ -88,6 +90,12 @@ def evaluate_policy(ctx: GroupContext, run: str, episodes: int, seed: int, timeo
         env.close()
 
 
+# Depth of the successor tree sent with each training-env answer (grader/kits/cartpole/lookahead.py):
+# the child answers up to this many steps itself between round trips. Measured with
+# bench/bench_reinforce.py --route (README "Figures"); 0 serves every step by a round trip.
+LOOKAHEAD = 6
+
+
 @dataclass
 class TrainingEnvServer:
     """Serves a child's training env from the parent and counts its episodes.
@@ -98,16 +106,30 @@ class TrainingEnvServer:
     counted, every further ``step`` or ``reset`` is refused with
     :class:`CallbackAbort` (the child's ``step`` raises and ``train`` ends).
     ``budget=None`` means no limit (only time bounds training).
+
+    With ``lookahead`` k > 0 each answer also carries the successor tree of
+    the next k steps (:class:`SuccessorTree`); the child's proxy answers steps
+    from it and reports the actions it took (``taken``) with its next request.
+    Those are replayed here, on this env, one step at a time exactly as if each
+    had come in its own request: the budget is checked before each, the
+    episodes and the curve come from the replay, and a step the tree could not
+    have answered (beyond its depth, or the autoreset after an episode's end)
+    is refused. Only an episode's end spends the budget and the step after an
+    end is never in the tree, so the refusal comes at the same step as with a
+    round trip per step. ``trips`` counts the round trips, ``steps`` the steps
+    served.
     """
 
     num_envs: int
     seed: int
     budget: int | None = None
+    lookahead: int = LOOKAHEAD
     returns: list[float] = field(default_factory=list)     # of finished episodes, in order
     times: list[float] = field(default_factory=list)       # seconds since the first reset, at each finish
     lengths: list[int] = field(default_factory=list)
     cut: int = 0                                            # episodes cut short by reset()
     steps: int = 0
+    trips: int = 0
 
     def __post_init__(self) -> None:
         self._env = make_vector_env(self.num_envs)
@@ -117,6 +139,10 @@ class TrainingEnvServer:
         self._started = False
         self._t0 = 0.0
         self._resets = 0
+        self._grower = SuccessorTree(self.num_envs, self.lookahead) if self.lookahead > 0 else None
+        self._tree: dict[str, np.ndarray] | None = None     # the last tree sent, and where the child is in it
+        self._depth = 0
+        self._code = np.zeros(self.num_envs, dtype=np.int64)
 
     @property
     def episodes(self) -> int:
@@ -126,20 +152,63 @@ class TrainingEnvServer:
         self._env.close()
 
     def handle(self, data: Any) -> dict[str, Any]:
-        """The ``env_step`` callback: ``{"op": "reset"}`` or ``{"op": "step", "actions": int [N]}``."""
+        """The ``env_step`` callback: ``{"op": "reset"}`` or ``{"op": "step", "actions": int [N]}``, each
+        with ``"taken": int [m, N]``, the actions of the m steps the child answered from the last tree,
+        or ``{"op": "flush", "taken": ...}``: only those (``train`` returned)."""
         if not isinstance(data, dict):
             raise CallbackAbort("malformed env request")
-        if self.budget is not None and self.episodes >= self.budget:
-            raise CallbackAbort(f"the training budget of {self.budget} episodes is spent: stop stepping the env "
-                                f"after args.episodes episodes and return your policy")
+        self.trips += 1
+        self._replay(data.get("taken"))
         op = data.get("op")
+        if op == "flush":
+            self._tree = None           # spent: nothing more is answered from it
+            return {}
+        self._check_budget()
         if op == "reset":
-            return self._reset()
+            return self._answer(self._reset())
         if op == "step":
             if not self._started:
                 raise CallbackAbort("call env.reset() before env.step()")
-            return self._step(data.get("actions"))
+            return self._answer(self._step(data.get("actions")))
         raise CallbackAbort(f"unknown env request {op!r}")
+
+    def _check_budget(self) -> None:
+        if self.budget is not None and self.episodes >= self.budget:
+            raise CallbackAbort(f"the training budget of {self.budget} episodes is spent: stop stepping the env "
+                                f"after args.episodes episodes and return your policy")
+
+    def _replay(self, taken: Any) -> None:
+        """Serve, in order, the steps the child answered from the last tree (see the class docstring)."""
+        if taken is None:
+            return
+        if not isinstance(taken, np.ndarray) or taken.ndim != 2 or taken.shape[1] != self.num_envs \
+                or taken.dtype.kind not in "iu":
+            raise CallbackAbort(f"malformed env request: the steps taken must be integer actions [steps, {self.num_envs}]")
+        for row in taken:
+            self._check_budget()
+            if self._tree is None or self._depth >= SuccessorTree.depth_of(self._tree) or self._resetting.any():
+                raise CallbackAbort(UNSERVED.format(depth=self.lookahead))
+            reply = self._step(row)
+            self._depth += 1
+            self._code = 2 * self._code + row
+            expected = SuccessorTree.node(self._tree, self._depth, self._code)
+            got = (reply["obs"], reply["reward"], reply["terminated"], reply["truncated"])
+            if not all(np.array_equal(a, b) for a, b in zip(expected, got)):
+                # The tree is computed by the env's own step function: this is the grader's fault, never the child's.
+                raise RuntimeError("grader error: the successor tree sent to the training env differs from the env "
+                                   f"after {self._depth} steps (gymnasium's CartPole arithmetic is not element-wise?)")
+
+    def _answer(self, reply: dict[str, Any]) -> dict[str, Any]:
+        """The served step or reset, with the tree of the next steps. None when the next step is the
+        parent's whatever the actions: an autoreset is due (an episode ended on this step), or the
+        budget is spent."""
+        self._tree, self._depth = None, 0
+        self._code[:] = 0
+        if self._grower is None or self._resetting.any() or (self.budget is not None and self.episodes >= self.budget):
+            return reply
+        self._tree = self._grower.grow(self._env.unwrapped)
+        reply["tree"] = self._tree
+        return reply
 
     def _reset(self) -> dict[str, Any]:
         if not self._started:
@@ -175,6 +244,11 @@ class TrainingEnvServer:
         self._resetting = done
         return {"obs": obs.astype(np.float32), "reward": rewards.astype(np.float64),
                 "terminated": terminated.astype(bool), "truncated": truncated.astype(bool)}
+
+
+UNSERVED = ("the training env was told of steps it could not have answered: the env passed to train(env, args) "
+            "answers at most {depth} steps between two requests to the grader, and never the step after an "
+            "episode's end. Train on that env as it is; do not modify or bypass it")
 
 
 def reached(returns: np.ndarray, target: float, window: int) -> int | None:
@@ -237,6 +311,7 @@ class TrainingSettings:
     train_seconds: float = 120.0
     eval_seconds: float = 30.0
     eval_episodes: int = 100
+    lookahead: int = LOOKAHEAD      # depth of the successor tree sent with each training-env answer
 
     @classmethod
     def from_params(cls, p: Any, budget: int | None) -> TrainingSettings:
@@ -244,7 +319,8 @@ class TrainingSettings:
                    threshold=float(p.get("threshold", 475.0)), window=int(p.get("window", 20)),
                    first_episodes=int(p.get("first_episodes", 20)), min_episodes=int(p.get("min_episodes", 0)),
                    retries=int(p.get("retries", 1)), train_seconds=float(p.get("train_seconds", 120)),
-                   eval_seconds=float(p.get("eval_seconds", 30)), eval_episodes=int(p.get("eval_episodes", 100)))
+                   eval_seconds=float(p.get("eval_seconds", 30)), eval_episodes=int(p.get("eval_episodes", 100)),
+                   lookahead=int(p.get("lookahead", LOOKAHEAD)))
 
 
 @dataclass
@@ -323,7 +399,7 @@ def training_group(ctx: GroupContext, budget: int | None, runs: int | None = Non
         batch = []
         for i in pending:
             attempt = Attempt(i + 1, retry, _seed(ctx), _seed(ctx), _seed(ctx),
-                              TrainingEnvServer(s.num_envs, _seed(ctx), budget))
+                              TrainingEnvServer(s.num_envs, _seed(ctx), budget, s.lookahead))
             attempts[i].append(attempt)
             _train(ctx, s, attempt)
             batch.append(attempt)
