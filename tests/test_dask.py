@@ -13,6 +13,8 @@ from conftest import ROOT
 from grader.cli.main import EXIT_USAGE, main
 from grader.workflows.gradescope import validate_results
 
+pytestmark = pytest.mark.xdist_group("test_dask")   # one worker: its module fixture is built once
+
 
 @pytest.fixture(scope="module")
 def cluster():

@@ -15,6 +15,8 @@ from conftest import ROOT
 from grader.cli.main import EXIT_USAGE, main
 from grader.workflows.gradescope import TORCH_PIN, validate_results
 
+pytestmark = pytest.mark.xdist_group("test_gradescope")   # one worker: its module fixture is built once
+
 SOLUTION = (ROOT / "solutions" / "bandits.py").read_text()
 TEMPLATE = (ROOT / "templates" / "bandits.py").read_text()
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import bench_nas as bench
 
 SEEDS = range(100, 120)          # not the seeds the hyperparameters were tuned on (0..19)
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800), pytest.mark.xdist_group("test_nas_calibration")]
 
 
 @pytest.fixture(scope="module")

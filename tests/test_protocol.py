@@ -15,7 +15,7 @@ from grader.core.grading import GradeOptions, grade_submission
 from grader.sandbox import Child, ChildFailure, ChildSpec, SubmissionError
 from tests.conftest import feedback
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.xdist_group("test_protocol")]
 
 TOML = '''
 name = "toy"

@@ -24,7 +24,7 @@ from grader.workflows.release import (
 )
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("test_release")]
 ASSIGNMENTS = list_assignments()
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import ROOT, needs_isolation
 
-pytestmark = [needs_isolation, pytest.mark.timeout(900)]
+pytestmark = [needs_isolation, pytest.mark.timeout(900), pytest.mark.xdist_group("test_wheel")]
 
 
 def _link_or_copy(src: str, dst: str) -> None:
