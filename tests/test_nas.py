@@ -27,6 +27,15 @@ REFERENCE = (ROOT / "solutions" / "nas.py").read_text()
 TEMPLATE = (ROOT / "templates" / "nas.py").read_text()
 HOLES = ["efficientnet_reward", "sequence_log_prob", "controller_loss", "update_baseline"]
 REDTEAM = ROOT / "tests" / "redteam"
+
+
+def redteam_case(name: str, **replace: str) -> str:
+    """tests/redteam/NAME.py with its "# HONEST" line replaced by the honest holes (_honest_nas.py)
+    and each ``__KEY__`` by ``replace[KEY]``."""
+    source = (REDTEAM / f"{name}.py").read_text().replace("# HONEST\n", (REDTEAM / "_honest_nas.py").read_text())
+    for key, value in replace.items():
+        source = source.replace(f"__{key}__", value)
+    return source
 serving = import_local(str(NAS / "public" / "suite.py"), "serving")
 table_module = import_local(str(NAS / "hidden" / "suite.py"), "table")
 PARAMS = dict(load_assignment("nas").groups["search"].params)
@@ -312,7 +321,7 @@ def test_a_fixed_poor_answer_does_not_pass_the_search(grade_source):
     """A search that asks nothing and always answers the smallest network gets nothing."""
     table = table_module.load_table()
     architecture = table.architectures[int(np.argmin(table.flops))].tolist()
-    source = (REDTEAM / "nas_fixed_answer.py").read_text().replace("__ARCH__", repr(architecture))
+    source = redteam_case("nas_fixed_answer", ARCH=repr(architecture))
     result = grade_source("nas", source, only=["search"], **FAST)
     test = group_result(result, "search")
     assert test.score == 0, feedback(test)
@@ -323,7 +332,7 @@ def test_a_fixed_poor_answer_does_not_pass_the_search(grade_source):
 def test_the_best_fixed_answer_does_not_pass_the_search(grade_source):
     """The architecture fixed in advance that earns 95 % at the most targets (most of the range with beta =
     0.07): the answer rule alone would pass it; the learning rule does not, since it asks nothing."""
-    source = (REDTEAM / "nas_fixed_answer.py").read_text().replace("__ARCH__", repr(_best_fixed_answer()))
+    source = redteam_case("nas_fixed_answer", ARCH=repr(_best_fixed_answer()))
     result = grade_source("nas", source, only=["search"], **FAST)
     test = group_result(result, "search")
     assert test.score == 0, feedback(test)
@@ -334,7 +343,7 @@ def test_the_best_fixed_answer_does_not_pass_the_search(grade_source):
 def test_random_search_does_not_pass_the_search(grade_source):
     """Random search with the whole budget, answering the best it was told: the last quarter of its queries
     averages the space's mean (about 71 % of the best), far below the learning rule's 83 %."""
-    result = grade_source("nas", (REDTEAM / "nas_random_search.py").read_text(), only=["search"], seed=5, **FAST)
+    result = grade_source("nas", redteam_case("nas_random_search"), only=["search"], seed=5, **FAST)
     test = group_result(result, "search")
     assert test.score == 0, feedback(test)
     assert feedback(test).count("of the architectures it asked about (40) earn on average") == 2, feedback(test)
@@ -346,7 +355,7 @@ def test_random_search_does_not_pass_the_search(grade_source):
 @needs_isolation
 @pytest.mark.timeout(120)
 def test_the_table_never_reaches_a_child(grade_source):
-    source = (REDTEAM / "nas_read_table.py").read_text().replace("__ROOT__", str(ROOT))
+    source = redteam_case("nas_read_table", ROOT=str(ROOT))
     result = grade_source("nas", source, only=["search"], **FAST)
     test = group_result(result, "search")
     assert "search found: nothing" in feedback(test) and test.score == 0, feedback(test)

@@ -1,23 +1,7 @@
 """The cheapest non-learning NAS submission: honest holes, but search() asks nothing and returns a
 controller whose greedy() is one architecture fixed in advance (__ARCH__, filled in by the test)."""
-import numpy as np
-import torch
 
-
-def efficientnet_reward(accuracy, flops, target_flops, beta=0.07):
-    return np.asarray(accuracy, dtype=np.float64) * (target_flops / np.asarray(flops, dtype=np.float64)) ** beta
-
-
-def sequence_log_prob(logits, tokens):
-    return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1).sum(dim=-1)
-
-
-def controller_loss(log_probs, rewards, baseline):
-    return -((rewards - baseline).detach() * log_probs).mean()
-
-
-def update_baseline(baseline, rewards, decay):
-    return decay * baseline + (1 - decay) * float(np.mean([float(r) for r in rewards]))
+# HONEST
 
 
 class Fixed:
