@@ -59,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-episodes", type=int, default=8, help="finished episodes per update")
     p.add_argument("--max-episodes", type=int, default=5000)
     p.add_argument("--max-seconds", type=float, default=100.0, help="stop training after this long")
-    p.add_argument("--stop-return", type=float, default=500.0,
+    p.add_argument("--stop-return", type=float, default=490.0,
                    help="stop once the mean return of the last --stop-window episodes reaches this")
-    p.add_argument("--stop-window", type=int, default=50)
+    p.add_argument("--stop-window", type=int, default=20)
     p.add_argument("--num-envs", type=int, default=16, help="sub-environments (only when run as a script)")
     return p
 

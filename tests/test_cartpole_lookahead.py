@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from grader.kits.cartpole import lookahead
+from grader.kits.cartpole import lookahead, parent
 from grader.kits.cartpole.child import ProxyVectorEnv
 from grader.kits.cartpole.lookahead import SuccessorTree
 from grader.kits.cartpole.parent import UNSERVED, TrainingEnvServer, make_vector_env
@@ -119,6 +119,24 @@ def test_proxy_gives_exactly_what_gymnasium_gives_across_autoresets(depth, writt
     assert len(server.returns) > 100
     assert plain.trips == steps + 2
     assert server.trips < plain.trips / {1: 1.5, 3: 2.5, 6: 3.5}[depth]
+
+
+@pytest.mark.parametrize("verified", [0, 5])
+def test_steps_replayed_from_the_tree_leave_the_env_where_gymnasium_would(verified, monkeypatch):
+    """After its first ``VERIFIED_STEPS``, the parent puts its env in the tree's node state instead of
+    stepping it: the float64 state, step counts and pending autoresets must be gymnasium's own, or the
+    episodes (and the starting states drawn at the autoresets) would drift from a plain env's."""
+    monkeypatch.setattr(parent, "VERIFIED_STEPS", verified)
+    n, steps = 16, 1800
+    server = TrainingEnvServer(n, seed=7, budget=None, lookahead=6)
+    proxy = ProxyVectorEnv(WireContext(server), n)
+    got = play(proxy, steps, noise_schedule)
+    want = play(SeededGym(n, 7), steps, noise_schedule)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and np.array_equal(g, w)
+    reference = make_vector_env(n).unwrapped
+    assert server._verify == 0 and server.trips < steps / 3
+    assert server._env.unwrapped.state.dtype == np.float64 and server._env.unwrapped.steps.dtype == reference.steps.dtype
 
 
 def test_budget_refused_at_the_same_step_with_the_same_episodes():

@@ -188,7 +188,7 @@ def test_flooding_the_grader_channel_costs_only_its_group(tmp_path, children, ho
         assert out.count("your program wrote to the grader's channel") == 1     # said once, for the group
         assert group_result(result, UPD).cause.kind == "protocol"
         assert out.count("not run: see above") == 3               # the group's other checks: no restart
-    assert len(children) == 2                                     # one child per group, none respawned
+    assert len(children) == 1                 # the passing group's child was handed on; none respawned
     wall = FAST["time_scale"] * 30                                # the group's time limit under FAST
     assert group_result(result, UPD).seconds < wall + 5           # within its limit, + slack for a loaded machine
     assert time.monotonic() - t0 < 60

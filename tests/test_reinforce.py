@@ -370,6 +370,12 @@ class InProcessContext:
                 probe_ctx.handlers = handlers or {}
                 return getattr(child, op)(module, probe_ctx, **args)
 
+            def call_together(self, calls):
+                return [self.call(c.op, endpoint=c.endpoint, handlers=c.handlers, **c.args) for c in calls]
+
+            def prestart(self):
+                pass
+
         config = load_assignment("reinforce_baseline").groups["training"]
         ctx = Context(replace(config, params={**config.params, **params}), None, 7, "cpu")
         ctx.endpoints, ctx.probe_states = [], {}

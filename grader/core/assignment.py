@@ -68,6 +68,7 @@ class GroupConfig:
     kind: str = "unit"          # "unit" (a hole) or "threshold" (the model must learn)
     summary: str = ""
     visibility: str = "visible"
+    start_ahead: int = 1        # child processes started ahead for this group (grader.sandbox.spares)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def load_assignment(name: str, root: Path | None = None) -> Assignment:
             kind=g.get("kind", "unit"),
             summary=g.get("summary", ""),
             visibility=g.get("visibility", "visible"),
+            start_ahead=max(0, int(g.get("start_ahead", 1))),
         )
         for gname, g in data["groups"].items()
     }

@@ -17,7 +17,8 @@ from grader.core.devices import resolve_device
 from grader.core.results import Cause, GradeResult, TestResult
 from grader.core.suite import GroupContext, GroupOutcome, seed_for
 from grader.core.text import printable_text
-from grader.sandbox import ChildSpec, Isolation, NoIsolation, reaper
+from grader.sandbox import ChildSpec, Isolation, Limits, NoIsolation, reaper
+from grader.sandbox.spares import Spares
 
 MAX_FEEDBACK_OUTPUT = 4000       # characters of what the program printed kept in the feedback (head and tail)
 
@@ -72,21 +73,35 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
 
     problem = problem or submission_problem(submission)
     signature = _contract(assignment)
-    for name in names:
-        config = _scaled(configs[name], options.time_scale)
-        if problem:
-            test = to_test_result(config, GroupOutcome())
-            test.cause = Cause("file", problem.splitlines()[0] if problem.strip() else "the file cannot be graded",
-                               traceback="\n".join(problem.splitlines()[1:]))
+    scaled = {name: _scaled(configs[name], options.time_scale) for name in names}
+    specs = child_specs(scaled, submission, assignment, master_seed, device, options)
+    spares = Spares()
+    prestarted: list[ChildSpec] = []
+    try:
+        for i, name in enumerate(names):
+            config = scaled[name]
+            if problem:
+                test = to_test_result(config, GroupOutcome())
+                test.cause = Cause("file", problem.splitlines()[0] if problem.strip() else "the file cannot be graded",
+                                   traceback="\n".join(problem.splitlines()[1:]))
+                result.tests.append(test)
+                continue
+            following = names[i + 1] if i + 1 < len(names) else None
+            shares = following is not None and specs[following] is specs[name]
+            upcoming = next((n for n in names[i + 1:] if specs[n] is not specs[name]), None)
+            if upcoming is not None and not any(specs[upcoming] is p for p in prestarted):
+                # they start up while this group works, once its child is up (grader/sandbox/spares.py)
+                spares.defer(specs[upcoming], scaled[upcoming].start_ahead)
+                prestarted.append(specs[upcoming])
+            _tell(options, "start", name, {"points": config.points, "kind": config.kind,
+                                           "wall_seconds": config.limits.wall_seconds})
+            outcome = run_group(suite[name], config, specs[name], master_seed, device, options, spares, shares)
+            test = to_test_result(config, outcome, Path(assignment.submission_name).stem, signature)
+            _tell(options, "end", name, {"score": test.score, "max_score": test.max_score})
             result.tests.append(test)
-            continue
-        _tell(options, "start", name, {"points": config.points, "kind": config.kind,
-                                       "wall_seconds": config.limits.wall_seconds})
-        outcome = run_group(suite[name], config, submission, assignment, master_seed, device, options)
-        test = to_test_result(config, outcome, Path(assignment.submission_name).stem, signature)
-        _tell(options, "end", name, {"score": test.score, "max_score": test.max_score})
-        result.tests.append(test)
-        result.leaderboard.extend(outcome.leaderboard)
+            result.leaderboard.extend(outcome.leaderboard)
+    finally:
+        spares.close()
 
     result.execution_time = time.monotonic() - t0
     result.output = printable_text("\n".join(header + [f"score: {result.score:g} / {result.max_score:g}"]))
@@ -113,19 +128,52 @@ def no_isolation_warning(isolation: NoIsolation) -> str:
             "and use the network, so this score cannot be trusted; grade with --require-isolation in production")
 
 
-def run_group(fn, config: GroupConfig, submission: Path, assignment: Assignment, master_seed: int,
-              device: str, options: GradeOptions) -> GroupOutcome:
-    hash_seed = int(seed_for(master_seed, config.name, "hash").generate_state(1)[0] % (2**32 - 1))
-    spec = ChildSpec(
-        submission=submission,
-        probes=assignment.probes_path,
-        child_files=assignment.child_files,
-        limits=config.limits,
-        isolation=options.isolation,
-        device=device,
-        hash_seed=hash_seed,
-    )
-    ctx = GroupContext(config, spec, master_seed, device, options.artifacts_dir)
+def child_specs(configs: dict[str, GroupConfig], submission: Path, assignment: Assignment, master_seed: int,
+                device: str, options: GradeOptions) -> dict[str, ChildSpec]:
+    """The child process spec of each group, in grading order. Consecutive hole groups (kind "unit")
+    whose limits agree but for time share one spec, and so one child, handed on from group to group
+    while each ends with every check passed (:mod:`grader.sandbox.spares`): a hole group's work takes
+    a fraction of a second, starting Python and torch for it seconds. Their child may use the sum of
+    their CPU seconds; each group keeps its own wall time. Threshold groups always get their own."""
+    specs: dict[str, ChildSpec] = {}
+    run: list[str] = []
+
+    def close_run() -> None:
+        if not run:
+            return
+        first = configs[run[0]]
+        limits = replace(first.limits, cpu_seconds=sum(configs[n].limits.cpu_seconds for n in run))
+        hash_seed = int(seed_for(master_seed, first.name, "hash").generate_state(1)[0] % (2**32 - 1))
+        spec = ChildSpec(
+            submission=submission,
+            probes=assignment.probes_path,
+            child_files=assignment.child_files,
+            limits=limits,
+            isolation=options.isolation,
+            device=device,
+            hash_seed=hash_seed,
+            preload=("torch",) if assignment.uses_torch else (),
+        )
+        specs.update({n: spec for n in run})
+        run.clear()
+
+    for name, config in configs.items():
+        if run and not (config.kind == "unit" and configs[run[-1]].kind == "unit"
+                        and _untimed(config.limits) == _untimed(configs[run[-1]].limits)):
+            close_run()
+        run.append(name)
+    close_run()
+    return specs
+
+
+def _untimed(limits: Limits) -> Limits:
+    return replace(limits, wall_seconds=0.0, cpu_seconds=0)
+
+
+def run_group(fn, config: GroupConfig, spec: ChildSpec, master_seed: int, device: str, options: GradeOptions,
+              spares: Spares | None = None, hand_on: bool = False) -> GroupOutcome:
+    """Run one group's suite function against its children; ``hand_on``: the next group shares its spec."""
+    ctx = GroupContext(config, spec, master_seed, device, options.artifacts_dir, spares, hand_on)
     if options.progress is not None:
         ctx.on_progress = lambda group, fields: _tell(options, "progress", group, fields)
     try:

@@ -52,6 +52,9 @@ GROUP: dict[str, Key] = {
                       choices=("visible", "hidden", "after_due_date", "after_published")),
     "params": Key("table", "free-form parameters the suite reads as `ctx.params` (documented beside them)"),
     "limits": Key("table", "limits of this group's child, over the assignment's `[limits]` (keys below)"),
+    "start_ahead": Key("number", "child processes the grading starts ahead for this group, while the group "
+                                 "before runs (default 1: its first child; more for a group that runs several "
+                                 "at once, e.g. training runs)"),
 }
 
 

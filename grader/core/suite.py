@@ -27,9 +27,9 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +39,12 @@ from grader.core.assignment import GroupConfig, group
 from grader.core.causes import Failure, Record
 from grader.core.results import MODEL_KEYS
 from grader.sandbox import ChildFailure, ChildSpec, SubmissionError
-from grader.sandbox.pool import ChildPool, RetiredEndpoint
+from grader.sandbox.pool import Call, ChildPool, RetiredEndpoint
 from grader.sandbox.process import DEFAULT_REPLY_BYTES
+from grader.sandbox.spares import Spares
 
 # What a suite is written against (assignments import these from here).
-__all__ = ["DEFAULT_REPLY_BYTES", "CheckFailed", "CheckSkipped", "GroupContext", "SuiteError", "as_array",
+__all__ = ["DEFAULT_REPLY_BYTES", "Call", "CheckFailed", "CheckSkipped", "GroupContext", "SuiteError", "as_array",
            "as_float", "describe", "explain_submission_error", "factor_hint", "group", "import_local", "seed_for", "sig"]
 
 
@@ -102,7 +103,7 @@ class GroupContext:
     """The parent's side of one test group: inputs, calls into its child processes, verdicts."""
 
     def __init__(self, config: GroupConfig, spec: ChildSpec, master_seed: int, device: str,
-                 artifacts_dir: Path | None = None) -> None:
+                 artifacts_dir: Path | None = None, spares: Spares | None = None, hand_on: bool = False) -> None:
         self.name = config.name
         self.config = config
         self.params: Mapping[str, Any] = config.params
@@ -112,7 +113,8 @@ class GroupContext:
         self.outcome = GroupOutcome()
         self._t0 = time.monotonic()
         self.deadline = self._t0 + config.limits.wall_seconds
-        self._pool = ChildPool(spec, self.deadline, config.limits.wall_seconds)
+        self._pool = ChildPool(spec, self.deadline, config.limits.wall_seconds, spares)
+        self._hand_on = hand_on     # the next group shares this group's child if every check passes
         self.on_progress: Callable[[str, dict[str, Any]], None] | None = None
 
     # -- talking to the children -----------------------------------------
@@ -140,6 +142,19 @@ class GroupContext:
         except RetiredEndpoint as exc:
             raise SuiteError(str(exc)) from None
 
+    def call_together(self, calls: Sequence[Call]) -> list[Any]:
+        """Run ``calls`` (:class:`Call`: endpoint, probe, inputs, timeout, handlers) at once, each in its
+        own child, and return each one's raw result or the SubmissionError / ChildFailure it raised, in
+        order, for the suite to record per check. Only for calls that gain nothing from talking to each
+        other (independent training runs, each scored on what it alone produced): it is the one
+        exception to one student process at a time (:mod:`grader.sandbox.pool`). Calling one of these
+        endpoints alone afterwards retires the others."""
+        calls = [replace(c, handlers={"progress": self._child_progress, **(c.handlers or {})}) for c in calls]
+        try:
+            return self._pool.call_together(calls)
+        except RetiredEndpoint as exc:
+            raise SuiteError(str(exc)) from None
+
     @property
     def time_left(self) -> float:
         """Seconds of the group's wall time still to spend (a suite decides whether another run fits)."""
@@ -148,8 +163,15 @@ class GroupContext:
     def _deadline(self, timeout: float | None) -> float:
         return self.deadline if timeout is None else min(self.deadline, time.monotonic() + timeout)
 
+    def prestart(self) -> None:
+        """Start the group's next fresh child now, so that it is ready when the next endpoint needs it
+        (a training run while the one before trains). It imports the libraries and probes, and the
+        submission only once it is used, after the child before it is stopped."""
+        self._pool.prestart()
+
     def close(self) -> None:
-        self.outcome.student_output = self._pool.close()
+        clean = bool(self.outcome.checks) and all(c.passed for c in self.outcome.checks) and not self.outcome.error
+        self.outcome.student_output = self._pool.close(hand_on=self._hand_on and clean)
         self.outcome.startup_seconds = list(self._pool.startup_seconds)
         self.outcome.seconds = time.monotonic() - self._t0
 

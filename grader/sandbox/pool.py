@@ -8,25 +8,33 @@ folder and namespaces, started on first use. The policy lives here, in one place
   is stopped for good before the new one gets anything (it is *retired*; calling
   it again is the suite's bug, :class:`RetiredEndpoint`). Two live children of one
   submission could pass data through kernel objects every sandbox shares; one
-  after the other, they have nothing in common but what the parent carries;
+  after the other, they have nothing in common but what the parent carries.
+  The one exception is :meth:`ChildPool.call_together`, for calls that gain
+  nothing from each other (independent training runs), which then run at once;
 * **restarts** — a crashed child is restarted for the next call, ``MAX_RESPAWNS``
   times at most; never after a failure a fresh child would only repeat or that
   must not get a second go (``FINAL_FAILURES``: it failed to import, ran out of
   the group's time, or wrote on the grader's channel) — later calls are refused
   with the same message, marked ``skipped:``;
-* **the deadline** — no child is started once the group's wall time is spent.
+* **the deadline** — no child is started once the group's wall time is spent;
+* **ready children** — a new child is taken from the grading's :class:`Spares` when one
+  of this spec waits there (started ahead of need, or handed on by the group before),
+  and is told to import the submission only then; :meth:`ChildPool.prestart` starts
+  one ahead, and :meth:`ChildPool.close` can hand the main child on.
 
 What every child printed is kept, in order, for the feedback.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from grader.sandbox.process import DEFAULT_REPLY_BYTES, Child, ChildFailure, ChildSpec
+from grader.sandbox.process import DEFAULT_REPLY_BYTES, Child, ChildFailure, ChildSpec, SubmissionError
+from grader.sandbox.spares import Spares
 
 MAIN = "main"
 MAX_RESPAWNS = 2
@@ -53,13 +61,26 @@ def _named(endpoint: str, failure: ChildFailure) -> ChildFailure:
     return failure.again(f"[{endpoint} process] {failure.message}")
 
 
+@dataclass(frozen=True)
+class Call:
+    """One probe call of :meth:`ChildPool.call_together`: which child, which probe, its inputs, and
+    what :meth:`ChildPool.call` would be given besides (``timeout`` in seconds from the start)."""
+    endpoint: str
+    op: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    handlers: Mapping[str, Callable[[Any], Any]] | None = None
+    reply_bytes: int = DEFAULT_REPLY_BYTES
+
+
 class ChildPool:
     """The named children of one group under one wall-clock ``deadline``."""
 
-    def __init__(self, spec: ChildSpec, deadline: float, wall_seconds: float) -> None:
+    def __init__(self, spec: ChildSpec, deadline: float, wall_seconds: float, spares: Spares | None = None) -> None:
         self.spec = spec
         self.deadline = deadline
         self.wall_seconds = wall_seconds
+        self.spares = spares if spares is not None else Spares()
         self.startup_seconds: list[float] = []
         self._slots: dict[str, _Slot] = {}
         self._outputs: list[str] = []
@@ -80,9 +101,56 @@ class ChildPool:
             self._stop(endpoint, slot)
             raise _named(endpoint, exc) from None
 
-    def _retire_others(self, endpoint: str) -> None:
+    def call_together(self, calls: Sequence[Call]) -> list[Any]:
+        """Run ``calls`` at once, each in its own child (distinct endpoints), and return, in order, each
+        one's result or the ChildFailure / SubmissionError it raised.
+
+        The one exception to "one at a time": for calls that gain nothing from talking to each other
+        (independent training runs, each scored on what it alone produced), so that they use the
+        cores the grading has. Every other endpoint is retired first, and the calls' children stay
+        live together until the group moves on. Under namespace isolation they share no kernel
+        object a submission can write (the seccomp filter refuses locks and keyrings).
+        """
+        names = [c.endpoint for c in calls]
+        if len(set(names)) != len(names):
+            raise ValueError(f"call_together needs distinct endpoints, got {names}")
+        slots = [self._slots.setdefault(c.endpoint, _Slot()) for c in calls]
+        for c, slot in zip(calls, slots):
+            if slot.retired:
+                raise RetiredEndpoint(f"the suite called the {c.endpoint!r} process again after moving on to another one")
+        self._retire_others(*names)
+        now = time.monotonic()
+        deadlines = [self.deadline if c.timeout is None else min(self.deadline, now + c.timeout) for c in calls]
+        outcomes: list[Any] = [None] * len(calls)
+        children: dict[int, Child] = {}
+        for i, (c, slot) in enumerate(zip(calls, slots)):
+            try:
+                children[i] = self._ensure_child(c.endpoint, slot, deadlines[i])
+            except ChildFailure as exc:
+                outcomes[i] = exc
+
+        def run(i: int) -> None:
+            c = calls[i]
+            try:
+                outcomes[i] = children[i].call(c.op, c.args, deadlines[i], c.handlers, c.reply_bytes)
+            except (ChildFailure, SubmissionError) as exc:
+                outcomes[i] = exc
+
+        threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in children]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for i, (c, slot) in enumerate(zip(calls, slots)):
+            if i in children and isinstance(outcomes[i], ChildFailure):
+                slot.last_failure = outcomes[i]
+                self._stop(c.endpoint, slot)
+                outcomes[i] = _named(c.endpoint, outcomes[i])
+        return outcomes
+
+    def _retire_others(self, *endpoints: str) -> None:
         for name, other in self._slots.items():
-            if name != endpoint and other.child is not None:
+            if name not in endpoints and other.child is not None:
                 self._stop(name, other)
                 other.retired = True
 
@@ -97,10 +165,15 @@ class ChildPool:
         if time.monotonic() >= self.deadline:
             raise ChildFailure("timeout", f"skipped: the group's time limit ({self.wall_seconds:g} s) was used up",
                                doing="starting a process", skipped=True)
-        child = Child(self.spec)
+        child = self.spares.take(self.spec) or Child(self.spec)
+        if child.started:           # handed on alive by the group before: nothing to wait for
+            slot.child = child
+            self.spares.release()
+            return child
         try:
             child.start(deadline)
         except ChildFailure as exc:
+            self.spares.release()
             child.close()
             self._keep_output(name, child)
             slot.last_failure = exc
@@ -110,6 +183,7 @@ class ChildPool:
             raise
         self.startup_seconds.append(child.startup_seconds)
         slot.child = child
+        self.spares.release()       # what was deferred starts now, beside this child, not against its start-up
         return child
 
     def _stop(self, name: str, slot: _Slot) -> None:
@@ -124,10 +198,24 @@ class ChildPool:
             text = f"[{name} process]\n{text}"
         self._outputs.append(text)
 
-    def close(self) -> str:
-        """Stop every child; return everything they printed, in order."""
+    def prestart(self) -> None:
+        """Start a fresh child of this group now, for the next endpoint that needs one (it waits,
+        running nothing of the submission, until then)."""
+        if time.monotonic() < self.deadline:
+            self.spares.prestart(self.spec)
+
+    def close(self, hand_on: bool = False) -> str:
+        """Stop every child; return everything they printed, in order. With ``hand_on``, a live main
+        child that never failed goes to the spares instead, for the next group of the same spec."""
+        self.spares.release()
         for name, slot in self._slots.items():
-            self._stop(name, slot)
+            child = slot.child
+            if hand_on and name == MAIN and child is not None and child.alive and slot.last_failure is None:
+                self._keep_output(name, child)
+                slot.child = None
+                self.spares.hand_on(self.spec, child)
+            else:
+                self._stop(name, slot)
         return "\n".join(o for o in self._outputs if o.strip())
 
     def child(self, endpoint: str = MAIN) -> Child | None:

@@ -10,13 +10,16 @@ progress, and anything else stops the child as a protocol violation.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -96,6 +99,7 @@ class ChildSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     hash_seed: int = 0
     device: str = "cpu"         # "cpu" or "cuda": the child's GRADER_DEVICE, its memory policy, its devices
+    preload: tuple[str, ...] = ()   # libraries imported before the child waits to be used (e.g. torch)
 
 
 class OutputCapture:
@@ -106,28 +110,65 @@ class OutputCapture:
         self.total = 0
         self._chunks: list[bytes] = []
         self._kept = 0
+        self._noticed = False
+        self._fd = fd
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._drain, args=(fd,), daemon=True)
         self._thread.start()
 
     def _drain(self, fd: int) -> None:
+        """Read until the pipe ends. Each read and its bookkeeping happen under the lock, so that
+        :meth:`settle` can tell an empty pipe from data read and not yet kept."""
         try:
-            while chunk := os.read(fd, 65536):
-                self.total += len(chunk)
-                if self._kept < self.limit:
-                    keep = chunk[: self.limit - self._kept]
-                    self._chunks.append(keep)
-                    self._kept += len(keep)
+            while True:
+                select.select([fd], [], [])
+                with self._lock:
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        break
+                    self.total += len(chunk)
+                    if self._kept < self.limit:
+                        keep = chunk[: self.limit - self._kept]
+                        self._chunks.append(keep)
+                        self._kept += len(keep)
         except OSError:
             pass
         finally:
-            os.close(fd)
+            with self._lock:
+                os.close(fd)
+                self._fd = -1
 
     def text(self, wait: float = 1.0) -> str:
+        """What was printed since the last :meth:`take` (everything, at first); waits up to ``wait``
+        seconds for the pipe to end (the child is gone)."""
         self._thread.join(wait)
-        out = b"".join(self._chunks).decode("utf-8", "replace")
-        if self.total > self._kept:
+        return self.take()
+
+    def take(self) -> str:
+        """What was printed since the last take, and the truncation notice once the limit is hit."""
+        with self._lock:
+            chunks, self._chunks = self._chunks, []
+        out = b"".join(chunks).decode("utf-8", "replace")
+        if self.total > self._kept and not self._noticed:
+            self._noticed = True
             out += f"\n[... output truncated: {self.total} bytes printed, first {self._kept} kept]"
         return out
+
+    def settle(self, timeout: float = 0.05) -> None:
+        """Wait (briefly) until the pipe holds nothing unread: what a live child printed before its
+        last reply is then taken with it, not with the next group's output."""
+        end = time.monotonic() + timeout
+        while self._thread.is_alive() and time.monotonic() < end:
+            with self._lock:
+                if self._fd < 0:
+                    return
+                try:
+                    pending = struct.unpack("i", fcntl.ioctl(self._fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+                except OSError:
+                    return
+            if pending <= 0:
+                return
+            time.sleep(0.002)
 
 
 def scrubbed_env(workdir: Path, spec: ChildSpec) -> dict[str, str]:
@@ -147,6 +188,7 @@ def scrubbed_env(workdir: Path, spec: ChildSpec) -> dict[str, str]:
         "MPLBACKEND": "Agg",
         "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
         "GRADER_DEVICE": spec.device,
+        "GRADER_PRELOAD": ",".join(spec.preload),
     }
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machine quirks, not secrets
         if key in os.environ:
@@ -224,11 +266,17 @@ class Child:
         self.output: OutputCapture | None = None
         self.endpoint: Endpoint | None = None
         self.startup_seconds = 0.0
+        self._launched_at = 0.0
+        self._started = False
         self._calls = 0     # numbers each call; every reply names the call it answers
 
     # -- lifecycle -------------------------------------------------------
-    def start(self, deadline: float) -> None:
-        t0 = time.monotonic()
+    def launch(self) -> None:
+        """Spawn the process: it imports the libraries and probes, then waits for :meth:`start`
+        before it imports the submission (a spare started ahead of need runs nothing of it)."""
+        if self.proc is not None:
+            return
+        self._launched_at = time.monotonic()
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-child-"))
         runner_dir = self.workdir / RUNNER_DIR
         runner_dir.mkdir()
@@ -273,7 +321,20 @@ class Child:
         reaper.register(self.proc.pid)
         self.endpoint = Endpoint(req_w, rep_r, lambda: self.alive)
         self.output = OutputCapture(out_r, self.spec.limits.output_bytes)
+
+    @property
+    def started(self) -> bool:
+        """Launched and told to import the submission (it has answered, or failed to)."""
+        return self._started
+
+    def start(self, deadline: float) -> None:
+        """Launch the process if it is not yet, tell it to import the submission, and wait until it
+        has (``startup_seconds``: the wait, which is less for a child launched ahead of need)."""
+        t0 = time.monotonic()
+        self.launch()
+        self._started = True
         doing = "starting up and importing the submission"
+        self._send({"op": "go"}, deadline, doing)
         hello = self._recv(deadline, doing, GREETING_BYTES)
         self.startup_seconds = time.monotonic() - t0
         status = hello.get("status") if isinstance(hello, dict) else None
@@ -325,7 +386,13 @@ class Child:
             self.workdir = None
 
     def captured_output(self) -> str:
-        return self.output.text() if self.output else ""
+        """What the child printed since this was last asked (all of it, at its end)."""
+        if self.output is None:
+            return ""
+        if self.alive:              # handed on to the next group: take what is printed so far, without waiting
+            self.output.settle()
+            return self.output.take()
+        return self.output.text()
 
     # -- calls -----------------------------------------------------------
     def call(self, op: str, args: Mapping[str, Any], deadline: float,

@@ -2,9 +2,11 @@
 
 The parent copies this file, ``wire.py`` and the assignment's ``probes.py``
 into ``<workdir>/_runner/`` and starts ``python -I _runner/runner.py``. It
-imports the submission, then serves requests: each request names a probe (a
-function of ``probes.py``) that calls the student's code and returns raw
-values. The child never learns what the right answer is, and nothing it says
+imports the libraries the parent names (``GRADER_PRELOAD``) and the probes,
+waits for the parent's ``go`` (a child may be started ahead of need; see
+``grader/sandbox/spares.py``), imports the submission, then serves requests:
+each request names a probe (a function of ``probes.py``) that calls the
+student's code and returns raw values. The child never learns what the right answer is, and nothing it says
 is taken as a verdict: the parent checks every value itself.
 
 Only the standard library and numpy may be imported here at module level.
@@ -12,6 +14,7 @@ Only the standard library and numpy may be imported here at module level.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import sys
@@ -126,6 +129,17 @@ def load_module(name: str, path: Path) -> Any:
     return module
 
 
+def preload(names: str) -> None:
+    """Import the libraries the assignment's code needs (``GRADER_PRELOAD``: torch takes seconds) while
+    the child waits to be used; a library that is missing is left for the submission's own import to
+    report."""
+    for name in filter(None, names.split(",")):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - reported, if it matters, when the submission imports it
+            pass
+
+
 def main(argv: list[str]) -> int:
     in_fd, out_fd = (int(a) for a in argv[1:3])
     submission_path = Path(argv[3]).resolve()
@@ -133,7 +147,16 @@ def main(argv: list[str]) -> int:
         os.set_inheritable(fd, False)
     sys.stdin = open(os.devnull)
     channel = Channel(in_fd, out_fd)
+    preload(os.environ.get("GRADER_PRELOAD", ""))
     probes = load_module("_grader_probes", HERE / "probes.py")
+    # Started ahead of need, a child waits here until the parent hands it a call: nothing of the
+    # submission runs before the child it follows (if any) is stopped (grader.sandbox.spares).
+    try:
+        go = channel.recv()
+    except EOFError:
+        return 0
+    if not isinstance(go, dict) or go.get("op") != "go":
+        return 0
     try:
         submission = load_module(submission_path.stem, submission_path)
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import included

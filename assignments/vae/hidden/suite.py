@@ -437,6 +437,7 @@ def _train_and_score(ctx: GroupContext, split: Any, attempt: Attempt) -> None:
     n = len(scored)
     encoded: Any = None
     try:
+        ctx.prestart()      # the decoder's process starts up (libraries only) while this one trains
         info = ctx.call("train", endpoint=attempt.training, images=split.train, settings=settings,
                         timeout=float(p.get("train_seconds", 120)))
         if not isinstance(info, dict) or not info.get("is_module"):

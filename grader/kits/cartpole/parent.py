@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.core.suite import CheckFailed, GroupContext, as_array, explain_submission_error
+from grader.core.suite import Call, CheckFailed, GroupContext, as_array, explain_submission_error
 from grader.kits.cartpole.child import NETWORK_RULE
 from grader.kits.cartpole.lookahead import SuccessorTree
 from grader.kits.weights.parent import check_state
@@ -36,6 +36,10 @@ from grader.sandbox import CallbackAbort, ChildFailure, SubmissionError
 
 ENV_ID = "CartPole-v1"
 N_ACTIONS = 2
+# Replayed steps per training run that are stepped with gymnasium's own env and compared with the
+# tree sent (a guard on the tree's arithmetic, which tests check in depth); later ones are read from
+# the tree's nodes (SuccessorTree.enter), which holds what those steps return.
+VERIFIED_STEPS = 64
 
 
 def make_vector_env(num_envs: int) -> Any:
@@ -112,7 +116,9 @@ class TrainingEnvServer:
     from it and reports the actions it took (``taken``) with its next request.
     Those are replayed here, on this env, one step at a time exactly as if each
     had come in its own request: the budget is checked before each, the
-    episodes and the curve come from the replay, and a step the tree could not
+    episodes and the curve come from the replay (the first ``VERIFIED_STEPS``
+    stepped with gymnasium and compared with the tree, the rest put in place
+    from the tree's own nodes, which this parent computed), and a step the tree could not
     have answered (beyond its depth, or the autoreset after an episode's end)
     is refused. Only an episode's end spends the budget and the step after an
     end is never in the tree, so the refusal comes at the same step as with a
@@ -141,6 +147,7 @@ class TrainingEnvServer:
         self._resets = 0
         self._grower = SuccessorTree(self.num_envs, self.lookahead) if self.lookahead > 0 else None
         self._tree: dict[str, np.ndarray] | None = None     # the last tree sent, and where the child is in it
+        self._verify = VERIFIED_STEPS
         self._depth = 0
         self._code = np.zeros(self.num_envs, dtype=np.int64)
 
@@ -184,19 +191,27 @@ class TrainingEnvServer:
         if not isinstance(taken, np.ndarray) or taken.ndim != 2 or taken.shape[1] != self.num_envs \
                 or taken.dtype.kind not in "iu":
             raise CallbackAbort(f"malformed env request: the steps taken must be integer actions [steps, {self.num_envs}]")
+        if np.any((taken < 0) | (taken >= N_ACTIONS)):
+            raise CallbackAbort("CartPole's actions are 0 and 1")
         for row in taken:
             self._check_budget()
             if self._tree is None or self._depth >= SuccessorTree.depth_of(self._tree) or self._resetting.any():
                 raise CallbackAbort(UNSERVED.format(depth=self.lookahead))
-            reply = self._step(row)
             self._depth += 1
             self._code = 2 * self._code + row
             expected = SuccessorTree.node(self._tree, self._depth, self._code)
-            got = (reply["obs"], reply["reward"], reply["terminated"], reply["truncated"])
-            if not all(np.array_equal(a, b) for a, b in zip(expected, got)):
-                # The tree is computed by the env's own step function: this is the grader's fault, never the child's.
-                raise RuntimeError("grader error: the successor tree sent to the training env differs from the env "
-                                   f"after {self._depth} steps (gymnasium's CartPole arithmetic is not element-wise?)")
+            if self._verify > 0:        # the first steps of a run: gymnasium's own step, compared with the tree
+                self._verify -= 1
+                reply = self._step(row)
+                got = (reply["obs"], reply["reward"], reply["terminated"], reply["truncated"])
+                if not all(np.array_equal(a, b) for a, b in zip(expected, got)):
+                    # The tree is computed by the env's own arithmetic: the grader's fault, never the child's.
+                    raise RuntimeError("grader error: the successor tree sent to the training env differs from the "
+                                       f"env after {self._depth} steps (gymnasium's CartPole arithmetic changed?)")
+            else:                       # then the tree's own nodes: the same values, without stepping again
+                obs, reward, terminated, truncated = expected
+                self._grower.enter(self._env.unwrapped, self._depth, self._code, terminated | truncated)
+                self._record(obs, reward, terminated, truncated)
 
     def _answer(self, reply: dict[str, Any]) -> dict[str, Any]:
         """The served step or reset, with the tree of the next steps. None when the next step is the
@@ -229,6 +244,11 @@ class TrainingEnvServer:
         if np.any((actions < 0) | (actions >= N_ACTIONS)):
             raise CallbackAbort("CartPole's actions are 0 and 1")
         obs, rewards, terminated, truncated, _ = self._env.step(actions.astype(np.int64))
+        return self._record(obs, rewards, terminated, truncated)
+
+    def _record(self, obs: np.ndarray, rewards: np.ndarray, terminated: np.ndarray,
+                truncated: np.ndarray) -> dict[str, Any]:
+        """Count a served step: returns and lengths of the episodes it ends, and the reply."""
         self.steps += 1
         live = ~self._resetting
         self._running[live] += rewards[live]
@@ -378,7 +398,8 @@ def training_group(ctx: GroupContext, budget: int | None, runs: int | None = Non
 
     Every run trains in a child process of its own on the proxy env this parent
     serves (:class:`TrainingEnvServer`: it counts the episodes, records the
-    learning curve and, with a ``budget``, refuses steps once it is spent).
+    learning curve and, with a ``budget``, refuses steps once it is spent);
+    the runs train at the same time (``ctx.call_together``).
     The recorded curve must show learning (:func:`learning_problem`). The
     trained network's ``state_dict`` is then exported as data and a fresh
     policy child rebuilds the network from it (``train`` with
@@ -401,8 +422,10 @@ def training_group(ctx: GroupContext, budget: int | None, runs: int | None = Non
             attempt = Attempt(i + 1, retry, _seed(ctx), _seed(ctx), _seed(ctx),
                               TrainingEnvServer(s.num_envs, _seed(ctx), budget, s.lookahead))
             attempts[i].append(attempt)
-            _train(ctx, s, attempt)
             batch.append(attempt)
+        for _ in range(len(batch) + 1):
+            ctx.prestart()      # the runs' children and the policy's start up (the policy's while the runs train)
+        _train(ctx, s, batch)
         _evaluate(ctx, s, [a for a in batch if a.state is not None], "policy" + (f" (retraining {retry})" if retry else ""))
         pending = [i for i in pending if attempts[i][-1].missed_bound(s.threshold)]
         if not pending or ctx.time_left < s.train_seconds:
@@ -410,33 +433,44 @@ def training_group(ctx: GroupContext, budget: int | None, runs: int | None = Non
     _report(ctx, s, attempts)
 
 
-def _train(ctx: GroupContext, s: TrainingSettings, attempt: Attempt) -> None:
-    """Train ``attempt`` in a child of its own; on success keep its exported weights, else its error."""
-    server = attempt.server
-    endpoint = f"{attempt.label} training"
-    try:
+def _train(ctx: GroupContext, s: TrainingSettings, batch: list[Attempt]) -> None:
+    """Train the runs of ``batch`` at once, each in a child of its own (``ctx.call_together``: runs that
+    gain nothing from each other, each scored on its own curve and its own network, use the cores
+    the grading has); keep each one's exported weights, or its error."""
+    endpoint = {a.key: f"{a.label} training" for a in batch}
+    replies = ctx.call_together([Call(endpoint[a.key], "train", {"run": a.key, "seed": a.train_seed, "num_envs": s.num_envs,
+                                                                  "episodes": s.budget},
+                                      timeout=s.train_seconds, handlers={"env_step": a.server.handle})
+                                 for a in batch])
+    trained = []
+    for attempt, reply in zip(batch, replies):
+        server = attempt.server
+        server.close()
         try:
-            reply = ctx.call("train", endpoint=endpoint, run=attempt.key, seed=attempt.train_seed, num_envs=s.num_envs,
-                             episodes=s.budget, timeout=s.train_seconds, handlers={"env_step": server.handle})
-        except Exception:
-            if server.returns:
-                ctx.note(f"{attempt.label}: {learning_summary(server.returns, server.times, s.threshold, s.window)} "
-                         "before it failed")
-            raise
-        finally:
-            server.close()
-        if not isinstance(reply, dict) or not reply.get("network"):
-            got = reply.get("type") if isinstance(reply, dict) else "nothing readable"
-            raise CheckFailed(f"{NETWORK_RULE}; it returned {got}")
-        attempt.seconds = float(reply["seconds"]) if isinstance(reply.get("seconds"), (int, float)) else float("nan")
-        problem = learning_problem(server.returns, server.episodes, s)
-        if problem:
-            ctx.note(f"{attempt.label}: {_training_summary(attempt, s)}")
-            raise CheckFailed(problem)
-        attempt.state = check_state(ctx.call("export_policy", endpoint=endpoint, run=attempt.key),
-                                    "the trained network")
-    except (CheckFailed, SubmissionError, ChildFailure) as exc:
-        attempt.error = exc
+            if isinstance(reply, (SubmissionError, ChildFailure)):
+                if server.returns:
+                    ctx.note(f"{attempt.label}: {learning_summary(server.returns, server.times, s.threshold, s.window)} "
+                             "before it failed")
+                raise reply
+            if not isinstance(reply, dict) or not reply.get("network"):
+                got = reply.get("type") if isinstance(reply, dict) else "nothing readable"
+                raise CheckFailed(f"{NETWORK_RULE}; it returned {got}")
+            attempt.seconds = float(reply["seconds"]) if isinstance(reply.get("seconds"), (int, float)) else float("nan")
+            problem = learning_problem(server.returns, server.episodes, s)
+            if problem:
+                ctx.note(f"{attempt.label}: {_training_summary(attempt, s)}")
+                raise CheckFailed(problem)
+            trained.append(attempt)
+        except (CheckFailed, SubmissionError, ChildFailure) as exc:
+            attempt.error = exc
+    states = ctx.call_together([Call(endpoint[a.key], "export_policy", {"run": a.key}) for a in trained])
+    for attempt, state in zip(trained, states):
+        try:
+            if isinstance(state, (SubmissionError, ChildFailure)):
+                raise state
+            attempt.state = check_state(state, "the trained network")
+        except (CheckFailed, SubmissionError, ChildFailure) as exc:
+            attempt.error = exc
 
 
 def _evaluate(ctx: GroupContext, s: TrainingSettings, attempts: list[Attempt], endpoint: str) -> None:
