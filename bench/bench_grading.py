@@ -2,8 +2,12 @@
 
     python bench/bench_grading.py [--assignment NAME ...] [--seed N] [--repeat K]
     python bench/bench_grading.py --assignment reinforce --assignment reinforce_baseline --lookahead 0,6 --repeat 3
+    python bench/bench_grading.py --against ../before --repeat 2   # this checkout and another, alternately
 
 Prints one table row per (assignment, file); compare runs before and after a change.
+``--against DIR`` grades each reference with ``grader grade`` from this checkout and from the
+checkout at DIR (e.g. a ``git worktree`` of the commit before a change), alternately, in fresh
+processes (the whole command, as a user waits for it), with the load average beside each.
 ``--lookahead`` grades each reference once per depth of the RL training env's successor tree
 (``lookahead`` in the training group's params; 0: a round trip per step, as before it),
 alternately, ``--repeat`` times, and prints the load average beside each grading.
@@ -13,8 +17,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,8 +37,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--lookahead", help="comma-separated tree depths: RL references only, alternately")
+    parser.add_argument("--against", type=Path, metavar="DIR", help="another checkout to grade with, alternately")
     args = parser.parse_args()
     names = args.assignment or list_assignments()
+    if args.against:
+        compare_checkouts(names, args.against.resolve(), args.seed, args.repeat)
+        return
     if args.lookahead:
         compare_lookahead(names, [int(k) for k in args.lookahead.split(",")], args.seed, args.repeat)
         return
@@ -57,6 +69,34 @@ def with_lookahead(a, depth: int):
     training = a.groups["training"]
     groups = {**a.groups, "training": dataclasses.replace(training, params={**training.params, "lookahead": depth})}
     return dataclasses.replace(a, groups=groups)
+
+
+def compare_checkouts(names: list[str], other: Path, seed: int, repeat: int) -> None:
+    """``grader grade`` of each reference from this checkout and from ``other``, alternately."""
+    here = Path(__file__).resolve().parent.parent
+    walls: dict[tuple[str, str], list[float]] = {}
+    for k in range(repeat):
+        for name in names:
+            for label, root in (("other", other), ("this", here)):
+                submission = root / "solutions" / load_assignment(name).submission_name
+                load = os.getloadavg()[0]
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = Path(tmp) / "results.json"
+                    t0 = time.perf_counter()
+                    subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--seed", str(seed + k),
+                                    "--json", str(out)], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+                    wall = time.perf_counter() - t0
+                    result = json.loads(out.read_text()) if out.is_file() else {}
+                walls.setdefault((name, label), []).append(wall)
+                groups = " ".join(f"{t['name']}={t.get('extra_data', {}).get('seconds', 0):.2f}"
+                                  for t in result.get("tests", []))
+                print(f"{name:<20} {label:<5} seed {seed + k}  load {load:4.1f}  "
+                      f"{result.get('score', float('nan')):>4g}/{result.get('max_score', float('nan')):<4g} "
+                      f"{wall:7.2f} s  {groups}", flush=True)
+    for (name, label), w in walls.items():
+        print(f"{name:<20} {label:<5} ({other if label == 'other' else here}): median {statistics.median(w):.2f} s "
+              f"over {len(w)} gradings (min {min(w):.2f}, max {max(w):.2f})")
 
 
 def compare_lookahead(names: list[str], depths: list[int], seed: int, repeat: int) -> None:
