@@ -91,8 +91,8 @@ def compare_checkouts(names: list[str], other: Path, seed: int, repeat: int) -> 
                 walls.setdefault((name, label), []).append(wall)
                 groups = " ".join(f"{t['name']}={t.get('extra_data', {}).get('seconds', 0):.2f}"
                                   for t in result.get("tests", []))
-                print(f"{name:<20} {label:<5} seed {seed + k}  load {load:4.1f}  "
-                      f"{result.get('score', float('nan')):>4g}/{result.get('max_score', float('nan')):<4g} "
+                score, top = result.get("score", float("nan")), result.get("extra_data", {}).get("max_score", float("nan"))
+                print(f"{name:<20} {label:<5} seed {seed + k}  load {load:4.1f}  {score:>4g}/{top:<4g} "
                       f"{wall:7.2f} s  {groups}", flush=True)
     for (name, label), w in walls.items():
         print(f"{name:<20} {label:<5} ({other if label == 'other' else here}): median {statistics.median(w):.2f} s "

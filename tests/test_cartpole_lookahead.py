@@ -42,6 +42,15 @@ class WireContext:
         return wire.decode(bytearray(wire.encode(reply)))
 
 
+
+@pytest.fixture(params=["stepped", "from the tree"])
+def replay(request, monkeypatch):
+    """Both ways the parent replays the steps a child took: with gymnasium's own step (the first
+    VERIFIED_STEPS of a run) and from the tree's own nodes, all at once (the rest)."""
+    monkeypatch.setattr(parent, "VERIFIED_STEPS", 0 if request.param == "from the tree" else 10**9)
+    return request.param
+
+
 def seed_of(server_seed: int, resets: int) -> int:
     """The seed TrainingEnvServer gives its env at the ``resets``-th reset."""
     return int(np.random.SeedSequence([server_seed, resets]).generate_state(1)[0])
@@ -139,7 +148,7 @@ def test_steps_replayed_from_the_tree_leave_the_env_where_gymnasium_would(verifi
     assert server._env.unwrapped.state.dtype == np.float64 and server._env.unwrapped.steps.dtype == reference.steps.dtype
 
 
-def test_budget_refused_at_the_same_step_with_the_same_episodes():
+def test_budget_refused_at_the_same_step_with_the_same_episodes(replay):
     n, budget = 16, 37
     outcomes = []
     for depth in (0, 2, 6):
@@ -157,7 +166,7 @@ def test_budget_refused_at_the_same_step_with_the_same_episodes():
     assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0]
 
 
-def test_the_step_after_the_last_budget_episode_goes_to_the_parent_even_with_a_deep_tree():
+def test_the_step_after_the_last_budget_episode_goes_to_the_parent_even_with_a_deep_tree(replay):
     # One episode in the budget: the step after the one that ends it is an autoreset, never in the tree.
     server = TrainingEnvServer(2, seed=0, budget=1, lookahead=8)
     env = ProxyVectorEnv(WireContext(server), 2)
@@ -168,7 +177,7 @@ def test_the_step_after_the_last_budget_episode_goes_to_the_parent_even_with_a_d
     assert server.steps == min(server.lengths)
 
 
-def test_steps_answered_in_the_child_count_once_flushed_when_train_returns():
+def test_steps_answered_in_the_child_count_once_flushed_when_train_returns(replay):
     # A loop that stops itself after k episodes (as train does): its last steps were answered from the
     # tree, so the parent counts them when the probe flushes the proxy after train returns.
     server = TrainingEnvServer(16, seed=3, budget=350, lookahead=6)
@@ -208,7 +217,7 @@ def test_malformed_steps_taken_get_a_clear_message(taken, message):
     assert server.steps == 0 and server.episodes == 0
 
 
-def test_steps_beyond_the_tree_are_refused():
+def test_steps_beyond_the_tree_are_refused(replay):
     server, _ = started(depth=4)
     with pytest.raises(CallbackAbort, match="at most 4 steps between two requests"):
         server.handle({"op": "step", "actions": np.ones(4, np.int64), "taken": np.ones((5, 4), np.int64)})
@@ -223,7 +232,7 @@ def test_steps_before_the_first_reset_are_refused():
     assert server.steps == 0
 
 
-def test_the_autoreset_after_an_episode_end_cannot_be_claimed_as_answered_locally():
+def test_the_autoreset_after_an_episode_end_cannot_be_claimed_as_answered_locally(replay):
     server, reply = started(depth=12, n=2)
     tree, left = reply["tree"], np.zeros(2, np.int64)
     # Always pushing left ends an episode within the tree; the child may not claim the step after it.
@@ -234,7 +243,7 @@ def test_the_autoreset_after_an_episode_end_cannot_be_claimed_as_answered_locall
     assert server.steps == end and server.episodes >= 1
 
 
-def test_a_child_that_lies_about_its_actions_is_recorded_by_what_it_reported():
+def test_a_child_that_lies_about_its_actions_is_recorded_by_what_it_reported(replay):
     # Whatever it played on the tree it was sent (every branch is in it), it reports random actions:
     # the parent counts and records those, exactly as for an honest child that played them one round
     # trip each. A report is only refused when the tree could not have answered it (tests above).

@@ -30,7 +30,7 @@ import numpy as np
 
 from grader.core.suite import Call, CheckFailed, GroupContext, as_array, explain_submission_error
 from grader.kits.cartpole.child import NETWORK_RULE
-from grader.kits.cartpole.lookahead import SuccessorTree
+from grader.kits.cartpole.lookahead import SuccessorTree, node_index
 from grader.kits.weights.parent import check_state
 from grader.sandbox import CallbackAbort, ChildFailure, SubmissionError
 
@@ -193,25 +193,57 @@ class TrainingEnvServer:
             raise CallbackAbort(f"malformed env request: the steps taken must be integer actions [steps, {self.num_envs}]")
         if np.any((taken < 0) | (taken >= N_ACTIONS)):
             raise CallbackAbort("CartPole's actions are 0 and 1")
-        for row in taken:
+        verified = min(self._verify, len(taken))
+        for row in taken[:verified]:    # the first steps of a run: gymnasium's own step, compared with the tree
+            self._verify -= 1
             self._check_budget()
             if self._tree is None or self._depth >= SuccessorTree.depth_of(self._tree) or self._resetting.any():
                 raise CallbackAbort(UNSERVED.format(depth=self.lookahead))
             self._depth += 1
             self._code = 2 * self._code + row
             expected = SuccessorTree.node(self._tree, self._depth, self._code)
-            if self._verify > 0:        # the first steps of a run: gymnasium's own step, compared with the tree
-                self._verify -= 1
-                reply = self._step(row)
-                got = (reply["obs"], reply["reward"], reply["terminated"], reply["truncated"])
-                if not all(np.array_equal(a, b) for a, b in zip(expected, got)):
-                    # The tree is computed by the env's own arithmetic: the grader's fault, never the child's.
-                    raise RuntimeError("grader error: the successor tree sent to the training env differs from the "
-                                       f"env after {self._depth} steps (gymnasium's CartPole arithmetic changed?)")
-            else:                       # then the tree's own nodes: the same values, without stepping again
-                obs, reward, terminated, truncated = expected
-                self._grower.enter(self._env.unwrapped, self._depth, self._code, terminated | truncated)
-                self._record(obs, reward, terminated, truncated)
+            reply = self._step(row)
+            got = (reply["obs"], reply["reward"], reply["terminated"], reply["truncated"])
+            if not all(np.array_equal(a, b) for a, b in zip(expected, got)):
+                # The tree is computed by the env's own arithmetic: the grader's fault, never the child's.
+                raise RuntimeError("grader error: the successor tree sent to the training env differs from the "
+                                   f"env after {self._depth} steps (gymnasium's CartPole arithmetic changed?)")
+        if len(taken) > verified:
+            self._replay_from_tree(taken[verified:])
+
+    def _replay_from_tree(self, rows: np.ndarray) -> None:
+        """Serve ``rows`` (actions [m, N]) from the tree's own nodes, all at once, with the same outcome
+        (episodes, curve, refusals) as one step at a time. Only the last step answered can end an
+        episode (the step after an end is the autoreset, never in the tree), so the budget can only
+        be spent there and the steps before it just add to every sub-env's return and length."""
+        self._check_budget()
+        tree = self._tree
+        depth0 = self._depth
+        answerable = 0 if tree is None or self._resetting.any() else min(len(rows), SuccessorTree.depth_of(tree) - depth0)
+        codes, code = [], self._code
+        for row in rows[:answerable]:
+            code = 2 * code + row
+            codes.append(code)
+        take = answerable
+        if answerable:
+            envs = np.arange(self.num_envs)
+            at = node_index(depth0 + 1 + np.arange(answerable)[:, None], np.stack(codes))     # [steps, N]
+            ended = tree["terminated"][envs, at] | tree["truncated"][envs, at]
+            first_end = np.flatnonzero(ended.any(axis=1))
+            take = int(first_end[0]) + 1 if first_end.size else answerable
+            rewards = tree["reward"][envs, at[:take]]
+            self.steps += take
+            for k in range(take):           # step by step, as _record adds them
+                self._running += rewards[k]
+            self._length += take
+            self._depth, self._code = depth0 + take, codes[take - 1]
+            terminated, truncated = tree["terminated"][envs, at[take - 1]], tree["truncated"][envs, at[take - 1]]
+            done = terminated | truncated
+            self._grower.enter(self._env.unwrapped, self._depth, self._code, done)
+            self._finish(done)
+        if take < len(rows):                # a step the tree could not have answered
+            self._check_budget()
+            raise CallbackAbort(UNSERVED.format(depth=self.lookahead))
 
     def _answer(self, reply: dict[str, Any]) -> dict[str, Any]:
         """The served step or reset, with the tree of the next steps. None when the next step is the
@@ -253,7 +285,12 @@ class TrainingEnvServer:
         live = ~self._resetting
         self._running[live] += rewards[live]
         self._length[live] += 1
-        done = terminated | truncated
+        self._finish(terminated | truncated)
+        return {"obs": obs.astype(np.float32), "reward": rewards.astype(np.float64),
+                "terminated": terminated.astype(bool), "truncated": truncated.astype(bool)}
+
+    def _finish(self, done: np.ndarray) -> None:
+        """The episodes that ``done`` ends: their returns, lengths and times; their sub-envs reset next."""
         now = time.monotonic() - self._t0
         for i in np.flatnonzero(done):
             self.returns.append(float(self._running[i]))
@@ -262,8 +299,6 @@ class TrainingEnvServer:
         self._running[done] = 0
         self._length[done] = 0
         self._resetting = done
-        return {"obs": obs.astype(np.float32), "reward": rewards.astype(np.float64),
-                "terminated": terminated.astype(bool), "truncated": truncated.astype(bool)}
 
 
 UNSERVED = ("the training env was told of steps it could not have answered: the env passed to train(env, args) "
