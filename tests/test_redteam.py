@@ -356,6 +356,28 @@ def test_private_cartpole_by_reloading_gymnasium_is_refused(tmp_path, children):
     assert "private episodes" not in feedback(result, "training")
 
 
+@needs_namespaces
+@needs_seccomp
+def test_training_runs_at_the_same_time_find_nothing_of_each_other(tmp_path, children):
+    """The one place two children of a submission are alive together (``ctx.call_together``): each run
+    looks for the other through an abstract socket, /tmp, /dev/shm, a SysV queue and a lock, while
+    both play the env. They overlap in time and neither finds the other (each run gains nothing from
+    the other anyway: each is scored on its own curve and its own rebuilt network)."""
+    source = (REDTEAM / "runs_together.py").read_text()
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "reinforce_baseline.py").write_text(source)
+    result = grade_path(folder / "reinforce_baseline.py", "reinforce_baseline", only=["training"])
+    out = feedback(result, "training")
+    runs = [line.split(" ", 3) for line in out.splitlines() if line.startswith("RUN ")]
+    assert len(runs) >= 2, out
+    (_, start1, end1, found1), (_, start2, end2, found2) = runs[:2]
+    assert float(start1) < float(end2) and float(start2) < float(end1), out      # alive together
+    for found in (found1, found2):
+        assert "PARTNER" not in found and "lock: refused" in found, out
+        assert "socket: alone" in found and "sysv queue: alone" in found, out
+
+
 @pytest.mark.parametrize("how", ["fixed", "optimistic", "ucb", "explore_then_commit", "other_epsilon"])
 def test_an_agent_that_is_not_epsilon_greedy_gets_no_agent_points(tmp_path, children, how):
     """Optimistic greedy, UCB and explore-then-commit earn as much as the reference or more (they passed the
