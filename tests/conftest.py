@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,35 @@ GradeSource = Callable[..., GradeResult]
 def grade_path(path: Path, assignment: str, only: Sequence[str] | None = None, seed: int = 1234,
                suite: str = "hidden", **options) -> GradeResult:
     return grade_file(path, load_assignment(assignment), GradeOptions(seed=seed, only=only, suite=suite, **options))
+
+
+def write_toy_assignment(root: Path, name: str, toml: str, probes: str, suite: str,
+                         submission: str = "", filename: str = "toy.py") -> Path:
+    """A throw-away assignment ``root/name`` (toml, probes, hidden suite) and a submission beside it, for
+    tests of the grader's own machinery; returns the submission's path (``load_assignment(name, root)``)."""
+    folder = root / name
+    (folder / "hidden").mkdir(parents=True)
+    (folder / "assignment.toml").write_text(toml)
+    (folder / "probes.py").write_text(probes)
+    (folder / "hidden" / "suite.py").write_text(suite)
+    path = root / filename
+    path.write_text(textwrap.dedent(submission))
+    return path
+
+
+@contextmanager
+def child_pool(spec, seconds: float = 60.0) -> Iterator:
+    """A ChildPool of ``spec`` with spares of its own, both closed afterwards (tests of the pool)."""
+    from grader.sandbox.pool import ChildPool
+    from grader.sandbox.spares import Spares
+
+    spares = Spares()
+    pool = ChildPool(spec, time.monotonic() + seconds, seconds, spares)
+    try:
+        yield pool
+    finally:
+        pool.close()
+        spares.close()
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from grader.sandbox import ChildFailure, ChildSpec, SubmissionError
-from grader.sandbox.pool import Call, ChildPool, RetiredEndpoint
-from grader.sandbox.spares import Spares
+from grader.sandbox.pool import Call, RetiredEndpoint
+from tests.conftest import child_pool
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_call_together")]
 
@@ -43,12 +43,8 @@ def raises():
 def pool(tmp_path):
     (tmp_path / "probes.py").write_text(PROBES)
     (tmp_path / "sub.py").write_text(SUBMISSION)
-    spec = ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py")
-    spares = Spares()
-    pool = ChildPool(spec, time.monotonic() + 90, 90, spares)
-    yield pool
-    pool.close()
-    spares.close()
+    with child_pool(ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py"), 90) as pool:
+        yield pool
 
 
 def test_the_calls_run_at_once_each_in_its_own_child(pool):

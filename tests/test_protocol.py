@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-import textwrap
 import time
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 from grader.core.assignment import load_assignment
 from grader.core.grading import GradeOptions, grade_submission
 from grader.sandbox import Child, ChildFailure, ChildSpec, SubmissionError
-from tests.conftest import feedback
+from tests.conftest import feedback, write_toy_assignment
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.xdist_group("test_protocol")]
 
@@ -135,13 +134,7 @@ def chatty():
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     root = tmp_path_factory.mktemp("assignments")
-    toy = root / "toy"
-    (toy / "hidden").mkdir(parents=True)
-    (toy / "assignment.toml").write_text(TOML)
-    (toy / "probes.py").write_text(PROBES)
-    (toy / "hidden" / "suite.py").write_text(SUITE)
-    sub = root / "toy.py"
-    sub.write_text(textwrap.dedent(SUBMISSION))
+    sub = write_toy_assignment(root, "toy", TOML, PROBES, SUITE, SUBMISSION)
     return grade_submission(sub, load_assignment("toy", root), GradeOptions(seed=0))
 
 
@@ -315,13 +308,7 @@ def honest(ctx):
 
 
 def test_a_protocol_violation_costs_its_group_only_and_is_not_restarted(tmp_path):
-    folder = tmp_path / "flood"
-    (folder / "hidden").mkdir(parents=True)
-    (folder / "assignment.toml").write_text(FLOOD_TOML)
-    (folder / "probes.py").write_text(CHANNEL_PROBES)
-    (folder / "hidden" / "suite.py").write_text(FLOOD_SUITE)
-    sub = tmp_path / "toy.py"
-    sub.write_text("")
+    sub = write_toy_assignment(tmp_path, "flood", FLOOD_TOML, CHANNEL_PROBES, FLOOD_SUITE)
     result = grade_submission(sub, load_assignment("flood", tmp_path), GradeOptions(seed=0))
     flooded, honest = _test(result, "flooded"), _test(result, "honest")
     assert (flooded.score, honest.score) == (0, 1), feedback(flooded)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import textwrap
 import time
 
 import pytest
@@ -16,9 +15,8 @@ import pytest
 from grader.core.assignment import load_assignment
 from grader.core.grading import GradeOptions, grade_submission
 from grader.sandbox import ChildSpec
-from grader.sandbox.pool import ChildPool
 from grader.sandbox.spares import MAX_WAITING, Spares
-from tests.conftest import feedback
+from tests.conftest import child_pool, feedback, write_toy_assignment
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.xdist_group("test_spares")]
 
@@ -111,22 +109,10 @@ def broken():
 '''
 
 
-def _write_toy(root):
-    toy = root / "toy"
-    (toy / "hidden").mkdir(parents=True)
-    (toy / "assignment.toml").write_text(TOML)
-    (toy / "probes.py").write_text(PROBES)
-    (toy / "hidden" / "suite.py").write_text(SUITE)
-    sub = root / "toy.py"
-    sub.write_text(textwrap.dedent(SUBMISSION))
-    return toy, sub
-
-
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("assignments")
-    _, sub = _write_toy(root)
-    return root, sub
+    return root, write_toy_assignment(root, "toy", TOML, PROBES, SUITE, SUBMISSION)
 
 
 @pytest.fixture(scope="module")
@@ -206,12 +192,8 @@ def test_a_child_started_ahead_runs_nothing_of_the_submission_until_it_is_taken(
 
 @pytest.fixture
 def pool(toy):
-    spec = _spec(toy)
-    spares = Spares()
-    pool = ChildPool(spec, time.monotonic() + 60, 60, spares)
-    yield pool
-    pool.close()
-    spares.close()
+    with child_pool(_spec(toy)) as pool:
+        yield pool
 
 
 def test_the_next_endpoint_imports_the_submission_after_the_one_before_is_stopped(pool):
