@@ -129,6 +129,20 @@ def load_module(name: str, path: Path) -> Any:
     return module
 
 
+def parent_gone() -> int:
+    """The pipe ended without the parent's ``exit``: the grader died. Wait a moment before exiting, so
+    that the sandbox's outer process learns it from its parent-death signal, kills this sandbox and
+    removes the work directory (grader/sandbox/nsinit.py); exiting at once can beat that signal, and
+    the outer process then ends as if the grader had closed it, leaving the work directory behind."""
+    import time
+
+    time.sleep(ORPHAN_PAUSE_SECONDS)
+    return 0
+
+
+ORPHAN_PAUSE_SECONDS = 2.0
+
+
 def preload(names: str) -> None:
     """Import the libraries the assignment's code needs (``GRADER_PRELOAD``: torch takes seconds) while
     the child waits to be used; a library that is missing is left for the submission's own import to
@@ -154,7 +168,7 @@ def main(argv: list[str]) -> int:
     try:
         go = channel.recv()
     except EOFError:
-        return 0
+        return parent_gone()
     if not isinstance(go, dict) or go.get("op") != "go":
         return 0
     try:
@@ -172,7 +186,7 @@ def serve(channel: Channel, ctx: Context, probes: Any, submission: Any) -> int:
         try:
             request = channel.recv()
         except EOFError:
-            return 0
+            return parent_gone()
         op = request.get("op")
         if op == "exit":
             return 0
