@@ -76,7 +76,6 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
     scaled = {name: _scaled(configs[name], options.time_scale) for name in names}
     specs = child_specs(scaled, submission, assignment, master_seed, device, options)
     spares = Spares()
-    prestarted: list[ChildSpec] = []
     try:
         for i, name in enumerate(names):
             config = scaled[name]
@@ -89,10 +88,10 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
             following = names[i + 1] if i + 1 < len(names) else None
             shares = following is not None and specs[following] is specs[name]
             upcoming = next((n for n in names[i + 1:] if specs[n] is not specs[name]), None)
-            if upcoming is not None and not any(specs[upcoming] is p for p in prestarted):
-                # they start up while this group works, once its child is up (grader/sandbox/spares.py)
+            starts_run = i == 0 or specs[names[i - 1]] is not specs[name]     # (a spec is one run of groups)
+            if starts_run and upcoming is not None:
+                # the next run's children start up while this run works, once its child is up (spares.py)
                 spares.defer(specs[upcoming], scaled[upcoming].start_ahead)
-                prestarted.append(specs[upcoming])
             _tell(options, "start", name, {"points": config.points, "kind": config.kind,
                                            "wall_seconds": config.limits.wall_seconds})
             outcome = run_group(suite[name], config, specs[name], master_seed, device, options, spares, shares)

@@ -166,22 +166,19 @@ class ChildPool:
             raise ChildFailure("timeout", f"skipped: the group's time limit ({self.wall_seconds:g} s) was used up",
                                doing="starting a process", skipped=True)
         child = self.spares.take(self.spec) or Child(self.spec)
-        if child.started:           # handed on alive by the group before: nothing to wait for
-            slot.child = child
-            self.spares.release()
-            return child
-        try:
-            child.start(deadline)
-        except ChildFailure as exc:
-            self.spares.release()
-            child.close()
-            self._keep_output(name, child)
-            slot.last_failure = exc
-            raise _named(name, exc) from None
-        except BaseException:
-            child.close()       # interrupted mid-start (Ctrl-C, SIGTERM): no slot holds it yet, so close it here
-            raise
-        self.startup_seconds.append(child.startup_seconds)
+        if not child.started:       # (one handed on alive by the group before has nothing to wait for)
+            try:
+                child.start(deadline)
+            except ChildFailure as exc:
+                self.spares.release()
+                child.close()
+                self._keep_output(name, child)
+                slot.last_failure = exc
+                raise _named(name, exc) from None
+            except BaseException:
+                child.close()       # interrupted mid-start (Ctrl-C, SIGTERM): no slot holds it yet, so close it here
+                raise
+            self.startup_seconds.append(child.startup_seconds)
         slot.child = child
         self.spares.release()       # what was deferred starts now, beside this child, not against its start-up
         return child

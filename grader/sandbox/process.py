@@ -266,7 +266,6 @@ class Child:
         self.output: OutputCapture | None = None
         self.endpoint: Endpoint | None = None
         self.startup_seconds = 0.0
-        self._launched_at = 0.0
         self._started = False
         self._calls = 0     # numbers each call; every reply names the call it answers
 
@@ -276,7 +275,6 @@ class Child:
         before it imports the submission (a spare started ahead of need runs nothing of it)."""
         if self.proc is not None:
             return
-        self._launched_at = time.monotonic()
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-child-"))
         runner_dir = self.workdir / RUNNER_DIR
         runner_dir.mkdir()

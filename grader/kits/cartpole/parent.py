@@ -237,8 +237,7 @@ class TrainingEnvServer:
                 self._running += rewards[k]
             self._length += take
             self._depth, self._code = depth0 + take, codes[take - 1]
-            terminated, truncated = tree["terminated"][envs, at[take - 1]], tree["truncated"][envs, at[take - 1]]
-            done = terminated | truncated
+            done = ended[take - 1]
             self._grower.enter(self._env.unwrapped, self._depth, self._code, done)
             self._finish(done)
         if take < len(rows):                # a step the tree could not have answered
