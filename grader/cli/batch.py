@@ -139,6 +139,7 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
         planned = plan(config)
     except BatchError as exc:
         raise UsageError(str(exc)) from None
+    _check_overrides(config.out)
     console = Console(stderr=True)
     progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), TextColumn("{task.description}"),
@@ -156,6 +157,7 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
             summary = run_batch(config, on_progress=on_progress, on_start=on_start, planned=planned)
     except BatchFailed as exc:
         console.print(f"grader: error: {exc}", markup=False, soft_wrap=True)
+        _class_page(config.out, console)
         return 1
     except BatchError as exc:
         raise UsageError(str(exc)) from None
@@ -170,21 +172,47 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
         shown = ", ".join(summary.missing[:5]) + (" ..." if len(summary.missing) > 5 else "")
         console.print(f"marked {len(summary.missing)} result(s) missing: their submission is no longer in "
                       f"{args.submissions} ({shown})", markup=False, soft_wrap=True)
+    code = 1 if summary.errors else 0
     if summary.interrupted:
         console.print("interrupted: finished results are kept; run the same command again to resume",
                       markup=False, soft_wrap=True)
-        return 130
-    if args.similarity:
+        code = 130
+    elif args.similarity:
         from grader.workflows.batch import SIMILARITY_DIR
         from grader.workflows.similarity import SimilarityError, similarity_report
         try:
             report = similarity_report(config.submissions, config.out / SIMILARITY_DIR, config.assignment,
                                        jobs=config.jobs, exclude=[config.out])
+            console.print(f"similarity: {report.summary()}", markup=False, soft_wrap=True)
         except SimilarityError as exc:
             console.print(f"grader: error: similarity report: {exc}", markup=False, soft_wrap=True)
-            return 1
-        console.print(f"similarity: {report.summary()}", markup=False, soft_wrap=True)
-    return 1 if summary.errors else 0
+            code = 1
+    return code if _class_page(config.out, console) else (code or 1)
+
+
+def _check_overrides(out: Path) -> None:
+    """A batch does not start while overrides.csv has a line it would refuse: fix it first."""
+    from grader.workflows.overrides import read_overrides
+
+    _, refused = read_overrides(out)
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise UsageError(f"{refused[0]}{more}: fix {out / 'overrides.csv'} first (nothing was graded)")
+
+
+def _class_page(out: Path, console: Console) -> bool:
+    """Write RESULTS_DIR/index.html (and the gradebook with the overrides); False if an override was refused."""
+    from grader.workflows.report import ReportError, write_report
+
+    try:
+        summary = write_report(out)
+    except ReportError as exc:
+        console.print(f"grader: error: {exc}", markup=False, soft_wrap=True)
+        return False
+    console.print(summary.summary(), markup=False, soft_wrap=True)
+    for problem in summary.problems:
+        console.print(f"grader: error: {problem}", markup=False, soft_wrap=True)
+    return not summary.problems
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:

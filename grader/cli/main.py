@@ -74,6 +74,8 @@ def build_parser() -> Parser:
 
     from grader.cli.batch import add_commands  # grade-batch, similarity, gradescope
     add_commands(sub, _grading_options)
+    from grader.cli import instructor  # report, override, export
+    instructor.add_commands(sub)
     for command in sub.choices.values():   # every subcommand works on any course folder
         command.add_argument("--course", metavar="DIR", default=argparse.SUPPRESS,
                              help="the course folder (default: $GRADER_COURSE, or the nearest folder at or above "
@@ -254,12 +256,20 @@ COMMANDS = {"grade": cmd_grade, "templates": cmd_templates, "verify": cmd_verify
             "check": cmd_check, "release": cmd_release,
             "grade-batch": lambda args: _batch_cli().cmd_grade_batch(args),
             "gradescope": lambda args: _batch_cli().cmd_gradescope(args),
-            "similarity": lambda args: _batch_cli().cmd_similarity(args)}
+            "similarity": lambda args: _batch_cli().cmd_similarity(args),
+            "report": lambda args: _instructor_cli().COMMANDS["report"](args),
+            "override": lambda args: _instructor_cli().COMMANDS["override"](args),
+            "export": lambda args: _instructor_cli().COMMANDS["export"](args)}
 
 
 def _batch_cli():
     from grader.cli import batch
     return batch
+
+
+def _instructor_cli():
+    from grader.cli import instructor
+    return instructor
 
 
 if __name__ == "__main__":

@@ -47,6 +47,13 @@ def spreadsheet_cell(text: object) -> str:
     return "'" + s if s.startswith(FORMULA_STARTS) else s
 
 
+def cell_text(cell: str) -> str:
+    """What a cell written by :func:`spreadsheet_cell` stood for: the leading ``'`` it added before a
+    formula start is dropped (so a name or reason read back from a CSV the grader wrote, or from
+    such a CSV an instructor edited, is the text it was). Escaped control characters stay escaped."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
     """A CSV document (``\\n`` line ends) with every cell passed through :func:`spreadsheet_cell`:
     the one way the grader writes a CSV (gradebook, similarity report)."""

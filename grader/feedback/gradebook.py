@@ -3,19 +3,36 @@
 Columns: ``student``, ``assignment``, one per test group (``assignment:group``
 when several assignments share the gradebook), ``total``, ``max_score``,
 ``time_s``, ``status`` and ``file``. Scores are read from each result's fields.
-Written with :func:`grader.core.text.csv_text`: every cell escaped, and none
-that a spreadsheet would run as a formula (a student's folder name is student
-text too).
+When an instructor overrode a group's points (``RESULTS_DIR/overrides.csv``,
+:mod:`grader.workflows.overrides`), the group's column and ``total`` hold the
+overridden points, and two more columns say what the grader gave
+(``original_total``) and what was changed, why and by whom (``override``): the
+grader's verdict is never lost. Written with :func:`grader.core.text.csv_text`:
+every cell escaped, and none that a spreadsheet would run as a formula (a
+student's folder name is student text too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from grader.core.results import GradeResult
 from grader.core.text import csv_text, printable_text
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """An instructor's override applied to one group of a row: the grader's points are kept beside it."""
+    group: str
+    original: float              # what the grader gave
+    points: float                # what the instructor gave instead
+    reason: str
+    who: str
+
+    def describe(self) -> str:
+        return f"{self.group}: {_num(self.original)} → {_num(self.points)}, {self.reason} ({self.who})"
 
 
 @dataclass
@@ -27,6 +44,9 @@ class GradebookEntry:
     status: str = "graded"
     file: str = ""
     scored: bool = True          # False: the submission is gone; its row keeps no score
+    folder: str = ""             # the results folder, relative to RESULTS_DIR ("student/assignment")
+    adjustments: list[Adjustment] = field(default_factory=list)   # overrides applied to ``result``
+    original_score: float | None = None                          # the grader's total, when overridden
 
 
 def gradebook_table(entries: Sequence[GradebookEntry]) -> tuple[list[str], list[list[str]]]:
@@ -44,6 +64,9 @@ def gradebook_table(entries: Sequence[GradebookEntry]) -> tuple[list[str], list[
             if c not in columns:
                 columns.append(c)
     header = ["student", "assignment", *columns, "total", "max_score", "time_s", "status", "file"]
+    overridden = any(e.adjustments for e in entries)
+    if overridden:
+        header += ["original_total", "override"]
     rows = []
     for e in sorted(entries, key=lambda e: (printable_text(e.student), e.assignment)):
         r = e.result
@@ -53,6 +76,9 @@ def gradebook_table(entries: Sequence[GradebookEntry]) -> tuple[list[str], list[
             scores, total = {}, ""
         rows.append([printable_text(e.student), e.assignment, *(_num(scores.get(c, "")) for c in columns),
                      _num(total), _num(top), _num(seconds), e.status, e.file])
+        if overridden:
+            rows[-1] += [_num(e.original_score) if e.adjustments and e.scored else "",
+                         "; ".join(a.describe() for a in e.adjustments)]
     return header, rows
 
 

@@ -10,7 +10,9 @@ Output layout (``RESULTS_DIR``)::
     <student>/<assignment>/results.json     Gradescope shape, written atomically
     <student>/<assignment>/feedback.html    self-contained feedback page
     <student>/<assignment>/artifacts/       files the suites saved (plots, sample grids)
-    gradebook.csv                            rebuilt from every results.json above
+    gradebook.csv                            rebuilt from every results.json above (and overrides.csv)
+    index.html                               the class page (grader.workflows.report)
+    overrides.csv                            the instructor's overrides (grader.workflows.overrides)
 
 Only regular files that really lie inside a student's folder are read
 (:func:`grader.formats.source.read_beneath`): links, devices, FIFOs and hard links
@@ -54,6 +56,7 @@ from grader.feedback.gradebook import GradebookEntry, gradebook_csv, gradebook_t
 from grader.feedback.gradescope import to_gradescope
 from grader.formats.source import RefusedFile, SubmissionFormatError, read_beneath, refusal
 from grader.formats.submission import supported_suffixes
+from grader.workflows.overrides import OVERRIDES_NAME, with_overrides
 
 RESULTS_NAME = "results.json"
 HTML_NAME = "feedback.html"
@@ -77,7 +80,9 @@ class BatchFailed(BatchError):
 
 # -- names ------------------------------------------------------------------------
 SIMILARITY_DIR = "similarity"      # grade-batch --similarity writes its report here
-RESERVED_NAMES = {GRADEBOOK_NAME, SIMILARITY_DIR}
+INDEX_NAME = "index.html"          # the class page
+EXPORTS_DIR = "exports"            # grader export writes the LMS files here
+RESERVED_NAMES = {GRADEBOOK_NAME, SIMILARITY_DIR, INDEX_NAME, OVERRIDES_NAME, EXPORTS_DIR}
 _HASH_SUFFIX = re.compile(r"~[0-9a-f]{12}$")
 MAX_PLAIN_BYTES = 200               # a folder name may have 255 bytes; leave room for the hash
 
@@ -543,11 +548,12 @@ def write_outcome(out: Path, job: Job, outcome: TaskOutcome) -> None:
 
 
 def gradebook_rows(out: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the gradebook, read from every results.json under ``out``."""
-    return gradebook_table(_gradebook_entries(out))
+    """Header and rows of the gradebook, read from every results.json under ``out`` (overrides applied)."""
+    return gradebook_table(with_overrides(out, gradebook_entries(out))[0])
 
 
-def _gradebook_entries(out: Path) -> list[GradebookEntry]:
+def gradebook_entries(out: Path) -> list[GradebookEntry]:
+    """One entry per results.json under ``out``, as the grader left it (no override applied)."""
     import json
 
     entries = []
@@ -560,10 +566,12 @@ def _gradebook_entries(out: Path) -> list[GradebookEntry]:
             entries.append(GradebookEntry(path.parent.parent.name,     # the one-to-one name (student_dirname)
                                           str(extra.get("assignment", path.parent.name)),
                                           GradeResult.from_gradescope(data), status, str(batch.get("source", "")),
-                                          scored=not status.startswith(MISSING)))   # no score for one that is gone
+                                          scored=not status.startswith(MISSING),   # no score for one that is gone
+                                          folder=f"{path.parent.parent.name}/{path.parent.name}"))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             entries.append(GradebookEntry(path.parent.parent.name, path.parent.name, None,
-                                          f"error: unreadable {RESULTS_NAME}: {type(exc).__name__}"))
+                                          f"error: unreadable {RESULTS_NAME}: {type(exc).__name__}",
+                                          folder=f"{path.parent.parent.name}/{path.parent.name}"))
     return entries
 
 
@@ -581,10 +589,13 @@ def _num(x: Any) -> str:
     return f"{x:g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
 
 
-def write_gradebook(out: Path) -> Path:
-    """Rebuild ``gradebook.csv`` from the results files (atomically)."""
+def write_gradebook(out: Path, entries: list[GradebookEntry] | None = None) -> Path:
+    """Rebuild ``gradebook.csv`` from the results files and overrides.csv (atomically); ``entries``:
+    those already read and overridden (:func:`gradebook_entries`, then ``with_overrides``)."""
     path = out / GRADEBOOK_NAME
-    write_text_atomic(path, gradebook_csv(_gradebook_entries(out)))   # escaped, no cell a spreadsheet runs
+    if entries is None:
+        entries = with_overrides(out, gradebook_entries(out))[0]   # a refused line is listed by grader report
+    write_text_atomic(path, gradebook_csv(entries))   # escaped, no cell a spreadsheet runs
     return path
 
 

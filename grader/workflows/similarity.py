@@ -377,6 +377,44 @@ def similarity_report(submissions_dir: Path, out: Path, assignment: str | None =
 MAX_PAIRS_SHOWN = 100       # side by side on the page; the CSV has them all
 
 
+@dataclass(frozen=True)
+class FlaggedPair:
+    """A pair at or above the threshold, as a report folder records it (for the class page)."""
+    assignment: str
+    a: str                      # results folder names (student_dirname), as in gradebook.csv
+    b: str
+    similarity: float
+    anchor: str                 # "pair-N" in similarity.html, "" when the page does not show it (CSV only)
+
+
+def flagged_pairs(report_dir: Path) -> list[FlaggedPair]:
+    """The flagged pairs of the report in ``report_dir`` (none when there is no report), read from its CSV.
+    The anchor follows :func:`_page_data`: the page shows the flagged pairs, most similar first, up to
+    :data:`MAX_PAIRS_SHOWN`, as ``pair-0``, ``pair-1``, ..."""
+    import csv
+
+    from grader.core.text import cell_text
+
+    try:
+        with open(Path(report_dir) / CSV_NAME, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    found = []
+    for row in rows:
+        if (row.get("flagged") or "").strip() != "yes":
+            continue
+        try:
+            similarity = float(row.get("similarity") or "")
+        except ValueError:
+            continue
+        shown = len(found) < MAX_PAIRS_SHOWN
+        found.append(FlaggedPair(cell_text(row.get("assignment") or ""), cell_text(row.get("student_a") or ""),
+                                 cell_text(row.get("student_b") or ""), similarity,
+                                 f"pair-{len(found)}" if shown else ""))
+    return found
+
+
 def _page_data(report: SimilarityReport) -> dict[str, Any]:
     from grader.workflows.batch import student_dirname
 
