@@ -156,7 +156,12 @@ class Browser:
     def open(self, url: str) -> None:
         """Load ``url`` and wait for its load event (errors and dialogs are collected meanwhile)."""
         self._events.clear()
-        self.call("Page.navigate", {"url": url})
+        result = self.call("Page.navigate", {"url": url})
+        if result.get("errorText"):
+            self.errors.append(f"navigation: {result['errorText']} {url}")
+            return
+        if not result.get("loaderId"):       # the same document (another #fragment): no load event comes
+            return
         deadline = time.monotonic() + self.timeout
         while not any(e.get("method") == "Page.loadEventFired" for e in self._events):
             self._read(deadline)

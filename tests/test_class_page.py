@@ -211,3 +211,49 @@ def test_300_students_by_5_assignments_weigh_at_most_2_mb(tmp_path: Path) -> Non
     size = summary.page.stat().st_size
     assert summary.results > 1400 and size <= 2 * 1024 * 1024, size
     assert seconds < 20          # a gross regression only (2 s is the target, measured by the bench)
+
+
+@pytest.mark.timeout(300)
+def test_a_batch_of_references_templates_and_variants_gives_the_page_the_queue_and_the_exports(tmp_path: Path,
+                                                                                                 capsys) -> None:
+    """grade-batch (bandits: the reference, the template, a copy, a wrong variant, a symbolic link, a name
+    carrying markup) writes index.html with its queue; an override survives --regrade; the export carries it."""
+    import csv
+    import os
+
+    from tests.conftest import ROOT
+    from tests.fake_class import independent
+
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    solution = (ROOT / "solutions" / "bandits.py").read_text()
+    files = {"alice": solution, "bob": (ROOT / "templates" / "bandits.py").read_text(), "carol": solution,
+             "dave": independent("bandits", 1, wrong=True), HOSTILE[1]: independent("bandits", 2)}
+    for student, code in files.items():
+        (subs / student).mkdir(parents=True)
+        (subs / student / "bandits.py").write_text(code)
+    (subs / "erin").mkdir()
+    os.symlink(subs / "alice" / "bandits.py", subs / "erin" / "bandits.py")
+    args = ["grade-batch", str(subs), "--out", str(out), "-j", "2", "-q", "--seed", "3", "--similarity"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "class page: " in err and "review queue:" in err
+    page = Page((out / "index.html").read_text(encoding="utf-8"))
+    bandits = page.table("bandits")
+    assert set(bandits) == {*files, "erin"}
+    assert bandits["alice"][1] == "10" and bandits["bob"][1] == "0" and bandits["erin"][5].startswith("refused")
+    queue = {(r["cells"][0][0], "".join(r["cells"][2])) for r in page.rows if len(r["cells"]) == 6}
+    assert {("alice", "similarity"), ("carol", "similarity"), ("erin", "refused")} <= queue
+
+    assert main(["override", str(out), "bob", "bandits", "agent", "3", "--reason", "shown in class, by hand",
+                 "--who", "dr.k"]) == 0
+    assert main([*args, "--regrade"]) == 0
+    capsys.readouterr()
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as fh:
+        bob = next(r for r in csv.DictReader(fh) if r["student"] == "bob")
+    assert (bob["agent"], bob["total"], bob["original_total"]) == ("3", "3", "0")
+    assert "agent: 0 → 3, shown in class, by hand (dr.k)" in (out / "index.html").read_text(encoding="utf-8")
+    (tmp_path / "roster.csv").write_text("student,sis_login_id\nalice,a1\nbob,b2\nzack,z9\n")
+    assert main(["export", str(out), "--format", "canvas", "--roster", str(tmp_path / "roster.csv")]) == 0
+    lines = (out / "exports" / "canvas.csv").read_text().splitlines()
+    assert lines[2:] == ["alice,,,a1,,10", "bob,,,b2,,3", "zack,,,z9,,"]
+    assert f"NOT exported: 4: {HOSTILE[1]}, carol, dave, erin" in capsys.readouterr().err
