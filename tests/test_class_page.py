@@ -155,6 +155,16 @@ def test_the_review_queue_says_why_and_links_to_the_similar_pair(results: Path) 
     assert mallory[1] == "10" and mallory[4] == "4✎" and "elbo: 0 → 4, read the code (dr.k)" in mallory[5]
 
 
+def test_an_unreadable_result_is_an_error_row_and_in_the_queue(results: Path) -> None:
+    (results / "alice" / "bandits" / "results.json").write_text("{not json")
+    summary = write_report(results)
+    page = Page(summary.page.read_text(encoding="utf-8"))
+    alice = page.table("bandits")["alice"]
+    assert alice[1:5] == ["", "", "", ""] and alice[5].startswith("error error: unreadable results.json")
+    report, _, _ = build_report(results)
+    assert ("error", "alice", "bandits") in {(i.kind, i.student, i.assignment) for i in report.queue}
+
+
 def test_student_text_is_shown_as_text(tmp_path: Path) -> None:
     out = tmp_path / "out"
     for name in HOSTILE:

@@ -171,6 +171,7 @@ def test_canvas_columns_target_assignments_by_id_and_refuse_what_canvas_would_no
     ("student,name\nalice,Alice\n", "roster line 2: alice has no id, sis_user_id or sis_login_id"),
     ("student,id\nalice,abc\n", "roster line 2: id 'abc' of alice is not a Canvas user id"),
     ("student,sis_login_id\nalice,a1\nbob,a1\n", "roster line 3: sis_login_id 'a1' is also alice's (line 2)"),
+    ("student,sis_login_id\nalice,a1\nbob,-b2\n", "roster line 3: sis_login_id '-b2' of bob starts with '-'"),
 ])
 def test_canvas_roster_problems_are_refused_with_their_line(results: Path, tmp_path: Path, text: str,
                                                             message: str) -> None:

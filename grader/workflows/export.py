@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.core.text import cell_text, csv_text, printable_text
+from grader.core.text import FORMULA_STARTS, cell_text, csv_text, printable_text
 from grader.feedback.classpage import status_kind
 from grader.feedback.files import write_text_atomic
 from grader.feedback.gradebook import GradebookEntry
@@ -200,6 +200,10 @@ def check_identities(roster: Sequence[RosterRow], fmt: str) -> str:
             first: dict[str, RosterRow] = {}
             for r in roster:
                 value = r.fields.get(key, "")
+                if value.startswith(FORMULA_STARTS):     # it would be written as '…, and match nobody in the LMS
+                    problems.append(f"roster line {r.line}: {key} {value!r} of {r.student} starts with "
+                                    f"{value[0]!r}: the CSV would protect it with a leading ' and the LMS "
+                                    "would not find the student")
                 if value and value in first:
                     problems.append(f"roster line {r.line}: {key} {value!r} is also {first[value].student}'s "
                                     f"(line {first[value].line})")
