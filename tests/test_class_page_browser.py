@@ -189,3 +189,16 @@ def test_the_browser_helper_sees_errors(browser: Browser, tmp_path: Path) -> Non
     assert browser.dialogs[-1] == "hi"
     assert any("undefined_function" in e for e in browser.errors) and any("nope.png" in e for e in browser.errors)
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_missing_browser_is_a_skip_except_where_one_is_promised(monkeypatch) -> None:
+    import tests.browser as browser_module
+
+    monkeypatch.setattr(browser_module, "CHROMIUM", None)
+    monkeypatch.delenv("GRADER_REQUIRE_BROWSER", raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="this run promises one"):
+        require_browser()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        require_browser()
