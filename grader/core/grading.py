@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -59,7 +61,34 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
 
     ``problem`` (e.g. a notebook that could not be converted) fails every group
     with that message without starting a child; ``notes`` go into the output.
+    The file's bytes are read once, into a private folder: every child gets that copy and the
+    result records its hash, so a file changed while it is graded changes nothing.
     """
+    with tempfile.TemporaryDirectory(prefix="grader-handin-") as private:
+        copy, digest, unreadable = private_copy(submission, Path(private))
+        result = _grade_copy(copy, assignment, options, problem or unreadable, notes)
+    result.submission = submission.name
+    result.extra_data["submission_sha256"] = digest
+    return result
+
+
+def private_copy(submission: Path, folder: Path) -> tuple[Path, str, str]:
+    """(the copy in ``folder``, the sha256 of the bytes read, why they could not be read or '')."""
+    from grader.formats.source import SubmissionFormatError, read_submission
+
+    copy = folder / submission.name
+    try:
+        data = read_submission(submission)
+    except SubmissionFormatError as exc:
+        return copy, "", str(exc)
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return copy, hashlib.sha256(data).hexdigest(), ""
+
+
+def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions, problem: str,
+                notes: Sequence[str]) -> GradeResult:
     t0 = time.monotonic()
     master_seed = options.seed if options.seed is not None else secrets.randbits(63)
     suite = assignment.suite(options.suite)
@@ -109,7 +138,6 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
         "device": device,
         "suite": options.suite,
         "seed": master_seed,
-        "submission_sha256": _sha256(submission),
         "isolation": options.isolation.name,
     }
     if isinstance(options.isolation, NoIsolation):
@@ -275,13 +303,6 @@ def _scaled(config: GroupConfig, scale: float) -> GroupConfig:
     limits = config.limits
     return replace(config, limits=replace(limits, wall_seconds=limits.wall_seconds * scale,
                                           cpu_seconds=int(limits.cpu_seconds * scale)))
-
-
-def _sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
 
 
 def grade_file(path: Path, assignment: Assignment, options: GradeOptions, notes: Sequence[str] = ()) -> GradeResult:
