@@ -378,15 +378,34 @@ def test_training_runs_at_the_same_time_find_nothing_of_each_other(tmp_path, chi
         assert "socket: alone" in found and "sysv queue: alone" in found, out
 
 
-@pytest.mark.parametrize("how", ["fixed", "optimistic", "ucb", "explore_then_commit", "other_epsilon"])
-def test_an_agent_that_is_not_epsilon_greedy_gets_no_agent_points(tmp_path, children, how):
-    """Optimistic greedy, UCB and explore-then-commit earn as much as the reference or more (they passed the
-    reward-only threshold before issue 13): the agent group asks for ε-greedy learning and sees the difference
-    in the share of greedy actions, block by block. The honest holes keep their points."""
+@pytest.mark.parametrize("how", ["fixed", "runner_up", "softmax_explore", "explore_then_commit", "other_epsilon",
+                                 "no_greedy_in_exploration"])
+def test_an_epsilon_greedy_that_is_not_epsilon_greedy_gets_no_agent_points(tmp_path, children, how):
+    """Exploring toward the runner-up or by a softmax earns as much as the reference (the reward-only
+    threshold passed such agents before issue 13); with the exact greedy share only the uniformity of the
+    non-greedy actions tells. The course's agents run with these holes and the group sees what they did;
+    the honest update_estimate keeps its points."""
     result = grade_case(tmp_path, "other_learners", [UPD, "agent"], replace={"__HOW__": how})
     assert scores(result) == {UPD: 3, "agent": 0}, feedback(result, "agent")
-    assert "the agent took the greedy arm of its estimates" in feedback(result, "agent")
-    assert "also on fresh problems" not in feedback(result, "agent")      # a broken rule is not chance
+    text = feedback(result, "agent")
+    assert "took a greedy arm" in text or "not drawn uniformly from the non-greedy arms" in text, text
+    assert "also on fresh problems" not in text      # a broken rule is not chance
+
+
+@pytest.mark.parametrize("how, agent_points", [("honest", 3), ("unimplemented", 0)])
+def test_the_agent_class_plays_no_part_in_the_score(tmp_path, children, how, agent_points):
+    """A UCB agent class with honest holes keeps every point (the class is not scored); with the
+    holes unimplemented the same class earns nothing."""
+    result = grade_case(tmp_path, "agent_class_only", [EPS, UPD, "agent"], replace={"__HOW__": how})
+    assert scores(result)["agent"] == agent_points, feedback(result, "agent")
+
+
+def test_mutating_the_estimates_and_patching_numpy_loses_the_points(tmp_path, children):
+    """epsilon_greedy edits its input and the file replaces np.array_equal: the parent compares what it
+    sent with the estimates as they were after the call, in its own process."""
+    result = grade_case(tmp_path, "mutating_estimates", [EPS, "agent"])
+    assert scores(result) == {EPS: 0, "agent": 0}, feedback(result, EPS)
+    assert "modified the estimates" in feedback(result, EPS)
 
 
 def _grade_controller(tmp_path: Path, how: str):

@@ -67,13 +67,14 @@ def update(holes: Holes, estimates: np.ndarray, counts: np.ndarray, rewards: np.
     return values
 
 
-def run_agents(ctx: GroupContext, reward: Callable[[int, np.ndarray], np.ndarray], runs: int, arms: int, steps: int,
-               epsilon: float, alpha: float, initial: float, seeds: np.ndarray) -> dict[str, np.ndarray]:
+def run_agents(holes: Holes, reward: Callable[[int, np.ndarray], np.ndarray], runs: int, arms: int, steps: int,
+               epsilon: float, alpha: float, initial: float, seeds: np.ndarray,
+               progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
     """The course's ε-greedy agents, ``runs`` of them at once, acting with the student's
     ``epsilon_greedy`` (one generator per agent, seeded ``seeds``) and learning with the student's
     ``update_estimate``; ``reward(t, actions)`` is the environment. Returns every step's actions and
-    rewards and the estimates each action was chosen from (what the checks replay nothing to know)."""
-    holes = Holes(ctx)
+    rewards, and the estimates and counts each action was chosen from (``holes`` is the submission's
+    :class:`Holes`; a bench passes a ``LocalHoles`` of the reference to calibrate)."""
     holes.rngs("agents", [int(s) for s in seeds])
     est = np.full((runs, arms), float(initial))
     counts = np.zeros((runs, arms), dtype=np.int64)
@@ -89,6 +90,6 @@ def run_agents(ctx: GroupContext, reward: Callable[[int, np.ndarray], np.ndarray
         counts[idx, a] += 1
         est[idx, a] = update(holes, est[idx, a], counts[idx, a], r, alpha)
         actions[:, t], rewards[:, t] = a, r
-        if t % 100 == 99:
-            ctx.progress(steps=t + 1)
+        if progress is not None and t % 100 == 99:
+            progress(t + 1)
     return {"actions": actions, "rewards": rewards, "estimates": seen, "counts": counts_seen}

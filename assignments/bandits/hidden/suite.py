@@ -208,8 +208,8 @@ def agent(ctx: GroupContext) -> None:
         for attempt in range(1 + int(p.get("retries", 0))):
             bed = testbed.Testbed.draw(ctx.rng, runs, arms, steps)
             reference = testbed.run_reference(bed, eps, alpha, initial, np.random.default_rng(ctx.rng.integers(2**63)))
-            run = calls.run_agents(ctx, bed.rewards, runs, arms, steps, eps, alpha, initial,
-                                   ctx.rng.integers(2**31, size=runs))
+            run = calls.run_agents(Holes(ctx), bed.rewards, runs, arms, steps, eps, alpha, initial,
+                                   ctx.rng.integers(2**31, size=runs), lambda t: ctx.progress(steps=t))
             rewards = run["rewards"]
             got, ref = float(rewards.mean()), float(reference.mean())
             last, ref_last = float(rewards[:, -100:].mean()), float(reference[:, -100:].mean())

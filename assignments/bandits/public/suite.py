@@ -59,6 +59,6 @@ def update_estimate(ctx: GroupContext) -> None:
 @group("agent")
 def agent(ctx: GroupContext) -> None:
     with ctx.check("the course's agent, with your two functions, learns a 2-armed bandit with fixed rewards (0 and 1)"):
-        run = calls.run_agents(ctx, lambda t, a: a.astype(float), 1, 2, 200, 0.1, 0.0, 0.0, np.array([0]))
+        run = calls.run_agents(Holes(ctx), lambda t, a: a.astype(float), 1, 2, 200, 0.1, 0.0, 0.0, np.array([0]))
         share = float(np.mean(run["actions"][0, 100:] == 1))
         ctx.require(share > 0.8, f"in the last 100 steps the better arm was chosen {share:.0%} of the time")

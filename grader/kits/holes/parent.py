@@ -196,6 +196,12 @@ def _plain(value: Any) -> np.ndarray | None:
     return None
 
 
+def _upstream(value: Any) -> np.ndarray:
+    """An upstream gradient as it travels: a C-ordered copy of its shape (a scalar loss's is 0-d;
+    ``np.ascontiguousarray`` would make it shape [1], which autograd refuses)."""
+    return np.array(_plain(value) if _is_tensor(value) else value, copy=True, order="C")
+
+
 def _array_or_none(value: Any, what: str) -> np.ndarray | None:
     if value is None or isinstance(value, np.ndarray):
         return value
@@ -251,8 +257,7 @@ class Holes:
         if seed is not None:
             request["seed"] = int(seed)
         if upstream is not None:
-            request["upstream"] = [None if u is None else np.ascontiguousarray(_plain(u) if _is_tensor(u) else u)
-                                   for u in upstream]
+            request["upstream"] = [None if u is None else _upstream(u) for u in upstream]
         if keep:
             request["keep"] = True
         raw = self._call("hole", **request)
@@ -273,7 +278,7 @@ class Holes:
     def vjp(self, handle: int, upstream: Sequence[Any]) -> list[np.ndarray | None]:
         """Gradients with respect to the differentiable inputs of the kept call ``handle``."""
         raw = self._call("hole_vjp", handle=int(handle),
-                         upstream=[None if u is None else np.ascontiguousarray(u) for u in upstream])
+                         upstream=[None if u is None else _upstream(u) for u in upstream])
         grads = raw.get("grads") if isinstance(raw, dict) else None
         if not isinstance(grads, list):
             raise HoleError("the child's reply could not be read (gradients)")
@@ -440,3 +445,50 @@ def load_pipeline(path: Path, holes: Holes | None, names: Sequence[str] | None =
     for name, value in (replace or {}).items():
         setattr(module, name, value)
     return module
+
+
+class LocalHoles:
+    """The same calls as :class:`Holes` on functions of this process (``module``: the reference
+    solution), for benches that calibrate a threshold over hundreds of runs without a sandbox.
+    Never used for grading: nothing here is isolated."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self._rngs: dict[str, list[np.random.Generator]] = {}
+
+    def rngs(self, key: str, seeds: Sequence[int]) -> None:
+        self._rngs[key] = [np.random.default_rng(int(s)) for s in seeds]
+
+    def _value(self, arg: Any, i: int | None) -> Any:
+        if isinstance(arg, Rows):
+            return np.array(arg.values[i], copy=True)
+        if isinstance(arg, Each):
+            return arg.values[i].item()
+        if isinstance(arg, Rng):
+            return self._rngs[arg.key][i if arg.index is None else arg.index]
+        if isinstance(arg, AsList):
+            return list(np.asarray(arg.values).tolist())
+        return arg
+
+    def map(self, name: str, n: int, *args: Any) -> MapReply:
+        fn = getattr(self.module, name)
+        kinds = np.full(n, 4, dtype=np.uint8)
+        ints, floats = np.zeros(n, dtype=np.int64), np.full(n, np.nan)
+        names: list[str] = []
+        codes = {"int": 0, "float": 1, "bool": 2, "none": 3}
+        for i in range(n):
+            value = fn(*(self._value(a, i) for a in args))
+            t = type(value)
+            kind = ("bool" if issubclass(t, (bool, np.bool_)) else "int" if issubclass(t, (int, np.integer))
+                    else "float" if issubclass(t, (float, np.floating)) else "none" if value is None else "other")
+            kinds[i] = codes.get(kind, 4)
+            if kind in ("int", "bool", "float"):
+                floats[i] = float(value)
+                if kind != "float":
+                    ints[i] = int(value)
+            names.append(f"{t.__module__}.{t.__qualname__}")
+        after = {j: np.asarray(a.values) for j, a in enumerate(args) if isinstance(a, Rows)}
+        return MapReply(kinds=kinds, ints=ints, floats=floats, type_names=names, after=after)
+
+    def function(self, name: str) -> Any:
+        return getattr(self.module, name)
