@@ -90,6 +90,17 @@ class Assignment:
         return self.directory / "probes.py"
 
     @property
+    def course_root(self) -> Path:
+        """The course folder this assignment belongs to (``<course>/assignments/<name>``)."""
+        return self.directory.parent.parent
+
+    @property
+    def template_path(self) -> Path:
+        """The course's template of this assignment (``templates/<submission>``): its given code is the
+        pipeline the thresholds train (:func:`grader.kits.holes.parent.load_pipeline`)."""
+        return self.course_root / "templates" / self.submission_name
+
+    @property
     def max_score(self) -> float:
         return sum(g.points for g in self.groups.values())
 
