@@ -33,7 +33,7 @@ SUITE = '''
 import numpy as np
 import torch
 from grader.core.suite import group
-from grader.kits.holes.parent import AsList, Each, Holes, Rng, Rows
+from grader.kits.holes.parent import AsList, Each, HoleError, Holes, Rng, Rows
 
 RESULTS = {}
 
@@ -59,6 +59,22 @@ def calls(ctx):
         RESULTS["map"] = holes.map("draw", 3, Rows(np.zeros((3, 4))), Each(np.array([1, 2, 3])), Rng("r"))
         RESULTS["mutate"] = holes.call("mutate", np.arange(4.0))
         RESULTS["fake_dtype"] = holes.call("fake_dtype", np.arange(3.0))
+        RESULTS["scalar"] = holes.call("losses", x, upstream=[np.ones((), np.float32), None])
+        before = holes.calls
+        x.grad = None
+        lp, lv = holes.function("losses", eager=True)(x)
+        (lp + 3 * lv).backward()
+        RESULTS["eager"] = (holes.calls - before, x.grad.clone(), float(lp.detach()), float(lv.detach()))
+        seen = []
+
+        def refuse(value, args, kwargs):
+            seen.append(value.describe())
+            raise HoleError("scale: refused")
+
+        try:
+            holes.function("scale", check=refuse)(x, 2.0)
+        except HoleError as exc:
+            RESULTS["refused"] = (str(exc), seen)
 '''
 SUBMISSION = '''
 import numpy as np
@@ -78,6 +94,9 @@ def pick(values):
 
 def draw(row, n, rng):
     return int(rng.integers(100)) + n
+
+def losses(x):
+    return (x * 2).sum(), (x ** 2).sum()
 
 def mutate(a):
     a[0] = 42.0
@@ -124,6 +143,26 @@ def test_the_proxy_trains_through_the_child(graded) -> None:
     a, b = graded["got"]["pair"]
     np.testing.assert_allclose(a, [2.0, -4.0, 6.0])
     assert float(b) == pytest.approx(14.0)
+
+
+def test_a_scalar_loss_takes_a_0d_upstream(graded) -> None:
+    reply = graded["got"]["scalar"]
+    assert [v.array.shape for v in reply.out.items] == [(), ()]
+    np.testing.assert_allclose(reply.grads[0], [2.0, 2.0, 2.0])
+
+
+def test_eager_losses_need_one_round_trip_forward_and_backward(graded) -> None:
+    """The gradients of one-element outputs come with the forward reply; the parent combines them
+    with the upstream gradients itself (here 1 and 3: 2 + 3 * 2x)."""
+    trips, grad, lp, lv = graded["got"]["eager"]
+    assert trips == 1
+    np.testing.assert_allclose(grad.numpy(), [2 + 6 * 1.0, 2 - 6 * 2.0, 2 + 6 * 3.0])
+    assert (lp, lv) == (pytest.approx(4.0), pytest.approx(14.0))
+
+
+def test_a_check_sees_what_came_back_before_the_course_code(graded) -> None:
+    message, seen = graded["got"]["refused"]
+    assert message == "scale: refused" and seen == ["a tensor of shape [3] (float32)"]
 
 
 def test_lists_maps_and_generators(graded) -> None:

@@ -62,6 +62,8 @@ def _bind_torch():
         "device": base.device.__get__,
         "requires_grad": base.requires_grad.__get__,
         "grad_fn": base.grad_fn.__get__,
+        "numel": base.numel,
+        "shape": base.shape.__get__,
         "float": base.float,
         "from_numpy": torch.from_numpy,
         "grad": torch.autograd.grad,
@@ -178,9 +180,9 @@ def _tensor_outputs(value) -> list:
     return [v for v in items if _issubclass(_type(v), T["Tensor"])]
 
 
-def _vjp(outputs: list, inputs: list, upstream: list) -> list:
+def _vjp(outputs: list, inputs: list, upstream: list, retain: bool = False) -> list:
     """Gradients of ``sum_k <upstream_k, outputs_k>`` with respect to ``inputs`` (None where none
-    flows), computed on the student's own graph."""
+    flows), computed on the student's own graph (kept for another product with ``retain``)."""
     T = _torch()
     pairs = []
     for out, up in zip(outputs, upstream):
@@ -191,8 +193,27 @@ def _vjp(outputs: list, inputs: list, upstream: list) -> list:
         pairs.append((plain, grad))
     if not pairs or not inputs:
         return [None] * _len(inputs)
-    grads = T["grad"]([p for p, _ in pairs], inputs, grad_outputs=[g for _, g in pairs], allow_unused=True)
+    grads = T["grad"]([p for p, _ in pairs], inputs, grad_outputs=[g for _, g in pairs], allow_unused=True,
+                      retain_graph=retain)
     return [None if g is None else _tensor_array(g) for g in grads]
+
+
+def _each_gradient(outputs: list, inputs: list) -> list | None:
+    """For outputs that are all one-element tensors (losses): per output, the gradients of that output
+    with respect to ``inputs`` (None for an output that carries no graph), so that the parent can form
+    any vector–Jacobian product itself (``sum_k u_k * each[k]``). None when an output has more elements."""
+    T = _torch()
+    plains = [_tensor_plain(out) for out in outputs]
+    if not plains or any(T["numel"](p) != 1 for p in plains):
+        return None
+    each = []
+    for k, plain in enumerate(plains):
+        if not T["requires_grad"](plain):
+            each.append(None)
+            continue
+        one = _full(_tuple(T["shape"](plain)), 1.0, dtype=_float64)
+        each.append(_vjp([plain], inputs, [one], retain=k < _len(plains) - 1))
+    return each
 
 
 # -- probes -----------------------------------------------------------------------------------
@@ -203,10 +224,12 @@ def _function(sub, name):
     return fn
 
 
-def hole(sub, ctx, name, args=(), kwargs=None, seed=None, upstream=None, keep=False):
+def hole(sub, ctx, name, args=(), kwargs=None, seed=None, upstream=None, keep=False, eager=False):
     """Call ``name(*args, **kwargs)`` once; reply its outputs, the inputs after the call and, with
     ``upstream`` (one array or None per tensor output), the gradients with respect to the inputs that
-    require grad; with ``keep``, a handle for a later :func:`hole_vjp` on the same graph."""
+    require grad; with ``keep``, a handle for a later :func:`hole_vjp` on the same graph. With
+    ``eager`` and outputs that are all one-element tensors, ``each`` instead of the handle: every
+    output's gradients with respect to those inputs, in the same reply (see :func:`_each_gradient`)."""
     fn = _function(sub, name)
     values = [_decode(a, ctx) for a in args]
     named = {_str(k): _decode(v, ctx) for k, v in (kwargs or {}).items()}
@@ -220,6 +243,8 @@ def hole(sub, ctx, name, args=(), kwargs=None, seed=None, upstream=None, keep=Fa
                                            if _issubclass(_type(v), T["Tensor"]) and T["requires_grad"](v)]
     if upstream is not None:
         reply["grads"] = _vjp(_tensor_outputs(result), differentiable, upstream)
+    elif eager and differentiable and (each := _each_gradient(_tensor_outputs(result), differentiable)) is not None:
+        reply["each"] = each
     elif keep and differentiable:
         handles = ctx.state.setdefault("hole_handles", OrderedDict())
         ctx.state["hole_next"] = handle = ctx.state.get("hole_next", 0) + 1

@@ -22,7 +22,7 @@ import ast
 import itertools
 import sys
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from grader.core.suite import CheckFailed, GroupContext
 DEFAULT_CALL_SECONDS = 30.0
 NUMBER_KINDS = ("int", "float", "bool")
 _MAP_KINDS = {0: "int", 1: "float", 2: "bool", 3: "none", 4: "other"}
+Check = Callable[["Value", tuple, dict], None]     # (what came back, the call's args, kwargs): raises HoleError
 _loads = itertools.count()
 
 
@@ -167,12 +168,15 @@ class Value:
 class Reply:
     """One call's outcome: ``out``; ``after`` (``after_kw``) each argument's values after the call
     (None for arguments that are not arrays); ``grads`` with respect to the inputs that required
-    grad, in order (None where no gradient flowed); ``handle`` of the kept graph, if any."""
+    grad, in order (None where no gradient flowed); ``handle`` of the kept graph, if any; ``each``
+    (asked with ``eager``, outputs that are all one-element tensors) per tensor output, its gradients
+    with respect to those inputs (None for an output without a graph)."""
     out: Value
     after: list[np.ndarray | None] = field(default_factory=list)
     after_kw: dict[str, np.ndarray | None] = field(default_factory=dict)
     grads: list[np.ndarray | None] | None = None
     handle: int | None = None
+    each: list[list[np.ndarray | None] | None] | None = None
 
     def changed(self, sent: Sequence[Any]) -> list[int]:
         """Positions of the arguments the call modified (compared with what was sent, in the parent)."""
@@ -248,10 +252,13 @@ class Holes:
         return self.ctx.call(op, endpoint=self.endpoint, timeout=self.call_seconds, **args)
 
     def call(self, name: str, *args: Any, seed: int | None = None, upstream: Sequence[Any] | None = None,
-             keep: bool = False, **kwargs: Any) -> Reply:
+             keep: bool = False, eager: bool = False, **kwargs: Any) -> Reply:
         """``name(*args, **kwargs)`` in the child. Tensors that require grad are sent as such; with
         ``upstream`` (one array or None per tensor output, in order) the reply carries the gradients
-        with respect to them; ``seed`` seeds torch's global generator in the child first."""
+        with respect to them; ``seed`` seeds torch's global generator in the child first. With
+        ``eager`` (a hole that returns losses) the reply carries each one-element output's gradients
+        (``Reply.each``) when every tensor output has one element; otherwise, with ``keep``, a handle
+        for :meth:`vjp`."""
         request: dict[str, Any] = {"name": name, "args": [encode(a) for a in args],
                                    "kwargs": {k: encode(v) for k, v in kwargs.items()}}
         if seed is not None:
@@ -260,6 +267,8 @@ class Holes:
             request["upstream"] = [None if u is None else _upstream(u) for u in upstream]
         if keep:
             request["keep"] = True
+        if eager:
+            request["eager"] = True
         raw = self._call("hole", **request)
         if not isinstance(raw, dict):
             raise HoleError(f"{name}: the child's reply could not be read")
@@ -269,11 +278,16 @@ class Holes:
         if grads is not None and not isinstance(grads, list):
             raise HoleError(f"{name}: the child's reply could not be read (gradients)")
         handle = raw.get("handle")
+        each = raw.get("each")
+        if each is not None and not (isinstance(each, list) and all(e is None or isinstance(e, list) for e in each)):
+            raise HoleError(f"{name}: the child's reply could not be read (gradients)")
         return Reply(out=Value.read(raw.get("out")),
                      after=[_array_or_none(a, "inputs") for a in after][: len(args)],
                      after_kw={str(k): _array_or_none(v, "inputs") for k, v in after_kw.items()},
                      grads=None if grads is None else [_array_or_none(g, "gradients") for g in grads],
-                     handle=handle if isinstance(handle, int) and not isinstance(handle, bool) else None)
+                     handle=handle if isinstance(handle, int) and not isinstance(handle, bool) else None,
+                     each=None if each is None else [None if e is None else [_array_or_none(g, "gradients") for g in e]
+                                                     for e in each])
 
     def vjp(self, handle: int, upstream: Sequence[Any]) -> list[np.ndarray | None]:
         """Gradients with respect to the differentiable inputs of the kept call ``handle``."""
@@ -304,27 +318,36 @@ class Holes:
                         type_names=[names[i] if names else "?" for i in index], after=after)
 
     # -- proxies for the course's pipeline ------------------------------------------------------
-    def function(self, name: str) -> Any:
+    def function(self, name: str, check: Check | None = None, eager: bool = False) -> Any:
         """A stand-in for the hole ``name`` in the course's code: called like the student's function,
         it returns what the student's function returned (tensors on the caller's device, arrays,
-        numbers), attached to the caller's autograd graph when a tensor input requires grad."""
+        numbers), attached to the caller's autograd graph when a tensor input requires grad.
+
+        ``check(value, args, kwargs)`` sees what came back (a :class:`Value`) before the course's code
+        does and raises :class:`HoleError` to refuse it ("returned a tensor of shape [3]; a scalar is
+        expected"). ``eager``: for a hole that returns losses (one-element tensors), the gradients come
+        back with the forward call and the backward pass needs no second round trip (a vector–Jacobian
+        product of one-element outputs is a weighted sum of their gradients)."""
         holes = self
 
         def proxy(*args: Any, **kwargs: Any) -> Any:
-            return holes._through(name, args, kwargs)
+            return holes._through(name, args, kwargs, check, eager)
 
         proxy.__name__ = proxy.__qualname__ = name
         proxy.__doc__ = f"The submission's {name}, called in its sandboxed child."
         return proxy
 
-    def _through(self, name: str, args: tuple, kwargs: dict) -> Any:
+    def _through(self, name: str, args: tuple, kwargs: dict, check: Check | None = None,
+                 eager: bool = False) -> Any:
         inputs = [*args, *kwargs.values()]
         tensors = [v for v in inputs if _is_tensor(v)]
         device = tensors[0].device if tensors else self.device
         if not any(t.requires_grad for t in tensors) or not _torch().is_grad_enabled():
             reply = self.call(name, *args, **kwargs)
+            if check is not None:
+                check(reply.out, args, kwargs)
             return _rebuild(reply.out, name, device)
-        return _Through.run(self, name, args, kwargs, device)
+        return _Through.run(self, name, args, kwargs, device, check, eager)
 
 
 def _rebuild(value: Value, name: str, device: Any, tensors: Sequence[Any] | None = None) -> Any:
@@ -373,6 +396,8 @@ class _Through:
                 @staticmethod
                 def backward(fctx, *grads):
                     state = fctx.state
+                    if state["each"] is not None:
+                        return (None, *_Through.combine(state, grads))
                     upstream = [None if g is None else g.detach().to("cpu").numpy() for g in grads]
                     if state["handle"] is None or all(u is None for u in upstream):
                         return (None, *[None] * len(state["inputs"]))
@@ -396,14 +421,43 @@ class _Through:
             cls._function = HoleFunction
         return cls._function
 
+    @staticmethod
+    def combine(state: dict, grads: Sequence[Any]) -> list[Any]:
+        """The vector–Jacobian product from the gradients of each one-element output (``state["each"]``):
+        ``sum_k grads[k] * each[k]``, per input (None where nothing flows)."""
+        torch = _torch()
+        total: list[Any] = [None] * len(state["inputs"])
+        for g, each in zip(grads, state["each"]):
+            if g is None or each is None:
+                continue
+            wanted = iter(each)
+            for i, t in enumerate(state["inputs"]):
+                if not t.requires_grad:
+                    continue
+                got = next(wanted, None)
+                if got is None:
+                    continue
+                if tuple(got.shape) != tuple(t.shape):
+                    raise HoleError(f"{state['name']}: the gradient of an input has shape {list(got.shape)}, "
+                                    f"the input {list(t.shape)}")
+                term = torch.from_numpy(np.array(got, copy=True)).to(t.device, t.dtype) * g.reshape(()).to(t.dtype)
+                total[i] = term if total[i] is None else total[i] + term
+        return total
+
     @classmethod
-    def run(cls, holes: Holes, name: str, args: tuple, kwargs: dict, device: Any) -> Any:
-        reply = holes.call(name, *args, keep=True, **kwargs)
+    def run(cls, holes: Holes, name: str, args: tuple, kwargs: dict, device: Any, check: Check | None = None,
+            eager: bool = False) -> Any:
+        reply = holes.call(name, *args, keep=True, eager=eager, **kwargs)     # (each, or else a kept graph)
+        if check is not None:
+            check(reply.out, args, kwargs)
         outputs = [_rebuild(v, name, device) for v in reply.out.tensors]
         if not outputs:
             return _rebuild(reply.out, name, device)
         inputs = [v for v in (*args, *kwargs.values()) if _is_tensor(v)]
-        state = {"holes": holes, "name": name, "handle": reply.handle, "outputs": outputs, "inputs": inputs}
+        if reply.each is not None and len(reply.each) != len(outputs):
+            raise HoleError(f"{name}: the child's reply could not be read (gradients)")
+        state = {"holes": holes, "name": name, "handle": reply.handle, "outputs": outputs, "inputs": inputs,
+                 "each": reply.each}
         floating = [o.is_floating_point() for o in outputs]
         if not all(floating):      # integer outputs cannot carry a gradient: no graph for them
             return _rebuild(reply.out, name, device)
