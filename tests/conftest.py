@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.core import devices
 from grader.core.assignment import load_assignment
 from grader.core.course import course_root, sandbox_isolation, use_course
 from grader.core.grading import GradeOptions, grade_file
@@ -27,6 +28,14 @@ from grader.sandbox import NoIsolation
 
 ROOT = course_root()
 VARIANTS = Path(__file__).resolve().parent / "variants"
+
+# The suite's device switch: GRADER_TEST_DEVICE=cuda makes every grading that does not name a device
+# (GradeOptions' and the CLI's default, `auto`) run on CUDA, and fail where a sandboxed child cannot use it,
+# instead of falling back to the CPU; unset, `auto` keeps its meaning (CPU on a machine without a GPU).
+TEST_DEVICE = os.environ.get("GRADER_TEST_DEVICE", "").strip().lower() or "auto"
+if TEST_DEVICE not in devices.DEVICES:
+    raise pytest.UsageError(f"GRADER_TEST_DEVICE={TEST_DEVICE!r}: choose from {', '.join(devices.DEVICES)}")
+devices.AUTO_MEANS = TEST_DEVICE
 
 GradeSource = Callable[..., GradeResult]
 

@@ -397,8 +397,12 @@ def test_cgroup_v1_is_used_on_cuda_only(tmp_path):
     assert "also caps" in NamespaceIsolation(mode="root", cgroup=CgroupRoot(tmp_path, 2)).describe()
 
 
-def test_cuda_without_a_cgroup_says_memory_is_not_limited():
-    assert "not limited" in NamespaceIsolation(mode="userns", cgroup=None).describe()
+def test_cuda_without_a_cgroup_says_what_caps_memory():
+    """No cgroup: RLIMIT_DATA and the parent's watch for host memory, NVML for the GPU (or why not)."""
+    text = NamespaceIsolation(mode="userns", cgroup=None).describe()
+    assert "RLIMIT_DATA per process" in text and "watched from the parent (stopped over memory_mb)" in text
+    assert "device memory not watched (no NVML" in text or "through NVML (stopped over gpu_memory_mb" in text
+    assert "not limited" not in text
 
 
 def test_find_cgroup_root_v2_and_v1(tmp_path):
@@ -452,6 +456,7 @@ def test_device_memory_policy_lives_with_the_limits():
     limits = Limits(memory_mb=1024)
     assert limits.for_device("cpu") is limits and limits.for_device("cpu").address_space
     assert limits.for_device("cuda").address_space is False and limits.for_device("cuda").memory_mb == 1024
+    assert limits.for_device("cuda").data_segment and not limits.for_device("cpu").data_segment
 
 
 # -- one user namespace per child ---------------------------------------------------------

@@ -104,7 +104,7 @@ def cmd_similarity(args: argparse.Namespace) -> int:
 def cmd_grade_batch(args: argparse.Namespace) -> int:
     from grader.core.assignment import UnknownAssignment, load_assignment
     from grader.core.course import sandbox_isolation
-    from grader.core.devices import resolve_device
+    from grader.core.devices import resolve
     from grader.sandbox import NoIsolation
     from grader.workflows.batch import BatchConfig, BatchError, BatchFailed, check_writable, plan, run_batch
 
@@ -120,9 +120,9 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
         except UnknownAssignment as exc:
             raise UsageError(str(exc).strip('"')) from None
     try:
-        if args.device == "cuda":  # fail early; "auto" needs no torch import here
-            resolve_device(args.device)
         isolation = sandbox_isolation(require=args.require_isolation)
+        if args.device == "cuda":  # fail early (the probe's answer is kept); "auto" is resolved by run_batch
+            resolve(args.device, isolation)
     except (DeviceError, RuntimeError) as exc:
         raise UsageError(str(exc)) from None
     if isinstance(isolation, NoIsolation) and not args.allow_no_isolation:

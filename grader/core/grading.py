@@ -15,7 +15,7 @@ from grader import __version__
 from grader.core.assignment import Assignment, AssignmentError, GroupConfig
 from grader.core.causes import contract_signature, explain_group
 from grader.core.course import sandbox_isolation
-from grader.core.devices import resolve_device
+from grader.core.devices import DeviceChoice, resolve
 from grader.core.results import Cause, GradeResult, TestResult
 from grader.core.suite import GroupContext, GroupOutcome, seed_for
 from grader.core.text import printable_text
@@ -31,7 +31,7 @@ ProgressHook = Callable[[str, str, dict], None]
 
 @dataclass
 class GradeOptions:
-    device: str = "auto"
+    device: str | DeviceChoice = "auto"   # a DeviceChoice: resolved already (a batch resolves once)
     seed: int | None = None
     only: Sequence[str] | None = None
     suite: str = "hidden"            # or "public" for ``grader check``
@@ -94,9 +94,10 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
     suite = assignment.suite(options.suite)
     configs = _group_configs(assignment, suite, options.suite)
     names = select_groups(assignment, options.only, list(configs))
-    device = resolve_device(options.device) if assignment.uses_torch else "cpu"
+    choice = resolve(options.device, options.isolation) if assignment.uses_torch else DeviceChoice("cpu")
+    device = choice.device
     result = GradeResult(assignment=assignment.name, submission=submission.name)
-    header = [f"{assignment.title}: {submission.name}", options.isolation.describe(), f"device: {device}", *notes]
+    header = [f"{assignment.title}: {submission.name}", options.isolation.describe(), choice.header(), *notes]
     if isinstance(options.isolation, NoIsolation):
         header.insert(0, no_isolation_warning(options.isolation))
 
@@ -136,6 +137,7 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
     result.extra_data = {
         "grader_version": __version__,
         "device": device,
+        **({"device_note": choice.note} if choice.note else {}),
         "suite": options.suite,
         "seed": master_seed,
         "isolation": options.isolation.name,

@@ -693,13 +693,14 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
     if on_start:
         on_start(len(todo))
     fingerprints = {j.assignment: assignment_fingerprint(j.assignment) for j in todo}
+    options = concrete_device(config.options) if todo else config.options
     try:
         executor = make_executor(config.executor, config.jobs, config.scheduler) if todo else None
     except ExecutorError as exc:
         raise BatchError(str(exc)) from None
     try:
         if executor is not None:
-            tasks = [(i, (job, read_payload(job), config.options, fingerprints[job.assignment], config.html))
+            tasks = [(i, (job, read_payload(job), options, fingerprints[job.assignment], config.html))
                      for i, job in enumerate(todo)]
             for index, outcome, error in executor.run(grade_job, tasks):
                 job = todo[index]
@@ -740,6 +741,17 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
             raise BatchFailed(f"cannot write the gradebook: {exc.strerror or exc}") from None
         summary.seconds = time.monotonic() - t0
     return summary
+
+
+def concrete_device(options: GradeOptions) -> GradeOptions:
+    """``options`` with the device resolved here, once (the CUDA probe runs in this process), for every
+    worker to use as it is (a :class:`~grader.core.devices.DeviceChoice`, which no worker probes again)."""
+    from grader.core.devices import DeviceError, resolve
+
+    try:
+        return replace(options, device=resolve(options.device, options.isolation))
+    except DeviceError as exc:
+        raise BatchError(str(exc)) from None
 
 
 def read_payload(job: Job) -> bytes | None:
