@@ -20,13 +20,13 @@ import pytest
 
 from grader.core import devices
 from grader.core.assignment import load_assignment
-from grader.core.course import course_root, sandbox_isolation, use_course
+from grader.core.course import Course
 from grader.core.grading import GradeOptions, grade_file
 from grader.core.results import GradeResult, TestResult
 from grader.feedback.text import group_text
 from grader.sandbox import NoIsolation
 
-ROOT = course_root()
+ROOT = Course.find().root
 VARIANTS = Path(__file__).resolve().parent / "variants"
 
 # The suite's device switch: GRADER_TEST_DEVICE=cuda makes every grading that does not name a device
@@ -59,6 +59,26 @@ def write_toy_assignment(root: Path, name: str, toml: str, probes: str, suite: s
     return path
 
 
+def twin_course(root: Path, points: float = 5.0) -> Path:
+    """A copy of this course's bandits assignment in ``root`` (a course folder of its own), its ``agent``
+    group worth ``points`` instead of 3: a grading made in the wrong course shows in the total."""
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "course.toml", root / "course.toml")
+    shutil.copytree(ROOT / "assignments" / "bandits", root / "assignments" / "bandits",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("solutions", "templates"):
+        (root / folder).mkdir()
+        for path in (ROOT / folder).glob("bandits.*"):
+            shutil.copy(path, root / folder / path.name)
+    toml = root / "assignments" / "bandits" / "assignment.toml"
+    text = toml.read_text()
+    assert "[groups.agent]\npoints = 3\n" in text
+    toml.write_text(text.replace("[groups.agent]\npoints = 3\n", f"[groups.agent]\npoints = {points:g}\n"))
+    return root
+
+
 @contextmanager
 def child_pool(spec, seconds: float = 60.0) -> Iterator:
     """A ChildPool of ``spec`` with spares of its own, both closed afterwards (tests of the pool)."""
@@ -72,13 +92,6 @@ def child_pool(spec, seconds: float = 60.0) -> Iterator:
     finally:
         pool.close()
         spares.close()
-
-
-@pytest.fixture(autouse=True)
-def _forget_the_chosen_course():
-    """`grader ... --course DIR` in one test must not point the next test at that folder."""
-    yield
-    use_course(None)
 
 
 @pytest.fixture
@@ -107,7 +120,7 @@ def feedback(test: TestResult) -> str:
 
 
 # -- tests that only the sandbox can pass ------------------------------------------------
-ISOLATION = sandbox_isolation()
+ISOLATION = Course.find().isolation()
 ISOLATED = not isinstance(ISOLATION, NoIsolation)
 needs_isolation = pytest.mark.namespaces      # the one marker per need: see pyproject.toml's markers
 needs_seccomp = pytest.mark.seccomp

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main as cli
-from grader.core.course import protected_paths
+from grader.core.course import Course
 from grader.sandbox import (
     Child,
     ChildFailure,
@@ -73,12 +73,13 @@ def run(child: Child, code: str, timeout: float = 20):
 @needs_namespaces
 def test_child_sees_only_the_python_installation_and_its_work_directory(child_factory):
     child = child_factory()
+    sentinels = iso.sentinel_files(Course.find().protected_paths())
     view = run(child, f"""
         import os, socket, sys
         result = {{
             "root": sorted(os.listdir("/")),
             "repo": sorted(os.listdir({str(ROOT)!r})) if os.path.exists({str(ROOT)!r}) else None,
-            "sentinels": [p for p in {iso.sentinel_files(protected_paths())!r} if os.path.exists(p) and open(p, "rb").read(1)],
+            "sentinels": [p for p in {sentinels!r} if os.path.exists(p) and open(p, "rb").read(1)],
             "cwd": os.getcwd(), "cwd_files": sorted(os.listdir(".")),
             "tmp": sorted(os.listdir("/tmp")),
             "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
@@ -239,12 +240,12 @@ def test_sandbox_and_work_directory_go_when_the_grader_dies(tmp_path, under):
 import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {str(ROOT)!r})
-from grader.core.course import sandbox_isolation
+from grader.core.course import Course
 from grader.sandbox import Child, ChildSpec
 from grader.core.assignment import load_assignment
 a = load_assignment("bandits")
 spec = ChildSpec(submission=Path({str(ROOT / 'solutions' / 'bandits.py')!r}), probes=a.probes_path,
-                 isolation=sandbox_isolation())
+                 isolation=Course.find().isolation())
 child = Child(spec)
 child.start(time.monotonic() + 20)
 print(child.workdir, flush=True)

@@ -8,13 +8,13 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import __version__
 from grader.core.assignment import Assignment, AssignmentError, GroupConfig
 from grader.core.causes import contract_signature, explain_group
-from grader.core.course import sandbox_isolation
+from grader.core.course import Course
 from grader.core.devices import DeviceChoice, resolve
 from grader.core.results import Cause, GradeResult, TestResult
 from grader.core.suite import GroupContext, GroupOutcome, seed_for
@@ -35,10 +35,11 @@ class GradeOptions:
     seed: int | None = None
     only: Sequence[str] | None = None
     suite: str = "hidden"            # or "public" for ``grader check``
-    isolation: Isolation = field(default_factory=sandbox_isolation)  # namespaces where available
+    isolation: Isolation | None = None   # None: the strongest sandbox here, protecting the assignment's course
     artifacts_dir: Path | None = None
     time_scale: float = 1.0          # multiply every wall/CPU limit (slow machines, CI)
     progress: ProgressHook | None = None
+    course: Course | None = None     # where assignments are looked up by name (batch jobs, Gradescope)
 
 
 class SelectionError(ValueError):
@@ -90,6 +91,8 @@ def private_copy(submission: Path, folder: Path) -> tuple[Path, str, str]:
 def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions, problem: str,
                 notes: Sequence[str]) -> GradeResult:
     t0 = time.monotonic()
+    if options.isolation is None:
+        options = replace(options, isolation=Course(assignment.course_root).isolation())
     master_seed = options.seed if options.seed is not None else secrets.randbits(63)
     suite = assignment.suite(options.suite)
     configs = _group_configs(assignment, suite, options.suite)
