@@ -35,7 +35,7 @@ def test_bundle_contents(bundle: Path) -> None:
         run = zf.read("run_autograder").decode()
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
     assert {"setup.sh", "run_autograder", "pyproject.toml", "course.toml", "README.md", "grader/cli/main.py",
-            "grader/workflows/gradescope.py", "grader/kits/cartpole/child.py", "assignments/bandits/assignment.toml",
+            "grader/workflows/gradescope.py", "grader/kits/holes/child.py", "assignments/bandits/assignment.toml",
             "assignments/bandits/hidden/suite.py", "assignments/nas/hidden/suite.py",
             "assignments/nas/hidden/data/nas-table.npz"} <= names
     assert not any(n.startswith(("solutions/", "templates/", "tests/")) for n in names), "no reference solutions"

@@ -67,7 +67,7 @@ def run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_the_wheel_holds_the_package_not_the_course(wheel_venv):
     code = ("import grader, pathlib; p = pathlib.Path(grader.__file__).parent; "
-            "print(p); print((p / 'sandbox' / 'nsinit.py').is_file(), (p / 'kits' / 'cartpole' / 'child.py').is_file())")
+            "print(p); print((p / 'sandbox' / 'nsinit.py').is_file(), (p / 'kits' / 'holes' / 'child.py').is_file())")
     out = subprocess.run([str(wheel_venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
                          cwd=wheel_venv, timeout=60).stdout.split()
     assert out[0].startswith(str(wheel_venv)) and out[1:] == ["True", "True"]
@@ -80,8 +80,8 @@ def test_without_a_course_the_wheel_says_where_it_looked(wheel_venv, tmp_path):
 
 
 def test_verify_a_solution_of_another_folder(wheel_venv, tmp_path):
-    """The installed wheel grades a course it does not contain: reinforce_baseline uses the cartpole and
-    weights kits, so the kits' child files must be in the wheel (the whole verify is the slow test below)."""
+    """The installed wheel grades a course it does not contain: reinforce_baseline uses the holes kit (its
+    child file) and the cartpole kit, so the kits must be in the wheel (the whole verify is the slow test below)."""
     result = run(wheel_venv, "verify", "solutions", "--assignment", "reinforce_baseline", "--course", str(ROOT),
                  cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
