@@ -113,6 +113,33 @@ def group_result(result: GradeResult, name: str):
     return next(t for t in result.tests if t.name == name)
 
 
+def said(result: GradeResult) -> str:
+    """Everything a student reads of a grading on Gradescope: the result's own output (where a cause that
+    stopped every group is said, once) and each test's."""
+    from grader.feedback.gradescope import to_gradescope
+
+    data = to_gradescope(result)
+    return "\n".join([data["output"], *(t["output"] for t in data["tests"])])
+
+
+def stopped_every_group_json(data: dict, words: str) -> bool:
+    """:func:`stopped_every_group` on a results.json: the cause at the top of ``output``, each test "not run"
+    (a grading of one group says it in that group)."""
+    if len(data["tests"]) == 1:
+        return words in data["tests"][0]["output"]
+    return (words in data["output"] and data["extra_data"].get("cause") is not None
+            and all(t["output"].startswith("not run") for t in data["tests"]))
+
+
+def stopped_every_group(result: GradeResult, words: str) -> bool:
+    """The cause ``words`` is said once, at the top, and every group says it was not run (a grading of one
+    group says it in that group)."""
+    if len(result.tests) == 1:
+        return words in feedback(result.tests[0])
+    return (result.cause is not None and words in said(result)
+            and all(t.cause is not None and t.cause.kind == "not_run" for t in result.tests))
+
+
 def feedback(test: TestResult) -> str:
     """A group's feedback as the student reads it on Gradescope (the model's plain-text rendering)."""
     return group_text(test)

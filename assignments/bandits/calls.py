@@ -21,8 +21,8 @@ from grader.kits.holes.parent import Each, Holes, MapReply, Rng, Rows
 def _first_bad_type(reply: MapReply, fn: str, want: tuple[str, ...], said: str) -> None:
     bad = reply.first_not(*want)
     if bad is not None:
-        raise CheckFailed(f"{fn} should return {said}, got {reply.type_names[bad]} "
-                          f"(call {bad + 1})" + (" (use int(...))" if said == "a plain int" else ""))
+        raise CheckFailed(f"{fn} should return {said}, got {reply.type_name(bad)}"
+                          + (" (use int(...))" if said == "a plain int" else ""))
 
 
 def choose(holes: Holes, estimates: np.ndarray, epsilon: float, rng: Rng) -> np.ndarray:
@@ -62,8 +62,8 @@ def update(holes: Holes, estimates: np.ndarray, counts: np.ndarray, rewards: np.
     values = reply.floats
     if not np.all(np.isfinite(values)):
         i = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise CheckFailed(f"update_estimate returned {values[i]} for estimate {estimates[i]:.4g}, count {counts[i]}, "
-                          f"reward {rewards[i]:.4g}, alpha {alphas[i]:g}")
+        raise CheckFailed(f"update_estimate returned {'NaN' if np.isnan(values[i]) else values[i]} for estimate "
+                          f"{estimates[i]:.4g}, count {counts[i]}, reward {rewards[i]:.4g}, alpha {alphas[i]:g}")
     return values
 
 

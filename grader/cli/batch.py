@@ -94,7 +94,7 @@ def cmd_similarity(args: argparse.Namespace) -> int:
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     try:
         report = similarity_report(args.submissions, args.out, args.assignment, threshold, jobs=args.jobs,
-                                   exclude=[args.out])
+                                   exclude=[args.out], course=args.course)
     except SimilarityError as exc:
         raise UsageError(str(exc)) from None
     print(report.summary())
@@ -179,7 +179,7 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
         from grader.workflows.similarity import SimilarityError, similarity_report
         try:
             report = similarity_report(config.submissions, config.out / SIMILARITY_DIR, config.assignment,
-                                       jobs=config.jobs, exclude=[config.out])
+                                       jobs=config.jobs, exclude=[config.out], course=args.course)
         except SimilarityError as exc:
             console.print(f"grader: error: similarity report: {exc}", markup=False, soft_wrap=True)
             return 1

@@ -16,7 +16,7 @@ from grader.core.assignment import Assignment, AssignmentError, GroupConfig
 from grader.core.causes import contract_signature, explain_group
 from grader.core.course import Course
 from grader.core.devices import DeviceChoice, resolve
-from grader.core.results import Cause, GradeResult, TestResult
+from grader.core.results import STOPS_EVERY_GROUP, Cause, GradeResult, TestResult
 from grader.core.suite import GroupContext, GroupOutcome, seed_for
 from grader.core.text import printable_text
 from grader.sandbox import ChildSpec, Isolation, Limits, NoIsolation, reaper
@@ -109,13 +109,16 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
     scaled = {name: _scaled(configs[name], options.time_scale) for name in names}
     specs = child_specs(scaled, submission, assignment, master_seed, device, options)
     spares = Spares()
+    stopped: Cause | None = None      # a cause that stops every group (the file did not import): the rest are not run
+    if problem:
+        stopped = Cause("file", problem.splitlines()[0] if problem.strip() else "the file cannot be graded",
+                        traceback="\n".join(problem.splitlines()[1:]))
     try:
         for i, name in enumerate(names):
             config = scaled[name]
-            if problem:
+            if stopped is not None:
                 test = to_test_result(config, GroupOutcome())
-                test.cause = Cause("file", problem.splitlines()[0] if problem.strip() else "the file cannot be graded",
-                                   traceback="\n".join(problem.splitlines()[1:]))
+                test.cause = replace(stopped)
                 result.tests.append(test)
                 continue
             following = names[i + 1] if i + 1 < len(names) else None
@@ -132,9 +135,12 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
             _tell(options, "end", name, {"score": test.score, "max_score": test.max_score})
             result.tests.append(test)
             result.leaderboard.extend(outcome.leaderboard)
+            if test.cause is not None and test.cause.kind in STOPS_EVERY_GROUP:
+                stopped = test.cause
     finally:
         spares.close()
 
+    result.say_once()
     result.execution_time = time.monotonic() - t0
     result.output = printable_text("\n".join(header + [f"score: {result.score:g} / {result.max_score:g}"]))
     result.extra_data = {

@@ -219,8 +219,8 @@ def _each_gradient(outputs: list, inputs: list) -> list | None:
 # -- probes -----------------------------------------------------------------------------------
 def _function(sub, name):
     fn = getattr(sub, _str(name), None)
-    if fn is None or not callable(fn):
-        raise AttributeError(f"the submission defines no function {name}")
+    if fn is None or not callable(fn):      # Python's own words: the feedback tells a missing function by them
+        raise AttributeError(f"module '{getattr(sub, '__name__', 'submission')}' has no attribute '{name}'")
     return fn
 
 

@@ -76,6 +76,16 @@ def _torch():
     return torch
 
 
+def short_type(name: str) -> str:
+    """A type name as a student reads it: ``float`` (not ``builtins.float``), ``numpy.int64``, ``torch.Tensor``,
+    and a class of the student's own file by its name (``AlwaysEqual``)."""
+    module, _, qualname = name.rpartition(".") if "." in name else ("", "", name)
+    top = module.split(".", 1)[0]
+    if top in ("numpy", "torch"):
+        return name
+    return qualname if module else name
+
+
 def _is_tensor(value: Any) -> bool:
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(value, torch.Tensor)
@@ -224,6 +234,10 @@ class MapReply:
 
     def kind(self, i: int) -> str:
         return _MAP_KINDS.get(int(self.kinds[i]), "other")
+
+    def type_name(self, i: int) -> str:
+        """Call ``i``'s result type as a student reads it: ``float``, ``list``, ``numpy.int64``, ``mymodule.Thing``."""
+        return short_type(self.type_names[i])
 
     def first_not(self, *kinds: str) -> int | None:
         """The first call whose result is none of ``kinds``, or None."""
