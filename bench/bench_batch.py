@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.core.assignment import list_assignments, load_assignment
-from grader.core.course import solutions_dir
+from grader.core.course import Course
 from grader.core.grading import GradeOptions
 from grader.formats.markers import BEGIN, find_holes, make_template
 from grader.workflows.batch import BatchConfig, run_batch
@@ -60,7 +60,7 @@ def make_submissions(folder: Path, names: list[str], n: int) -> int:
     count = 0
     for name in names:
         a = load_assignment(name)
-        solution = (solutions_dir() / a.submission_name).read_text()
+        solution = (Course.find().solutions_dir / a.submission_name).read_text()
         wrong = wrong_variants(name, solution)
         pool = [solution, make_template(solution), *wrong]
         for i in range(n):

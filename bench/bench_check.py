@@ -10,7 +10,7 @@ import argparse
 import time
 
 from grader.core.assignment import AssignmentError, list_assignments, load_assignment
-from grader.core.course import solutions_dir, templates_dir
+from grader.core.course import Course
 from grader.workflows.check import CheckError, run_check
 
 
@@ -22,8 +22,8 @@ def main() -> None:
     for name in list_assignments():
         a = load_assignment(name)
         stem = a.submission_name.rsplit(".", 1)[0]
-        for label, path in [("solution .py", solutions_dir() / a.submission_name),
-                            ("template .ipynb", templates_dir() / f"{stem}.ipynb")]:
+        for label, path in [("solution .py", Course.find().solutions_dir / a.submission_name),
+                            ("template .ipynb", Course.find().templates_dir / f"{stem}.ipynb")]:
             times = []
             try:
                 for _ in range(args.repeat):

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from grader.core.assignment import list_assignments, load_assignment
-from grader.core.course import solutions_dir, templates_dir
+from grader.core.course import Course
 from grader.core.grading import GradeOptions, grade_file
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     print(f"{'assignment':<20} {'file':<9} {'score':>9} {'wall s':>8} {'start-up s/child (median, max)':>32}  per group s")
     for name in names:
         a = load_assignment(name)
-        for label, folder in (("solution", solutions_dir()), ("template", templates_dir())):
+        for label, folder in (("solution", Course.find().solutions_dir), ("template", Course.find().templates_dir)):
             path = Path(folder) / a.submission_name
             walls, startups, result = [], [], None
             for k in range(args.repeat):
@@ -104,7 +104,7 @@ def compare_lookahead(names: list[str], depths: list[int], seed: int, repeat: in
     for k in range(repeat):
         for name in names:
             a = load_assignment(name)
-            path = Path(solutions_dir()) / a.submission_name
+            path = Course.find().solutions_dir / a.submission_name
             for depth in depths:
                 load = os.getloadavg()[0]
                 t0 = time.perf_counter()

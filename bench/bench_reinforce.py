@@ -1,22 +1,24 @@
-"""Speed, calibration and chance of the REINFORCE reference solutions on CartPole-v1.
+"""Calibration, chance and speed of the RL ``training`` threshold (the course's pipeline with holes).
 
-Runs each reference's ``train(env, args)`` in this process (no sandbox, so no torch import per
-run) the way the ``training`` group does, on the same parent-side machinery
-(:mod:`grader.kits.cartpole.parent`): the proxy env served by :class:`TrainingEnvServer` (same
-episode counting, curve and budget), the learning rules (:func:`learning_problem`), the network
-found in what ``train`` returned and rebuilt from its ``state_dict`` (``train`` with
-``args.episodes = 0``), and the grader's own 100-episode evaluation of ``argmax(net(obs))``.
+The ``training`` group of ``reinforce`` and ``reinforce_baseline`` trains the course's own pipeline
+(the template's loop, network and ``build_parser()`` defaults; :mod:`grader.kits.cartpole.parent`)
+with the student's holes called in the submission's sandboxed child. This bench runs the SAME
+pipeline in this process with the reference's functions put in the holes
+(``course_pipeline(template, None, replace={...})``: ``load_pipeline`` of the template, the same
+:func:`run_once`: env, seeds, budget, evaluation), so that hundreds of runs take minutes.
 
-    python bench/bench_reinforce.py                      # both references, 10 seeds each
-    python bench/bench_reinforce.py --seeds 20 --compare # + REINFORCE without baseline under the same budget
-    python bench/bench_reinforce.py --chance 200         # per-run failure rate, Clopper-Pearson bound
-    python bench/bench_reinforce.py --route 6 --lookahead 0,4,6  # cost of serving reinforce's env from the parent
+    python bench/bench_reinforce.py                          # both references, 10 runs each
+    python bench/bench_reinforce.py --chance 200 --jobs 2    # per-run miss rate, Clopper-Pearson bound, chance
+    python bench/bench_reinforce.py --compare --seeds 40     # + learners without a baseline under the budget
+    python bench/bench_reinforce.py --variants 10            # the catalogue's wrong holes in the course's loop
+    python bench/bench_reinforce.py --speed 3 --against /tmp/before   # grading vs the same work in-process
 
-Prints, per configuration: median and max training time, episodes used, the episode at which
-the mean of 20 training returns reached 475, the mean of the first 20 episodes (the "already
-solved" rule), the pass rate and the evaluations that failed. ``--route`` grades nothing: it
-trains the ``reinforce`` reference in a real sandboxed child on a local gymnasium env (before)
-and on the parent-served proxy (after), alternately, and prints both.
+``--speed`` prints, per assignment, the in-process work of a grading (the hidden hole groups run
+in-process on the holes kit's own child functions, and the two training runs and their evaluations
+with the reference's functions in the holes), the ``grader grade`` of the reference (a fresh process,
+as a user waits for it) from this checkout and, with ``--against DIR``, from another checkout (e.g. a
+``git worktree`` of the commit before the change), alternately, with the child start-up time and
+the load average, and the target: grading <= 1.5 x in-process work + one child start-up.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import json
+import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,39 +49,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 import chance
 
 from grader.core.assignment import load_assignment
-from grader.kits.cartpole import child as cartpole_child
-from grader.kits.cartpole.parent import (
-    TrainingEnvServer,
-    TrainingSettings,
-    evaluate_policy,
-    learning_problem,
-    reached,
-)
-from grader.kits.weights import child as weights_child
-from grader.sandbox import CallbackAbort
+from grader.kits.cartpole.parent import TrainingSettings, course_pipeline, reached, run_once
 
-
-class BudgetSpent(Exception):
-    pass
-
-
-class DirectContext:
-    """Stands in for both sides of the sandbox: callbacks go straight to the server, ``act`` to the network."""
-
-    def __init__(self, server: TrainingEnvServer | None = None) -> None:
-        self.server = server
-        self.state: dict[str, Any] = {}
-
-    def callback(self, name: str, **data: Any) -> Any:
-        if name == "progress":          # the live display's episode count: nothing to serve
-            return None
-        try:
-            return self.server.handle(data)
-        except CallbackAbort as exc:
-            raise BudgetSpent(str(exc)) from None
-
-    def call(self, op: str, run: str, obs: np.ndarray, timeout: float = 0.0, endpoint: str = "main") -> Any:
-        return cartpole_child.act(None, self, run, obs)
+ASSIGNMENTS = ("reinforce", "reinforce_baseline")
+HOLES = {"reinforce": ("compute_returns", "reinforce_loss"), "reinforce_baseline": ("compute_returns", "baseline_losses")}
 
 
 @dataclass
@@ -85,9 +61,8 @@ class Outcome:
     seconds: float
     episodes: int
     reached_at: int | None
-    first_mean: float               # mean of the first 20 training episodes
     eval_mean: float
-    error: str = ""                 # an exception, or a learning rule the run broke
+    error: str = ""
 
     @property
     def passed(self) -> bool:
@@ -111,235 +86,231 @@ def load_module_from_source(source: str, name: str) -> ModuleType:
 
 def settings_of(assignment: str) -> TrainingSettings:
     params = load_assignment(assignment).groups["training"].params
-    budget = int(params["episodes"]) if "episodes" in params else None
-    return TrainingSettings.from_params(params, budget)
+    return TrainingSettings.from_params(params, int(params["episodes"]) if "episodes" in params else None)
 
 
-def run_once(module: ModuleType, seed: int, s: TrainingSettings, overrides: dict[str, Any] | None = None,
-             device: str = "cpu") -> Outcome:
-    """One attempt as the threshold group makes it: train on the served env, the learning rules,
-    the network rebuilt from its state_dict, one evaluation."""
-    rng = np.random.default_rng(10_000 + seed)
-    server = TrainingEnvServer(s.num_envs, int(rng.integers(2**31)), s.budget)
-    ctx = DirectContext(server)
-    settings = dict(overrides or {})
-    if s.budget is not None:
-        settings["episodes"] = s.budget
-    args = cartpole_child.make_args(module, seed, settings)
-    args.device = device
+def template_of(assignment: str) -> Path:
+    return ROOT / "templates" / load_assignment(assignment).submission_name
+
+
+def holes_of(module: ModuleType, assignment: str) -> dict[str, Callable[..., Any]]:
+    return {name: getattr(module, name) for name in HOLES[assignment]}
+
+
+def run(assignment: str, holes: dict[str, Callable[..., Any]], seed: int, s: TrainingSettings,
+        overrides: dict[str, Any] | None = None, template: Path | None = None) -> Outcome:
+    """One run as the group makes it (its seed and evaluation seed drawn from ``seed``), in-process."""
+    pipeline = course_pipeline(template or template_of(assignment), None, replace=holes)
+    if overrides:
+        parser = pipeline.build_parser
+
+        def build_parser():
+            p = parser()
+            p.set_defaults(**overrides)
+            return p
+        pipeline.build_parser = build_parser
+    rng = np.random.default_rng([7_000_001, seed])
+    r = run_once(pipeline, s, int(rng.integers(2**31 - 1)), int(rng.integers(2**31 - 1)))
+    return Outcome(seed, r.seconds, r.episodes, reached(r.returns, s.threshold, s.window),
+                   float(r.evaluation.mean()) if r.evaluation is not None else float("nan"),
+                   "" if r.error is None else str(r.error)[:200])
+
+
+# -- many runs, in worker processes ------------------------------------------------------------
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _job(job: tuple) -> Outcome:
+    assignment, source, seed, s, overrides = job
+    module = load_module_from_source(source, f"bench_{assignment}_{os.getpid()}")
+    return run(assignment, holes_of(module, assignment), seed, s, overrides)
+
+
+def sweep(label: str, assignment: str, source: str, seeds: range, s: TrainingSettings, jobs: int = 1,
+          overrides: dict[str, Any] | None = None, verbose: bool = False) -> list[Outcome]:
+    """``run`` over ``seeds`` with the holes of ``source`` (a whole submission's text); one summary line."""
+    work = [(assignment, source, seed, s, overrides) for seed in seeds]
     t0 = time.monotonic()
-    env = cartpole_child.ProxyVectorEnv(ctx, s.num_envs)
-    try:
-        policy = module.train(env, args)
-        env.flush()
-    except BudgetSpent as exc:
-        return Outcome(seed, time.monotonic() - t0, server.episodes, None, float("nan"), 0.0, str(exc))
-    seconds = time.monotonic() - t0
-    returns = np.asarray(server.returns)
-    first = float(returns[:s.first_episodes].mean()) if returns.size >= s.first_episodes else float("nan")
-    at = reached(returns, s.threshold, s.window)
-    problem = learning_problem(returns, server.episodes, s)
-    if problem:
-        return Outcome(seed, seconds, server.episodes, at, first, 0.0, problem)
-    net = rebuild(module, cartpole_child.find_network(policy), seed, s, device)
-    ctx.state["run"] = net
-    totals = evaluate_policy(ctx, "run", s.eval_episodes, int(rng.integers(2**31)), timeout=120)  # type: ignore[arg-type]
-    return Outcome(seed, seconds, server.episodes, at, first, float(totals.mean()))
-
-
-def rebuild(module: ModuleType, net: Any, seed: int, s: TrainingSettings, device: str) -> Any:
-    """The policy process's rebuild, in this process: train(..., episodes = 0) and the exported state."""
-    state = weights_child.export_state(net)
-    args = cartpole_child.make_args(module, seed, {"episodes": 0, "max_episodes": 0})
-    args.device = device
-    fresh = cartpole_child.find_network(module.train(cartpole_child.RebuildVectorEnv(s.num_envs, seed), args))
-    problem = weights_child.load_state(fresh, state, "with args.episodes = 0, train")
-    assert not problem, problem
-    return fresh.eval()
-
-
-def sweep(label: str, module: ModuleType, seeds: range, s: TrainingSettings, overrides: dict[str, Any] | None = None,
-          verbose: bool = False, device: str = "cpu") -> list[Outcome]:
-    outcomes = []
-    for seed in seeds:
-        o = run_once(module, seed, s, overrides, device=device)
-        outcomes.append(o)
-        if verbose:
-            print(f"  {label} seed {seed}: {o.seconds:.2f} s, {o.episodes} episodes, first 20 {o.first_mean:.1f}, "
-                  f"reached 475 at {o.reached_at}, eval {o.eval_mean:.1f}{'  ' + o.error[:70] if o.error else ''}",
-                  flush=True)
+    if jobs > 1:
+        with multiprocessing.get_context("spawn").Pool(jobs, initializer=_worker_init) as pool:
+            outcomes = pool.map(_job, work, chunksize=1)
+    else:
+        _worker_init()
+        outcomes = [_job(w) for w in work]
+    if verbose:
+        for o in outcomes:
+            print(f"  {label} seed {o.seed}: {o.seconds:.2f} s, {o.episodes} episodes, reached 475 at {o.reached_at}, "
+                  f"eval {o.eval_mean:.1f}{'  ' + o.error[:80] if o.error else ''}", flush=True)
     secs = [o.seconds for o in outcomes]
     eps = [o.episodes for o in outcomes]
     hits = [o.reached_at for o in outcomes if o.reached_at is not None]
-    firsts = [o.first_mean for o in outcomes if np.isfinite(o.first_mean)]
-    failed = sorted(round(o.eval_mean, 1) for o in outcomes if not o.passed)
-    print(f"{label:<44} seeds {len(outcomes):3d}  time median {statistics.median(secs):5.2f} s max {max(secs):5.2f} s  "
-          f"episodes median {statistics.median(eps):5.0f} min {min(eps):5d} max {max(eps):5d}  "
-          f"reached-475 median {statistics.median(hits) if hits else float('nan'):5.0f} "
-          f"({len(hits)}/{len(outcomes)} reached)  first-20 max {max(firsts) if firsts else float('nan'):5.1f}  "
+    failed = sorted(round(o.eval_mean, 1) for o in outcomes if not o.passed and not o.error)
+    errors = [o for o in outcomes if o.error]
+    print(f"{label:<46} runs {len(outcomes):3d}  train median {statistics.median(secs):5.2f} s max {max(secs):5.2f} s  "
+          f"episodes median {statistics.median(eps):5.0f} ({min(eps)}-{max(eps)})  reached-475 median "
+          f"{statistics.median(hits) if hits else float('nan'):5.0f} ({len(hits)}/{len(outcomes)})  "
           f"pass {sum(o.passed for o in outcomes)}/{len(outcomes)}"
-          + (f"  failed evaluations {failed}" if failed else ""), flush=True)
-    rules = [o for o in outcomes if o.error]
-    if rules:
-        print(f"  runs that broke a rule or raised: {[(o.seed, o.error[:60]) for o in rules]}")
+          + (f"  missed: {failed}" if failed else "") + f"  [{time.monotonic() - t0:.0f} s]", flush=True)
+    if errors:
+        print(f"  errors: {sorted({o.error[:100] for o in errors})}")
     return outcomes
 
 
-def without_baseline(module: ModuleType) -> Callable[..., Any]:
-    """``baseline_losses`` with the baseline left out of the policy loss (the value net still trains)."""
-    import torch
+def without_baseline_source() -> str:
+    """The baseline reference with the baseline left out of the policy loss (the value net still trains)."""
+    return (ROOT / "solutions" / "reinforce_baseline.py").read_text() + '''
 
-    def losses(logits, values, actions, returns):
-        logp = torch.log_softmax(logits, dim=-1).gather(1, actions.long().unsqueeze(1)).squeeze(1)
-        return -(logp * returns).mean(), ((returns - values) ** 2).mean()
-    return losses
-
-
-# -- the cost of serving reinforce's env from the parent ------------------------------------
-LOCAL_PROBE = '''
-import time
-
-import cartpole_child
-from cartpole_child import train  # noqa: F401 - the grader's probe: the proxy env served by the parent
-
-
-def train_local(sub, ctx, run, seed, num_envs):
-    """Before: train on a gymnasium vector env inside the child (no round trip per step)."""
-    import gymnasium as gym
-
-    env = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
-    args = cartpole_child.make_args(sub, seed, {})
-    t0 = time.monotonic()
-    sub.train(env, args)
-    return {"seconds": time.monotonic() - t0}
+def baseline_losses(logits, values, actions, returns):
+    logp = torch.log_softmax(logits, dim=-1).gather(1, actions.long().unsqueeze(1)).squeeze(1)
+    return -(logp * returns).mean(), ((returns - values) ** 2).mean()
 '''
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) of process ``pid`` and its live descendants, from /proc: the
-    sandboxed child (behind its namespace's init) as the machine's load leaves it."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-        except (OSError, ValueError):
+def variants(runs: int, jobs: int) -> None:
+    """Each wrong variant of the catalogue in the course's loop: how often it still passes."""
+    import importlib
+
+    for assignment in ASSIGNMENTS:
+        s = settings_of(assignment)
+        catalogue = importlib.import_module(f"tests.variants.{assignment}")
+        reference = (ROOT / "solutions" / f"{assignment}.py").read_text()
+        for hole, wrong in catalogue.WRONG.items():
+            for name, source in wrong.items():
+                sweep(f"{assignment}.{hole}: {name}"[:46], assignment, reference + "\n" + source,
+                      range(9000, 9000 + runs), s, jobs)
+
+
+# -- speed: grading against the same work in-process -------------------------------------------
+def in_process_work(assignment: str, seed: int) -> dict[str, float]:
+    """A grading's work in this process: the hidden hole groups against the holes kit's child
+    functions called here on the reference (no sandbox, no pipes), then the training group's runs
+    (the course's pipeline with the reference's functions) and their evaluations."""
+    import torch
+
+    from grader.core.suite import GroupContext
+
+    a = load_assignment(assignment)
+    suite = a.suite("hidden")
+    reference = load_module(ROOT / "solutions" / a.submission_name, f"speed_{assignment}")
+    child = load_module(ROOT / "grader" / "kits" / "holes" / "child.py", "holes_child_inprocess")
+
+    class Local(GroupContext):
+        def call(self, op, *, timeout=None, handlers=None, endpoint="main", reply_bytes=0, **args):
+            self.__dict__.setdefault("state", {})       # the child's probe state (kept graphs)
+            return getattr(child, op)(reference, self, **args)
+
+    times = {}
+    threads = torch.get_num_threads()
+    for name, config in a.groups.items():
+        if config.kind != "unit":
             continue
-    return total
+        ctx = Local(config, None, seed, "cpu")
+        t0 = time.perf_counter()
+        suite[name](ctx)
+        times[name] = time.perf_counter() - t0
+        assert all(c.passed for c in ctx.outcome.checks), [c.message for c in ctx.outcome.checks]
+    s = settings_of(assignment)
+    t0 = time.perf_counter()
+    for k in range(s.runs):
+        o = run(assignment, holes_of(reference, assignment), 50_000 + seed * 10 + k, s)
+        assert not o.error, o.error
+    times["training"] = time.perf_counter() - t0
+    torch.set_num_threads(threads)
+    return times
 
 
-def route(runs: int, lookaheads: list[int]) -> None:
-    """Train the reinforce reference in a sandboxed child: on a local env, then on the parent-served
-    proxy at each lookahead depth (0: a round trip per step), per seed in turn, so that machine load
-    falls on every configuration alike. Per seed the proxy runs see the same observations (same env
-    seeds, same actions: the tree changes how steps travel, not what they are), so they train alike.
-    Besides wall time, the CPU seconds of parent and child together: on a shared machine the wall
-    time swings with the others' load, the CPU time much less."""
-    from grader.core.course import sandbox_isolation
-    from grader.sandbox import Child, ChildSpec
-
-    assignment = load_assignment("reinforce")
-    s = settings_of("reinforce")
+def grade_once(root: Path, assignment: str, seed: int) -> tuple[float, dict]:
+    submission = root / "solutions" / load_assignment(assignment).submission_name
     with tempfile.TemporaryDirectory() as tmp:
-        probes = Path(tmp) / "probes.py"
-        probes.write_text(LOCAL_PROBE)
-        # The group's limits, except that gymnasium's CartPole stays readable for the local env.
-        limits = dataclasses.replace(assignment.groups["training"].limits, hide_modules=())
-        spec = ChildSpec(submission=ROOT / "solutions" / "reinforce.py", probes=probes,
-                         child_files=assignment.child_files, limits=limits, isolation=sandbox_isolation())
-        local: list[float] = []
-        cpu: dict[int | str, list[float]] = {k: [] for k in ["local", *lookaheads]}
-        proxy: dict[int, list[float]] = {k: [] for k in lookaheads}
-        trips: dict[int, list[int]] = {k: [] for k in lookaheads}
-        steps: list[int] = []
-        loads: list[float] = []
-        child = Child(spec)
-        child.start(time.monotonic() + 60)
-        try:
-            for k in range(runs):
-                seed = 500 + k
-                loads.append(os.getloadavg()[0])
-                t0, c0 = time.monotonic(), time.process_time() + tree_cpu_seconds(child.proc.pid)
-                child.call("train_local", {"run": "a", "seed": seed, "num_envs": s.num_envs}, time.monotonic() + 300)
-                local.append(time.monotonic() - t0)
-                cpu["local"].append(time.process_time() + tree_cpu_seconds(child.proc.pid) - c0)
-                line = [f"local env {local[-1]:.2f} s (CPU {cpu['local'][-1]:.2f} s)"]
-                for depth in lookaheads:
-                    server = TrainingEnvServer(s.num_envs, seed, None, depth)
-                    t0, c0 = time.monotonic(), time.process_time() + tree_cpu_seconds(child.proc.pid)
-                    child.call("train", {"run": "b", "seed": seed, "num_envs": s.num_envs}, time.monotonic() + 300,
-                               {"env_step": server.handle, "progress": lambda data: None})
-                    proxy[depth].append(time.monotonic() - t0)
-                    cpu[depth].append(time.process_time() + tree_cpu_seconds(child.proc.pid) - c0)
-                    trips[depth].append(server.trips)
-                    line.append(f"lookahead {depth}: {proxy[depth][-1]:.2f} s (CPU {cpu[depth][-1]:.2f} s), "
-                                f"{server.trips} round trips")
-                    server.close()
-                steps.append(server.steps)
-                print(f"  seed {seed} (load {loads[-1]:.1f}, {server.episodes} episodes, {server.steps} steps): "
-                      + "; ".join(line), flush=True)
-        finally:
-            child.close()
+        out = Path(tmp) / "results.json"
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--seed", str(seed), "--json", str(out)],
+                       cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+        wall = time.perf_counter() - t0
+        return wall, (json.loads(out.read_text()) if out.is_file() else {})
+
+
+def speed(repeat: int, against: Path | None, names: tuple[str, ...]) -> None:
+    here = ROOT
+    rows: dict[tuple[str, str], list[float]] = {}
+    for k in range(repeat):
+        for name in names:
+            load = os.getloadavg()[0]
+            work = in_process_work(name, k)
+            total = sum(work.values())
+            rows.setdefault((name, "in-process"), []).append(total)
+            line = [f"{name:<20} seed {k} load {load:4.1f}  in-process {total:6.2f} s ("
+                    + ", ".join(f"{g} {t:.2f}" for g, t in work.items()) + ")"]
+            for label, root in (("before", against), ("after", here)):
+                if root is None:
+                    continue
+                wall, result = grade_once(root, name, k)
+                rows.setdefault((name, label), []).append(wall)
+                startups = [s for t in result.get("tests", []) for s in t.get("extra_data", {}).get("startup_seconds", [])]
+                rows.setdefault((name, f"{label} start-up"), []).extend(startups)
+                groups = " ".join(f"{t['name']}={t.get('extra_data', {}).get('seconds', 0) or 0:.2f}"
+                                  for t in result.get("tests", []))
+                line.append(f"{label} {wall:6.2f} s [{result.get('score', '?')}] ({groups})")
+            print("; ".join(line), flush=True)
     med = statistics.median
-    print(f"reinforce reference, {runs} seeds, one sandboxed child ({spec.isolation.name}), load average "
-          f"{min(loads):.1f}-{max(loads):.1f}, {med(steps):.0f} steps of the 16 sub-envs per run (median): "
-          f"local env median {med(local):.2f} s per run (CPU {med(cpu['local']):.2f} s)", flush=True)
-    for depth in lookaheads:
-        extra = [p - q for p, q in zip(proxy[depth], local)]
-        extra_cpu = [p - q for p, q in zip(cpu[depth], cpu["local"])]
-        print(f"  parent-served, lookahead {depth}: median {med(proxy[depth]):.2f} s per run "
-              f"(+{med(extra):.2f} s over the local env; CPU {med(cpu[depth]):.2f} s, +{med(extra_cpu):.2f} s), "
-              f"{med(trips[depth]):.0f} round trips ({med([st / tr for st, tr in zip(steps, trips[depth])]):.1f} "
-              "steps each)")
+    print()
+    for name in names:
+        work = med(rows[(name, "in-process")])
+        startup = med(rows.get((name, "after start-up"), [0.0]) or [0.0])
+        after = med(rows[(name, "after")])
+        line = (f"{name:<20} median over {repeat}: in-process work {work:.2f} s; grading {after:.2f} s (child start-up "
+                f"{startup:.2f} s); target 1.5 x {work:.2f} + {startup:.2f} = {1.5 * work + startup:.2f} s: "
+                f"{'met' if after <= 1.5 * work + startup else 'MISSED'} (ratio {(after - startup) / work:.2f})")
+        if (name, "before") in rows:
+            line += f"; before: grading {med(rows[(name, 'before')]):.2f} s"
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--only", choices=["reinforce", "reinforce_baseline"])
-    p.add_argument("--compare", action="store_true", help="also REINFORCE without a baseline under the budget")
+    p.add_argument("--only", choices=ASSIGNMENTS)
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (one torch thread each)")
+    p.add_argument("--compare", action="store_true", help="also learners without a baseline under the budget")
     p.add_argument("--chance", type=int, metavar="RUNS", default=0,
-                   help="this many runs per reference: failure rate and the bound on a grading's failure")
-    p.add_argument("--route", type=int, metavar="RUNS", default=0,
-                   help="cost of serving reinforce's training env from the parent, through a real child")
-    p.add_argument("--lookahead", default="0,6", help="with --route: the tree depths to compare (default 0,6)")
-    p.add_argument("--device", default="cpu")
+                   help="this many runs per reference: miss rate and the bound on a grading's chance")
+    p.add_argument("--variants", type=int, metavar="RUNS", default=0, help="the catalogue's wrong holes, RUNS each")
+    p.add_argument("--speed", type=int, metavar="REPEAT", default=0, help="grading vs in-process work, REPEAT times")
+    p.add_argument("--against", type=Path, help="with --speed: another checkout to grade with (before)")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
-    if a.route:
-        route(a.route, [int(k) for k in a.lookahead.split(",")])
+    names = (a.only,) if a.only else ASSIGNMENTS
+    if a.speed:
+        speed(a.speed, a.against.resolve() if a.against else None, names)
+        return 0
+    if a.variants:
+        variants(a.variants, a.jobs)
         return 0
     seeds = range(a.first_seed, a.first_seed + (a.chance or a.seeds))
-    import torch
-    torch.set_num_threads(1)
-
-    plain_s, base_s = settings_of("reinforce"), settings_of("reinforce_baseline")
-    plain = load_module(ROOT / "solutions" / "reinforce.py", "bench_reinforce_ref")
-    baseline = load_module(ROOT / "solutions" / "reinforce_baseline.py", "bench_reinforce_baseline_ref")
-    print(f"CartPole-v1, {torch.get_num_threads()} torch thread(s), device {a.device}; pass = the learning rules and a "
-          f"mean of 100 evaluation episodes >= 475; budget of reinforce_baseline: {base_s.budget} episodes")
+    print(f"CartPole-v1, the course's pipeline (templates/) with the reference's holes, in-process, {a.jobs} job(s); "
+          f"pass = mean of 100 evaluation episodes >= 475")
     results = {}
-    if a.only in (None, "reinforce"):
-        results["reinforce"] = (sweep("reinforce (no budget)", plain, seeds, plain_s, verbose=a.verbose,
-                                      device=a.device), plain_s)
-    if a.only in (None, "reinforce_baseline"):
-        results["reinforce_baseline"] = (sweep(f"reinforce_baseline ({base_s.budget}-episode budget)", baseline, seeds,
-                                               base_s, verbose=a.verbose, device=a.device), base_s)
+    for name in names:
+        s = settings_of(name)
+        source = (ROOT / "solutions" / f"{name}.py").read_text()
+        label = name + (f" ({s.budget}-episode budget)" if s.budget else "")
+        results[name] = (sweep(label, name, source, seeds, s, a.jobs, verbose=a.verbose), s)
     if a.compare:
-        capped = TrainingSettings(**{**base_s.__dict__, "budget": None})
-        sweep(f"reinforce, max_episodes={base_s.budget}", plain, seeds, capped, {"max_episodes": base_s.budget},
-              verbose=a.verbose, device=a.device)
-        nobase = load_module(ROOT / "solutions" / "reinforce_baseline.py", "bench_reinforce_nobaseline")
-        nobase.baseline_losses = without_baseline(nobase)
-        sweep(f"baseline loop, baseline removed ({base_s.budget} budget)", nobase, seeds, base_s, {"value_steps": 0},
-              verbose=a.verbose, device=a.device)
+        base_s = settings_of("reinforce_baseline")
+        sweep(f"reinforce's loop, max_episodes={base_s.budget}", "reinforce",
+              (ROOT / "solutions" / "reinforce.py").read_text(), seeds,
+              dataclasses.replace(settings_of("reinforce"), budget=base_s.budget), a.jobs)
+        sweep(f"baseline loop, baseline removed ({base_s.budget})", "reinforce_baseline", without_baseline_source(),
+              seeds, base_s, a.jobs, overrides={"value_steps": 0})
     if a.chance:
         for name, (outcomes, s) in results.items():
+            errors = [o for o in outcomes if o.error]
+            assert not errors, errors[:3]
             print(chance.report(name, sum(not o.passed for o in outcomes), len(outcomes), s.runs, s.retries))
     return 0
 

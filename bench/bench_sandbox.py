@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.core.assignment import load_assignment
-from grader.core.course import sandbox_isolation
+from grader.core.course import Course
 from grader.core.grading import GradeOptions, grade_file
 from grader.sandbox import Child, ChildSpec, Limits, NamespaceIsolation, NoIsolation
 
@@ -70,7 +70,7 @@ def time_grade(isolation, n: int) -> list[float]:
 
 def setups() -> list[tuple[str, object]]:
     """(column, isolation): none, namespaces without the filter, namespaces with it (where there are)."""
-    isolated = sandbox_isolation()
+    isolated = Course.find().isolation()
     print(isolated.describe())
     columns: list[tuple[str, object]] = [("no isolation", NoIsolation())]
     if not isinstance(isolated, NamespaceIsolation):

@@ -39,7 +39,8 @@ def update_estimate(estimate: float, count: int, reward: float, alpha: float) ->
 
 
 class EpsilonGreedyAgent:
-    """An ε-greedy agent with incremental estimates; the grader runs it on its own testbed."""
+    """An ε-greedy agent with incremental estimates, for running the experiment yourself (the grader runs
+    the course's own agents with your two functions: changes here do not change your score)."""
 
     def __init__(self, n_arms: int, epsilon: float, alpha: float = 0.0, initial: float = 0.0, seed: int = 0) -> None:
         self.epsilon = epsilon

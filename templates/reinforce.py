@@ -1,13 +1,16 @@
 """REINFORCE on CartPole-v1: discounted returns and the policy-gradient loss.
 
 Fill in the two functions marked TODO. Everything else (the network, the
-episode collector, the training loop) is given and may be tuned. Run
-``python reinforce.py`` to train on your own machine and see the learning
-curve, and ``grader check reinforce.py`` for the public checks.
+episode collector, the training loop) is given. Run ``python reinforce.py`` to
+train on your own machine and see the learning curve, and
+``grader check reinforce.py`` for the public checks.
 
-The grader calls ``train(env, args)`` with a vectorized CartPole-v1
-(``env.num_envs`` sub-environments, gymnasium's "next-step" autoreset) and
-scores the returned policy on evaluation episodes it runs itself.
+The grader trains the course's own copy of the given code (this network, this
+collector, this loop, with the defaults of ``build_parser()``, on the CPU) on a
+vectorized CartPole-v1 it makes, calling your two functions, and scores the
+policy that training produces on evaluation episodes it runs itself. The
+course's loop and your holes: changes outside the holes do not change your
+score (experiment with them freely to learn).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def reinforce_loss(logits: torch.Tensor, actions: torch.Tensor, returns: torch.T
 # Given: network, policy, episode collector, training loop.
 # ---------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    """Hyperparameters; the grader uses these defaults and sets ``seed`` and ``device``."""
+    """Hyperparameters: the grader trains the course's loop with these defaults (it sets ``seed``; CPU)."""
     p = argparse.ArgumentParser(description="REINFORCE on CartPole-v1")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

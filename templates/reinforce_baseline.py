@@ -1,15 +1,19 @@
 """REINFORCE with a learned baseline on CartPole-v1, within a budget of training episodes.
 
-Fill in the function marked TODO. Everything else (the networks, the episode
-collector, the training loop, ``compute_returns`` from the previous
-assignment) is given and may be tuned. Run ``python reinforce_baseline.py``
-to train on your own machine, and ``grader check reinforce_baseline.py`` for
-the public checks.
+Fill in ``baseline_losses`` and paste your ``compute_returns`` from the
+previous assignment (both marked TODO). Everything else (the networks, the
+episode collector, the training loop) is given. Run
+``python reinforce_baseline.py`` to train on your own machine, and
+``grader check reinforce_baseline.py`` for the public checks (they check the
+pasted ``compute_returns`` too).
 
-The grader calls ``train(env, args)`` with a vectorized CartPole-v1
-(``env.num_envs`` sub-environments, gymnasium's "next-step" autoreset) that
-serves only ``args.episodes`` training episodes, then scores the returned
-policy on evaluation episodes it runs itself.
+The grader trains the course's own copy of the given code (these networks,
+this collector, this loop, with the defaults of ``build_parser()``, on the
+CPU) on a vectorized CartPole-v1 it makes, within a budget of
+``args.episodes`` training episodes, calling your ``baseline_losses`` and
+``compute_returns``, and scores the policy that training produces on
+evaluation episodes it runs itself. The course's loop and your holes: changes
+outside the holes do not change your score (experiment with them freely).
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ Policy = Callable[[np.ndarray], np.ndarray]
 
 def compute_returns(rewards: Sequence[float], gamma: float) -> np.ndarray:
     """Discounted return from every step of one episode: your ``compute_returns`` from the
-    ``reinforce`` assignment (not graded again here, but training needs it)."""
+    ``reinforce`` assignment (no points of its own here, but the course's training loop calls it:
+    the ``training`` points need it, and ``grader check`` checks it)."""
     # TODO: paste your compute_returns from the reinforce assignment (G_t = r_t + gamma * G_{t+1})
     raise NotImplementedError("compute_returns")
 
@@ -51,7 +56,8 @@ def baseline_losses(logits: torch.Tensor, values: torch.Tensor, actions: torch.T
 # Given: network, policy, episode collector, training loop.
 # ---------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    """Hyperparameters; the grader uses these defaults and sets ``seed`` and ``device``."""
+    """Hyperparameters: the grader trains the course's loop with these defaults (it sets ``seed`` and the
+    ``episodes`` budget; CPU)."""
     p = argparse.ArgumentParser(description="REINFORCE with a baseline on CartPole-v1")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")

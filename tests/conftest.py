@@ -18,15 +18,24 @@ from pathlib import Path
 
 import pytest
 
+from grader.core import devices
 from grader.core.assignment import load_assignment
-from grader.core.course import course_root, sandbox_isolation, use_course
+from grader.core.course import Course
 from grader.core.grading import GradeOptions, grade_file
 from grader.core.results import GradeResult, TestResult
 from grader.feedback.text import group_text
 from grader.sandbox import NoIsolation
 
-ROOT = course_root()
+ROOT = Course.find().root
 VARIANTS = Path(__file__).resolve().parent / "variants"
+
+# The suite's device switch: GRADER_TEST_DEVICE=cuda makes every grading that does not name a device
+# (GradeOptions' and the CLI's default, `auto`) run on CUDA, and fail where a sandboxed child cannot use it,
+# instead of falling back to the CPU; unset, `auto` keeps its meaning (CPU on a machine without a GPU).
+TEST_DEVICE = os.environ.get("GRADER_TEST_DEVICE", "").strip().lower() or "auto"
+if TEST_DEVICE not in devices.DEVICES:
+    raise pytest.UsageError(f"GRADER_TEST_DEVICE={TEST_DEVICE!r}: choose from {', '.join(devices.DEVICES)}")
+devices.AUTO_MEANS = TEST_DEVICE
 
 GradeSource = Callable[..., GradeResult]
 
@@ -50,6 +59,26 @@ def write_toy_assignment(root: Path, name: str, toml: str, probes: str, suite: s
     return path
 
 
+def twin_course(root: Path, points: float = 5.0) -> Path:
+    """A copy of this course's bandits assignment in ``root`` (a course folder of its own), its ``agent``
+    group worth ``points`` instead of 3: a grading made in the wrong course shows in the total."""
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "course.toml", root / "course.toml")
+    shutil.copytree(ROOT / "assignments" / "bandits", root / "assignments" / "bandits",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("solutions", "templates"):
+        (root / folder).mkdir()
+        for path in (ROOT / folder).glob("bandits.*"):
+            shutil.copy(path, root / folder / path.name)
+    toml = root / "assignments" / "bandits" / "assignment.toml"
+    text = toml.read_text()
+    assert "[groups.agent]\npoints = 3\n" in text
+    toml.write_text(text.replace("[groups.agent]\npoints = 3\n", f"[groups.agent]\npoints = {points:g}\n"))
+    return root
+
+
 @contextmanager
 def child_pool(spec, seconds: float = 60.0) -> Iterator:
     """A ChildPool of ``spec`` with spares of its own, both closed afterwards (tests of the pool)."""
@@ -63,13 +92,6 @@ def child_pool(spec, seconds: float = 60.0) -> Iterator:
     finally:
         pool.close()
         spares.close()
-
-
-@pytest.fixture(autouse=True)
-def _forget_the_chosen_course():
-    """`grader ... --course DIR` in one test must not point the next test at that folder."""
-    yield
-    use_course(None)
 
 
 @pytest.fixture
@@ -91,6 +113,33 @@ def group_result(result: GradeResult, name: str):
     return next(t for t in result.tests if t.name == name)
 
 
+def said(result: GradeResult) -> str:
+    """Everything a student reads of a grading on Gradescope: the result's own output (where a cause that
+    stopped every group is said, once) and each test's."""
+    from grader.feedback.gradescope import to_gradescope
+
+    data = to_gradescope(result)
+    return "\n".join([data["output"], *(t["output"] for t in data["tests"])])
+
+
+def stopped_every_group_json(data: dict, words: str) -> bool:
+    """:func:`stopped_every_group` on a results.json: the cause at the top of ``output``, each test "not run"
+    (a grading of one group says it in that group)."""
+    if len(data["tests"]) == 1:
+        return words in data["tests"][0]["output"]
+    return (words in data["output"] and data["extra_data"].get("cause") is not None
+            and all(t["output"].startswith("not run") for t in data["tests"]))
+
+
+def stopped_every_group(result: GradeResult, words: str) -> bool:
+    """The cause ``words`` is said once, at the top, and every group says it was not run (a grading of one
+    group says it in that group)."""
+    if len(result.tests) == 1:
+        return words in feedback(result.tests[0])
+    return (result.cause is not None and words in said(result)
+            and all(t.cause is not None and t.cause.kind == "not_run" for t in result.tests))
+
+
 def feedback(test: TestResult) -> str:
     """A group's feedback as the student reads it on Gradescope (the model's plain-text rendering)."""
     return group_text(test)
@@ -98,7 +147,7 @@ def feedback(test: TestResult) -> str:
 
 
 # -- tests that only the sandbox can pass ------------------------------------------------
-ISOLATION = sandbox_isolation()
+ISOLATION = Course.find().isolation()
 ISOLATED = not isinstance(ISOLATION, NoIsolation)
 needs_isolation = pytest.mark.namespaces      # the one marker per need: see pyproject.toml's markers
 needs_seccomp = pytest.mark.seccomp

@@ -94,10 +94,19 @@ def test_list_and_templates_check():
 
 def test_verify_with_no_assignments_fails_loudly(tmp_path):
     import os
+    (tmp_path / "course.toml").write_text("")          # a course, with no assignment yet
     env = {**os.environ, "GRADER_COURSE": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "grader", "verify", "solutions"], cwd=tmp_path,
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 1 and "no assignments found" in proc.stdout
+
+
+def test_a_course_variable_naming_no_course_is_one_line_and_exit_2(tmp_path):
+    import os
+    env = {**os.environ, "GRADER_COURSE": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "grader", "list"], cwd=tmp_path, capture_output=True, text=True,
+                          env=env)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "is not a course folder" in proc.stderr
 
 
 def test_seed_reproduces_a_grading_on_this_machine(tmp_path):

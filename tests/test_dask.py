@@ -8,7 +8,7 @@ from pathlib import Path
 
 import distributed
 import pytest
-from conftest import ROOT
+from conftest import ROOT, twin_course
 
 from grader.cli.main import EXIT_USAGE, main
 from grader.workflows.gradescope import validate_results
@@ -46,6 +46,24 @@ def test_batch_on_a_dask_cluster(tmp_path: Path, cluster) -> None:
     # Resuming works the same way on the cluster.
     assert main(args) == 0
     assert (out / "alice" / "bandits" / "results.json").is_file()
+
+
+@pytest.mark.timeout(180)
+def test_a_batch_on_dask_grades_in_the_course_it_was_given(tmp_path: Path, cluster, monkeypatch) -> None:
+    """--course reaches the workers as part of each job (issue 22: the course was a process-global that the
+    workers never saw): a twin course whose agent group is worth 5 points gives 12, not this checkout's 10."""
+    course = twin_course(tmp_path / "course")
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "alice").mkdir(parents=True)
+    (subs / "alice" / "bandits.py").write_text((ROOT / "solutions" / "bandits.py").read_text())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GRADER_COURSE", raising=False)
+    args = ["grade-batch", str(subs), "--out", str(out), "--executor", "dask", "--scheduler",
+            cluster.scheduler_address, "--seed", "11", "-q", "--course", str(course)]
+    assert main(args) == 0
+    with open(out / "gradebook.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert (row["total"], row["agent"], row["status"]) == ("12", "5", "graded"), row
 
 
 def test_dask_needs_a_scheduler_and_local_refuses_one(tmp_path: Path, capsys) -> None:

@@ -243,3 +243,22 @@ def test_an_error_in_some_checks_only_stays_with_them():
     checks, cause = explain_group([Record("ok", 1, passed=True), Record("a", 1, failure=f), Record("b", 1, failure=f)], 3)
     assert cause is None and [c.status for c in checks] == [PASSED, FAILED, FAILED]
     assert all(c.message.startswith("your code raised ValueError: bad") for c in checks[1:])
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_written_files_follow_the_umask(tmp_path, umask, mode):
+    """results.json, feedback.html and gradebook.csv were written 0600 (mkstemp's mode): staff and a course's
+    web folder could not read them. They follow the umask now, as a plain open() would."""
+    import os
+    import stat
+
+    from grader.feedback.files import write_json_atomic, write_text_atomic
+
+    old = os.umask(umask)
+    try:
+        write_json_atomic(tmp_path / "results.json", {"score": 1})
+        write_text_atomic(tmp_path / "feedback.html", "<p>ok</p>")
+    finally:
+        os.umask(old)
+    for name in ("results.json", "feedback.html"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name

@@ -13,6 +13,7 @@ import pytest
 
 import grader.core.identity as identity_module
 from grader.core.assignment import UnknownAssignment
+from grader.core.course import Course
 from grader.core.identity import (
     BY_FUNCTIONS,
     BY_METADATA,
@@ -132,7 +133,8 @@ def test_every_command_asks_the_one_identity_function(tmp_path, monkeypatch):
     path = tmp_path / "subs" / "alice" / "main.py"
     path.parent.mkdir(parents=True)
     path.write_bytes(BASELINE)
-    assert _resolve(path, None)[0].name == "reinforce_baseline"                      # grader grade
+    course = Course.find()
+    assert _resolve(path, None, course)[0].name == "reinforce_baseline"              # grader grade
     assert resolve_assignment(path)[0].name == "reinforce_baseline"                  # grader check
     assert [j.assignment for j in discover(tmp_path / "subs").jobs] == ["reinforce_baseline"]   # grade-batch
     assert [j.assignment for j in discover_student(path.parent, "submission")] == ["reinforce_baseline"]  # Gradescope

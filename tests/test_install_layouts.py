@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.core.course import protected_paths
+from grader.core.course import Course
 from tests.conftest import ROOT, needs_isolation
 
 pytestmark = [needs_isolation, pytest.mark.timeout(180)]
@@ -144,7 +144,7 @@ def test_python_installation_that_is_the_course_folder_is_refused_with_a_reason(
 
     original = iso.python_paths
     monkeypatch.setattr(iso, "python_paths", lambda secrets=(): sorted({*original(secrets), str(ROOT)}))
-    why = iso.probe("userns", protected_paths())
+    why = iso.probe("userns", Course.find().protected_paths())
     assert "is itself a folder the child must not see" in why and "make the venv in a folder of its own" in why
 
 

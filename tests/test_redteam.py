@@ -332,97 +332,34 @@ def test_planted_pickle_and_torchscript_files_are_never_loaded(tmp_path, childre
     assert not list(folder.glob("*.pt")) and not list(tmp_path.glob("*.pt"))
 
 
-def _grade_private_cartpole(tmp_path: Path, how: str):
-    source = (REDTEAM / "private_cartpole.py").read_text().replace("__HOW__", how)
-    folder = tmp_path / "submission"
-    folder.mkdir()
-    (folder / "reinforce_baseline.py").write_text(source)
-    return grade_path(folder / "reinforce_baseline.py", "reinforce_baseline", only=["training"])
-
-
-def test_private_cartpole_with_gymnasium_make_is_refused(tmp_path, children):
-    result = _grade_private_cartpole(tmp_path, "make")
-    assert scores(result) == {"training": 0}
-    assert "CartPole is not available inside the grader" in feedback(result, "training")
-    assert "private episodes" not in feedback(result, "training")
-
-
-@needs_namespaces
-def test_private_cartpole_by_reloading_gymnasium_is_refused(tmp_path, children):
-    """The training child cannot read gymnasium's CartPole source (hide_modules), so reloading
-    the module brings nothing back. Re-writing the physics by hand is not preventable."""
-    result = _grade_private_cartpole(tmp_path, "reload")
-    assert scores(result) == {"training": 0}
-    assert "private episodes" not in feedback(result, "training")
-
-
-@needs_namespaces
-@needs_seccomp
-def test_training_runs_at_the_same_time_find_nothing_of_each_other(tmp_path, children):
-    """The one place two children of a submission are alive together (``ctx.call_together``): each run
-    looks for the other through an abstract socket, /tmp, /dev/shm, a SysV queue and a lock, while
-    both play the env. They overlap in time and neither finds the other (each run gains nothing from
-    the other anyway: each is scored on its own curve and its own rebuilt network)."""
-    source = (REDTEAM / "runs_together.py").read_text()
-    folder = tmp_path / "submission"
-    folder.mkdir()
-    (folder / "reinforce_baseline.py").write_text(source)
-    result = grade_path(folder / "reinforce_baseline.py", "reinforce_baseline", only=["training"])
-    out = feedback(result, "training")
-    runs = [line.split(" ", 3) for line in out.splitlines() if line.startswith("RUN ")]
-    assert len(runs) >= 2, out
-    (_, start1, end1, found1), (_, start2, end2, found2) = runs[:2]
-    assert float(start1) < float(end2) and float(start2) < float(end1), out      # alive together
-    for found in (found1, found2):
-        assert "PARTNER" not in found and "lock: refused" in found, out
-        assert "socket: alone" in found and "sysv queue: alone" in found, out
-
-
-@pytest.mark.parametrize("how", ["fixed", "optimistic", "ucb", "explore_then_commit", "other_epsilon"])
-def test_an_agent_that_is_not_epsilon_greedy_gets_no_agent_points(tmp_path, children, how):
-    """Optimistic greedy, UCB and explore-then-commit earn as much as the reference or more (they passed the
-    reward-only threshold before issue 13): the agent group asks for ε-greedy learning and sees the difference
-    in the share of greedy actions, block by block. The honest holes keep their points."""
+@pytest.mark.parametrize("how", ["fixed", "runner_up", "softmax_explore", "explore_then_commit", "other_epsilon",
+                                 "no_greedy_in_exploration"])
+def test_an_epsilon_greedy_that_is_not_epsilon_greedy_gets_no_agent_points(tmp_path, children, how):
+    """Exploring toward the runner-up or by a softmax earns as much as the reference (the reward-only
+    threshold passed such agents before issue 13); with the exact greedy share only the uniformity of the
+    non-greedy actions tells. The course's agents run with these holes and the group sees what they did;
+    the honest update_estimate keeps its points."""
     result = grade_case(tmp_path, "other_learners", [UPD, "agent"], replace={"__HOW__": how})
     assert scores(result) == {UPD: 3, "agent": 0}, feedback(result, "agent")
-    assert "the agent took the greedy arm of its estimates" in feedback(result, "agent")
-    assert "also on fresh problems" not in feedback(result, "agent")      # a broken rule is not chance
+    text = feedback(result, "agent")
+    assert "took a greedy arm" in text or "not drawn uniformly from the non-greedy arms" in text, text
+    assert "also on fresh problems" not in text      # a broken rule is not chance
 
 
-def _grade_controller(tmp_path: Path, how: str):
-    source = (REDTEAM / "controller.py").read_text().replace("__HOW__", how)
-    folder = tmp_path / "submission"
-    folder.mkdir()
-    (folder / "reinforce_baseline.py").write_text(source)
-    return grade_path(folder / "reinforce_baseline.py", "reinforce_baseline", only=["training"])
+@pytest.mark.parametrize("how, agent_points", [("honest", 3), ("unimplemented", 0)])
+def test_the_agent_class_plays_no_part_in_the_score(tmp_path, children, how, agent_points):
+    """A UCB agent class with honest holes keeps every point (the class is not scored); with the
+    holes unimplemented the same class earns nothing."""
+    result = grade_case(tmp_path, "agent_class_only", [EPS, UPD, "agent"], replace={"__HOW__": how})
+    assert scores(result)["agent"] == agent_points, feedback(result, "agent")
 
 
-@pytest.mark.parametrize("how, message", [
-    ("call", "train returned after 0 training episodes without reaching 475"),
-    ("weights", "train returned after 0 training episodes without reaching 475"),
-    ("weights_from_start", "the policy balanced the pole before it learnt anything: its first 20 training "
-                           "episodes averaged 500.0"),
-])
-def test_hand_coded_controller_gets_no_training_points(tmp_path, children, how, message):
-    """A controller that learnt nothing on the grader's env, whether it sits in the policy's ``__call__``
-    or in hand-set weights, breaks a learning rule and scores 0 (it scored 5/5 before issue 13)."""
-    result = _grade_controller(tmp_path, how)
-    test, text = group_result(result, "training"), feedback(result, "training")
-    assert test.score == 0, text
-    assert message in text, text                    # for both runs (said once when it is their common cause)
-    assert "retrained" not in text and "evaluation 500" not in text      # no retraining for a broken rule
-
-
-def test_hand_written_call_plays_no_part_in_the_evaluation(tmp_path, children):
-    """With random play for half the budget the rules have nothing to say, but the grader plays
-    argmax(net(obs)) of the network rebuilt from its weights: the untrained one, not the controller
-    in ``__call__``. A miss is retrained on fresh seeds (twice), then the run scores 0."""
-    result = _grade_controller(tmp_path, "call_after_random")
-    test, text = group_result(result, "training"), feedback(result, "training")
-    assert test.score == 0, text
-    assert text.count("is below 475 (also after retraining on fresh seeds)") == 2, text
-    assert text.count("below the bound, retrained on fresh seeds") == 4   # 2 runs x 2 retrainings
-    assert "175 of the 350 budget episodes used" in text
+def test_mutating_the_estimates_and_patching_numpy_loses_the_points(tmp_path, children):
+    """epsilon_greedy edits its input and the file replaces np.array_equal: the parent compares what it
+    sent with the estimates as they were after the call, in its own process."""
+    result = grade_case(tmp_path, "mutating_estimates", [EPS, "agent"])
+    assert scores(result) == {EPS: 0, "agent": 0}, feedback(result, EPS)
+    assert "modified the estimates" in feedback(result, EPS)
 
 
 def _grade_vae_case(tmp_path: Path, case: str, replace: dict[str, str]):

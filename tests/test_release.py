@@ -41,7 +41,7 @@ def files(folder: Path) -> list[Path]:
 def test_bundle_has_what_a_student_needs(bundle):
     names = {str(p) for p in files(bundle)}
     for needed in ["README.md", "requirements.txt", "pyproject.toml", "course.toml", "grader/__init__.py",
-                   "grader/cli/main.py", "grader/kits/cartpole/child.py",
+                   "grader/cli/main.py", "grader/kits/holes/child.py",
                    "grader/sandbox/runner.py", "templates/bandits.py", "templates/bandits.ipynb",
                    "assignments/bandits/README.md", "assignments/bandits/assignment.toml",
                    "assignments/bandits/probes.py", "assignments/bandits/public/suite.py"]:

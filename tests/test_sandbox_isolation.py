@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main as cli
-from grader.core.course import protected_paths
+from grader.core.course import Course
 from grader.sandbox import (
     Child,
     ChildFailure,
@@ -73,12 +73,13 @@ def run(child: Child, code: str, timeout: float = 20):
 @needs_namespaces
 def test_child_sees_only_the_python_installation_and_its_work_directory(child_factory):
     child = child_factory()
+    sentinels = iso.sentinel_files(Course.find().protected_paths())
     view = run(child, f"""
         import os, socket, sys
         result = {{
             "root": sorted(os.listdir("/")),
             "repo": sorted(os.listdir({str(ROOT)!r})) if os.path.exists({str(ROOT)!r}) else None,
-            "sentinels": [p for p in {iso.sentinel_files(protected_paths())!r} if os.path.exists(p) and open(p, "rb").read(1)],
+            "sentinels": [p for p in {sentinels!r} if os.path.exists(p) and open(p, "rb").read(1)],
             "cwd": os.getcwd(), "cwd_files": sorted(os.listdir(".")),
             "tmp": sorted(os.listdir("/tmp")),
             "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
@@ -239,12 +240,12 @@ def test_sandbox_and_work_directory_go_when_the_grader_dies(tmp_path, under):
 import os, sys, time
 from pathlib import Path
 sys.path.insert(0, {str(ROOT)!r})
-from grader.core.course import sandbox_isolation
+from grader.core.course import Course
 from grader.sandbox import Child, ChildSpec
 from grader.core.assignment import load_assignment
 a = load_assignment("bandits")
 spec = ChildSpec(submission=Path({str(ROOT / 'solutions' / 'bandits.py')!r}), probes=a.probes_path,
-                 isolation=sandbox_isolation())
+                 isolation=Course.find().isolation())
 child = Child(spec)
 child.start(time.monotonic() + 20)
 print(child.workdir, flush=True)
@@ -397,8 +398,12 @@ def test_cgroup_v1_is_used_on_cuda_only(tmp_path):
     assert "also caps" in NamespaceIsolation(mode="root", cgroup=CgroupRoot(tmp_path, 2)).describe()
 
 
-def test_cuda_without_a_cgroup_says_memory_is_not_limited():
-    assert "not limited" in NamespaceIsolation(mode="userns", cgroup=None).describe()
+def test_cuda_without_a_cgroup_says_what_caps_memory():
+    """No cgroup: RLIMIT_DATA and the parent's watch for host memory, NVML for the GPU (or why not)."""
+    text = NamespaceIsolation(mode="userns", cgroup=None).describe()
+    assert "RLIMIT_DATA per process" in text and "watched from the parent (stopped over memory_mb)" in text
+    assert "device memory not watched (no NVML" in text or "through NVML (stopped over gpu_memory_mb" in text
+    assert "not limited" not in text
 
 
 def test_find_cgroup_root_v2_and_v1(tmp_path):
@@ -452,6 +457,7 @@ def test_device_memory_policy_lives_with_the_limits():
     limits = Limits(memory_mb=1024)
     assert limits.for_device("cpu") is limits and limits.for_device("cpu").address_space
     assert limits.for_device("cuda").address_space is False and limits.for_device("cuda").memory_mb == 1024
+    assert limits.for_device("cuda").data_segment and not limits.for_device("cpu").data_segment
 
 
 # -- one user namespace per child ---------------------------------------------------------

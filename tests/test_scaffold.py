@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.cli.main import EXIT_USAGE, main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, twin_course
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -86,3 +86,36 @@ def test_every_bundled_assignment_passes_the_checker(capsys):
     for name in ("bandits", "reinforce", "reinforce_baseline", "vae"):
         capsys.readouterr()
         assert main(["verify", "assignment", name, "--quick"]) == 0, capsys.readouterr().out
+
+
+def test_a_course_with_a_new_assignment_releases_another_one(tmp_path: Path, capsys):
+    """issue 22: beside an untouched scaffolded assignment, `release --only bandits` refused, its leak scan
+    finding "the solution line of myhw.py" in the grader's own scaffold module (the bundle's copy of the
+    grader, which every course ships): the scan reads the course, not the grader."""
+    folder = twin_course(tmp_path / "course")
+    assert main(["new", "myhw", "--course", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["release", str(tmp_path / "out"), "--only", "bandits", "--course", str(folder)]) == 0, \
+        capsys.readouterr().err
+    assert (tmp_path / "out" / "templates" / "bandits.py").is_file()
+    assert not (tmp_path / "out" / "templates" / "myhw.py").exists()
+
+
+def test_a_leak_into_the_bundled_grader_is_still_found(tmp_path: Path, monkeypatch):
+    """The grader's own files are skipped only while they are the installed grader's, byte for byte."""
+    from grader.workflows import release
+
+    folder = twin_course(tmp_path / "course")
+    assert main(["new", "myhw", "--course", str(folder)]) == 0
+    line = next(ln for ln, origin in release.solution_lines(folder).items() if "myhw" in origin)
+    original = release.populate
+
+    def populate(target, root=None, only=None):
+        original(target, root, only)
+        with open(target / "grader" / "__init__.py", "a") as fh:     # a grader file that now carries a solution line
+            fh.write(f"\n# {line}\n")
+
+    monkeypatch.setattr(release, "populate", populate)
+    with pytest.raises(release.LeakError) as caught:
+        release.build_release(tmp_path / "out", only=["bandits"], root=folder)
+    assert "grader/__init__.py" in str(caught.value)

@@ -8,6 +8,7 @@ every reference full marks, with namespace isolation.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, needs_isolation
+from tests.conftest import ROOT, needs_isolation, twin_course
 
 pytestmark = [needs_isolation, pytest.mark.timeout(900), pytest.mark.xdist_group("test_wheel")]
 
@@ -66,7 +67,7 @@ def run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_the_wheel_holds_the_package_not_the_course(wheel_venv):
     code = ("import grader, pathlib; p = pathlib.Path(grader.__file__).parent; "
-            "print(p); print((p / 'sandbox' / 'nsinit.py').is_file(), (p / 'kits' / 'cartpole' / 'child.py').is_file())")
+            "print(p); print((p / 'sandbox' / 'nsinit.py').is_file(), (p / 'kits' / 'holes' / 'child.py').is_file())")
     out = subprocess.run([str(wheel_venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
                          cwd=wheel_venv, timeout=60).stdout.split()
     assert out[0].startswith(str(wheel_venv)) and out[1:] == ["True", "True"]
@@ -79,8 +80,8 @@ def test_without_a_course_the_wheel_says_where_it_looked(wheel_venv, tmp_path):
 
 
 def test_verify_a_solution_of_another_folder(wheel_venv, tmp_path):
-    """The installed wheel grades a course it does not contain: reinforce_baseline uses the cartpole and
-    weights kits, so the kits' child files must be in the wheel (the whole verify is the slow test below)."""
+    """The installed wheel grades a course it does not contain: reinforce_baseline uses the holes kit (its
+    child file) and the cartpole kit, so the kits must be in the wheel (the whole verify is the slow test below)."""
     result = run(wheel_venv, "verify", "solutions", "--assignment", "reinforce_baseline", "--course", str(ROOT),
                  cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -94,3 +95,38 @@ def test_verify_every_solution_of_another_folder(wheel_venv, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "OK: every solution scored full marks" in result.stdout
     assert "WITHOUT namespace isolation" not in result.stdout
+
+
+def test_a_batch_from_the_wheel_grades_in_the_course_it_was_given(wheel_venv, tmp_path):
+    """grade-batch --course from a wheel install (issue 22: every row was "CourseNotFound", the worker
+    processes never saw --course): the local workers grade in that course, a twin whose agent group is
+    worth 5 points (12 in all), not in any other."""
+    course = twin_course(tmp_path / "course")
+    subs = tmp_path / "subs"
+    for student, source in (("alice", "solutions"), ("bob", "templates")):
+        (subs / student).mkdir(parents=True)
+        (subs / student / "bandits.py").write_text((ROOT / source / "bandits.py").read_text())
+    result = run(wheel_venv, "grade-batch", str(subs), "--out", str(tmp_path / "out"), "-j", "2", "--seed", "3",
+                 "-q", "--course", str(course), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    with open(tmp_path / "out" / "gradebook.csv", newline="") as fh:
+        rows = {r["student"]: r for r in csv.DictReader(fh)}
+    assert (rows["alice"]["total"], rows["alice"]["status"]) == ("12", "graded"), rows
+    assert (rows["bob"]["total"], rows["bob"]["status"]) == ("0", "graded"), rows
+
+
+def test_check_in_a_notebook_outside_any_course(wheel_venv, tmp_path):
+    """check() with no course around says in one line how to point at one; check(course=...) checks."""
+    (tmp_path / "bandits.py").write_text((ROOT / "solutions" / "bandits.py").read_text())
+    env = {"PATH": f"{wheel_venv / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(tmp_path)}
+
+    def check(call: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(wheel_venv / "bin" / "python"), "-c", f"from grader import check; {call}"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    lost = check("check('bandits.py')")
+    assert lost.returncode == 0 and not lost.stderr, lost.stderr
+    assert lost.stdout.count("\n") == 1 and "no course folder found" in lost.stdout, lost.stdout
+    assert "check(course=" in lost.stdout
+    found = check(f"check('bandits.py', course={str(ROOT)!r})")
+    assert "✓ epsilon_greedy" in found.stdout and "✓ update_estimate" in found.stdout, found.stdout + found.stderr

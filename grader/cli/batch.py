@@ -81,20 +81,20 @@ def _fraction(text: str) -> float:
 
 
 def cmd_similarity(args: argparse.Namespace) -> int:
-    from grader.core.assignment import UnknownAssignment, load_assignment
+    from grader.core.assignment import UnknownAssignment
     from grader.workflows.similarity import DEFAULT_THRESHOLD, SimilarityError, similarity_report
 
     if not args.submissions.is_dir():
         raise UsageError(f"{args.submissions} is not a folder of submissions")
     if args.assignment:
         try:
-            load_assignment(args.assignment)
+            args.course.assignment(args.assignment)
         except UnknownAssignment as exc:
             raise UsageError(str(exc).strip('"')) from None
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     try:
         report = similarity_report(args.submissions, args.out, args.assignment, threshold, jobs=args.jobs,
-                                   exclude=[args.out])
+                                   exclude=[args.out], course=args.course)
     except SimilarityError as exc:
         raise UsageError(str(exc)) from None
     print(report.summary())
@@ -102,9 +102,8 @@ def cmd_similarity(args: argparse.Namespace) -> int:
 
 
 def cmd_grade_batch(args: argparse.Namespace) -> int:
-    from grader.core.assignment import UnknownAssignment, load_assignment
-    from grader.core.course import sandbox_isolation
-    from grader.core.devices import resolve_device
+    from grader.core.assignment import UnknownAssignment
+    from grader.core.devices import resolve
     from grader.sandbox import NoIsolation
     from grader.workflows.batch import BatchConfig, BatchError, BatchFailed, check_writable, plan, run_batch
 
@@ -116,13 +115,13 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
         raise UsageError("--scheduler is only used with --executor dask")
     if args.assignment:
         try:
-            load_assignment(args.assignment)
+            args.course.assignment(args.assignment)
         except UnknownAssignment as exc:
             raise UsageError(str(exc).strip('"')) from None
     try:
-        if args.device == "cuda":  # fail early; "auto" needs no torch import here
-            resolve_device(args.device)
-        isolation = sandbox_isolation(require=args.require_isolation)
+        isolation = args.course.isolation(require=args.require_isolation)
+        if args.device == "cuda":  # fail early (the probe's answer is kept); "auto" is resolved by run_batch
+            resolve(args.device, isolation)
     except (DeviceError, RuntimeError) as exc:
         raise UsageError(str(exc)) from None
     if isinstance(isolation, NoIsolation) and not args.allow_no_isolation:
@@ -130,7 +129,8 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
         # namespaces one submission could rewrite another's result.
         raise UsageError(f"namespace isolation is not available here ({isolation.reason}); a batch refuses to "
                          "grade without it (pass --allow-no-isolation to grade anyway, each result will say so)")
-    options = GradeOptions(device=args.device, seed=args.seed, isolation=isolation, time_scale=args.time_scale)
+    options = GradeOptions(device=args.device, seed=args.seed, isolation=isolation, time_scale=args.time_scale,
+                           course=args.course)
     config = BatchConfig(submissions=args.submissions, out=args.out, jobs=args.jobs, regrade=args.regrade,
                          assignment=args.assignment, options=options, executor=args.executor,
                          scheduler=args.scheduler, html=not args.no_html)
@@ -182,7 +182,7 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
         from grader.workflows.similarity import SimilarityError, similarity_report
         try:
             report = similarity_report(config.submissions, config.out / SIMILARITY_DIR, config.assignment,
-                                       jobs=config.jobs, exclude=[config.out])
+                                       jobs=config.jobs, exclude=[config.out], course=args.course)
             console.print(f"similarity: {report.summary()}", markup=False, soft_wrap=True)
         except SimilarityError as exc:
             console.print(f"grader: error: similarity report: {exc}", markup=False, soft_wrap=True)
@@ -221,7 +221,7 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() != ".zip":
         raise UsageError(f"the bundle must be a .zip file, got {args.out}")
     try:
-        names = build_bundle(args.out, args.assignment)
+        names = build_bundle(args.out, args.assignment, root=args.course.root)
     except BundleError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {args.out} ({len(names)} files): upload it as the autograder of a Gradescope "

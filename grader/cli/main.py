@@ -16,8 +16,8 @@ from rich.console import Console
 
 from grader import __version__
 from grader.cli.usage import EXIT_USAGE, Parser, UsageError, names_list, require_regular_file
-from grader.core.assignment import AssignmentError, UnknownAssignment, list_assignments, load_assignment
-from grader.core.course import CourseNotFound, sandbox_isolation, use_course
+from grader.core.assignment import AssignmentError, UnknownAssignment
+from grader.core.course import Course, CourseNotFound
 from grader.core.devices import DEVICES, DeviceError
 from grader.core.grading import GradeOptions, SelectionError, grade_file
 from grader.feedback.files import write_json_atomic
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = parser.parse_args(argv)
-        use_course(getattr(args, "course", None))
+        args.course = Course.find(getattr(args, "course", None))    # resolved once, then passed along
         return COMMANDS[args.command](args)
     except (UsageError, CourseNotFound, UnknownAssignment) as exc:   # every command's usage errors, one place
         print(f"grader: error: {str(exc).strip(chr(34))}", file=sys.stderr)
@@ -121,20 +121,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _resolve(file: Path, assignment: str | None):
+def _resolve(file: Path, assignment: str | None, course: Course):
     """(the assignment, notes for the result): the one identity function every command uses."""
     from grader.core.identity import identify_file
 
-    identity = identify_file(file, assignment)
-    return load_assignment(identity.assignment), identity.notes
+    identity = identify_file(file, assignment, course.assignments_dir)
+    return course.assignment(identity.assignment), identity.notes
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     require_regular_file(args.file)
-    assignment, notes = _resolve(args.file, args.assignment)
+    assignment, notes = _resolve(args.file, args.assignment, args.course)
     only = names_list(args.only) or None
     try:
-        isolation = sandbox_isolation(require=args.require_isolation)
+        isolation = args.course.isolation(require=args.require_isolation)
     except RuntimeError as exc:
         raise UsageError(str(exc)) from None
     options = GradeOptions(device=args.device, seed=args.seed, only=only, isolation=isolation,
@@ -168,11 +168,11 @@ def cmd_templates(args: argparse.Namespace) -> int:
     from grader.workflows.templates import stale_templates, write_templates
 
     if args.check:
-        stale = stale_templates()
+        stale = stale_templates(args.course)
         for path in stale:
             print(f"out of sync: {path} (run 'grader templates')")
         return 1 if stale else 0
-    for path in write_templates():
+    for path in write_templates(args.course):
         print(f"wrote {path}")
     return 0
 
@@ -185,13 +185,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         if not args.name:
             raise UsageError("verify assignment needs the assignment's name: grader verify assignment NAME")
-        report = check_assignment(args.name, quick=args.quick, device=args.device, seed=args.seed or 0)
+        report = check_assignment(args.name, quick=args.quick, device=args.device, seed=args.seed or 0,
+                                  course=args.course)
         print(format_report(report))
         return 0 if report.ok else 1
     if args.name:
         raise UsageError(f"verify {args.what} takes no name (use --assignment NAME to verify only one)")
     try:
-        return verify(args.what, assignment=args.assignment, device=args.device, seed=args.seed)
+        return verify(args.what, assignment=args.assignment, device=args.device, seed=args.seed, course=args.course)
     except DeviceError as exc:
         raise UsageError(str(exc)) from None
 
@@ -200,7 +201,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     from grader.workflows.scaffold import ScaffoldError, new_assignment
 
     try:
-        written = new_assignment(args.name, args.title)
+        written = new_assignment(args.name, args.title, course=args.course)
     except ScaffoldError as exc:
         raise UsageError(str(exc)) from None
     for path in written:
@@ -214,8 +215,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         from grader.core.schema import describe
         print(describe())
         return 0
-    for name in list_assignments():
-        a = load_assignment(name)
+    for name in args.course.assignment_names():
+        a = args.course.assignment(name)
         print(f"{name}: {a.title}" + (f" — {a.summary}" if a.summary else ""))
         for g in a.groups.values():
             kind = "hole" if g.name in a.holes else g.kind
@@ -228,7 +229,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     require_regular_file(args.file)
     try:
-        assignment, notes = resolve_assignment(args.file, args.assignment)
+        assignment, notes = resolve_assignment(args.file, args.assignment, args.course)
         with LiveProgress(Console(stderr=True)) as progress:
             report = run_check(args.file, assignment, full=args.full, device=args.device, notes=notes,
                                progress=progress)
@@ -242,7 +243,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     from grader.workflows.release import LeakError, ReleaseError, build_release
 
     try:
-        out = build_release(args.out, only=names_list(args.only) or None, reveal=names_list(args.reveal))
+        out = build_release(args.out, only=names_list(args.only) or None, reveal=names_list(args.reveal),
+                            root=args.course.root)
     except LeakError as exc:   # not a usage error: every finding is listed, one per line
         print(f"grader: error: {exc}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.core import tomlfile as tomllib
-from grader.core.course import assignments_dir
+from grader.core.course import Course
 from grader.core.schema import validate
 from grader.kits import UnknownKit, load_kit
 from grader.sandbox.limits import Limits
@@ -90,6 +90,17 @@ class Assignment:
         return self.directory / "probes.py"
 
     @property
+    def course_root(self) -> Path:
+        """The course folder this assignment belongs to (``<course>/assignments/<name>``)."""
+        return self.directory.parent.parent
+
+    @property
+    def template_path(self) -> Path:
+        """The course's template of this assignment (``templates/<submission>``): its given code is the
+        pipeline the thresholds train (:func:`grader.kits.holes.parent.load_pipeline`)."""
+        return self.course_root / "templates" / self.submission_name
+
+    @property
     def max_score(self) -> float:
         return sum(g.points for g in self.groups.values())
 
@@ -127,7 +138,7 @@ class Assignment:
 def load_assignment(name: str, root: Path | None = None) -> Assignment:
     """The assignment ``name`` of the course (or of ``root``), its ``assignment.toml`` checked
     against the schema: every problem is reported at once, with its line."""
-    root = root or assignments_dir()
+    root = root or Course.find().assignments_dir
     directory = root / name
     toml_path = directory / "assignment.toml"
     if not toml_path.is_file():
@@ -179,7 +190,7 @@ def load_assignment(name: str, root: Path | None = None) -> Assignment:
 
 
 def list_assignments(root: Path | None = None) -> list[str]:
-    root = root or assignments_dir()
+    root = root or Course.find().assignments_dir
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "assignment.toml").is_file())
@@ -189,7 +200,7 @@ def assignment_holes(root: Path | None = None) -> dict[str, tuple[str, ...]]:
     """Each assignment's ``holes`` (the functions students write), read from its ``assignment.toml``
     alone: cheap enough to ask for every file of a batch (:func:`load_assignment` also loads kits and
     checks the schema). An unreadable toml has no holes here; loading it reports why."""
-    root = root or assignments_dir()
+    root = root or Course.find().assignments_dir
     holes = {}
     for name in list_assignments(root):
         try:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import __version__
 from grader.core.assignment import Assignment, AssignmentError, GroupConfig
 from grader.core.causes import contract_signature, explain_group
-from grader.core.course import sandbox_isolation
-from grader.core.devices import resolve_device
-from grader.core.results import Cause, GradeResult, TestResult
+from grader.core.course import Course
+from grader.core.devices import DeviceChoice, resolve
+from grader.core.results import STOPS_EVERY_GROUP, Cause, GradeResult, TestResult
 from grader.core.suite import GroupContext, GroupOutcome, seed_for
 from grader.core.text import printable_text
 from grader.sandbox import ChildSpec, Isolation, Limits, NoIsolation, reaper
@@ -29,14 +31,15 @@ ProgressHook = Callable[[str, str, dict], None]
 
 @dataclass
 class GradeOptions:
-    device: str = "auto"
+    device: str | DeviceChoice = "auto"   # a DeviceChoice: resolved already (a batch resolves once)
     seed: int | None = None
     only: Sequence[str] | None = None
     suite: str = "hidden"            # or "public" for ``grader check``
-    isolation: Isolation = field(default_factory=sandbox_isolation)  # namespaces where available
+    isolation: Isolation | None = None   # None: the strongest sandbox here, protecting the assignment's course
     artifacts_dir: Path | None = None
     time_scale: float = 1.0          # multiply every wall/CPU limit (slow machines, CI)
     progress: ProgressHook | None = None
+    course: Course | None = None     # where assignments are looked up by name (batch jobs, Gradescope)
 
 
 class SelectionError(ValueError):
@@ -59,15 +62,45 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
 
     ``problem`` (e.g. a notebook that could not be converted) fails every group
     with that message without starting a child; ``notes`` go into the output.
+    The file's bytes are read once, into a private folder: every child gets that copy and the
+    result records its hash, so a file changed while it is graded changes nothing.
     """
+    with tempfile.TemporaryDirectory(prefix="grader-handin-") as private:
+        copy, digest, unreadable = private_copy(submission, Path(private))
+        result = _grade_copy(copy, assignment, options, problem or unreadable, notes)
+    result.submission = submission.name
+    result.extra_data["submission_sha256"] = digest
+    return result
+
+
+def private_copy(submission: Path, folder: Path) -> tuple[Path, str, str]:
+    """(the copy in ``folder``, the sha256 of the bytes read, why they could not be read or '')."""
+    from grader.formats.source import SubmissionFormatError, read_submission
+
+    copy = folder / submission.name
+    try:
+        data = read_submission(submission)
+    except SubmissionFormatError as exc:
+        return copy, "", str(exc)
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return copy, hashlib.sha256(data).hexdigest(), ""
+
+
+def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions, problem: str,
+                notes: Sequence[str]) -> GradeResult:
     t0 = time.monotonic()
+    if options.isolation is None:
+        options = replace(options, isolation=Course(assignment.course_root).isolation())
     master_seed = options.seed if options.seed is not None else secrets.randbits(63)
     suite = assignment.suite(options.suite)
     configs = _group_configs(assignment, suite, options.suite)
     names = select_groups(assignment, options.only, list(configs))
-    device = resolve_device(options.device) if assignment.uses_torch else "cpu"
+    choice = resolve(options.device, options.isolation) if assignment.uses_torch else DeviceChoice("cpu")
+    device = choice.device
     result = GradeResult(assignment=assignment.name, submission=submission.name)
-    header = [f"{assignment.title}: {submission.name}", options.isolation.describe(), f"device: {device}", *notes]
+    header = [f"{assignment.title}: {submission.name}", options.isolation.describe(), choice.header(), *notes]
     if isinstance(options.isolation, NoIsolation):
         header.insert(0, no_isolation_warning(options.isolation))
 
@@ -76,13 +109,16 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
     scaled = {name: _scaled(configs[name], options.time_scale) for name in names}
     specs = child_specs(scaled, submission, assignment, master_seed, device, options)
     spares = Spares()
+    stopped: Cause | None = None      # a cause that stops every group (the file did not import): the rest are not run
+    if problem:
+        stopped = Cause("file", problem.splitlines()[0] if problem.strip() else "the file cannot be graded",
+                        traceback="\n".join(problem.splitlines()[1:]))
     try:
         for i, name in enumerate(names):
             config = scaled[name]
-            if problem:
+            if stopped is not None:
                 test = to_test_result(config, GroupOutcome())
-                test.cause = Cause("file", problem.splitlines()[0] if problem.strip() else "the file cannot be graded",
-                                   traceback="\n".join(problem.splitlines()[1:]))
+                test.cause = replace(stopped)
                 result.tests.append(test)
                 continue
             following = names[i + 1] if i + 1 < len(names) else None
@@ -99,17 +135,20 @@ def grade_submission(submission: Path, assignment: Assignment, options: GradeOpt
             _tell(options, "end", name, {"score": test.score, "max_score": test.max_score})
             result.tests.append(test)
             result.leaderboard.extend(outcome.leaderboard)
+            if test.cause is not None and test.cause.kind in STOPS_EVERY_GROUP:
+                stopped = test.cause
     finally:
         spares.close()
 
+    result.say_once()
     result.execution_time = time.monotonic() - t0
     result.output = printable_text("\n".join(header + [f"score: {result.score:g} / {result.max_score:g}"]))
     result.extra_data = {
         "grader_version": __version__,
         "device": device,
+        **({"device_note": choice.note} if choice.note else {}),
         "suite": options.suite,
         "seed": master_seed,
-        "submission_sha256": _sha256(submission),
         "isolation": options.isolation.name,
     }
     if isinstance(options.isolation, NoIsolation):
@@ -275,13 +314,6 @@ def _scaled(config: GroupConfig, scale: float) -> GroupConfig:
     limits = config.limits
     return replace(config, limits=replace(limits, wall_seconds=limits.wall_seconds * scale,
                                           cpu_seconds=int(limits.cpu_seconds * scale)))
-
-
-def _sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
 
 
 def grade_file(path: Path, assignment: Assignment, options: GradeOptions, notes: Sequence[str] = ()) -> GradeResult:

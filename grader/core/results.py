@@ -99,7 +99,10 @@ CAUSE_KINDS = {
     "protocol": "your code wrote on the grader's channel",
     "internal": "internal grader error",
     "ungraded": "not graded",
+    "not_run": "not run",
 }
+# Causes that stop every group the same way: once one group met it, the others are not run.
+STOPS_EVERY_GROUP = ("file", "import")
 
 
 @dataclass
@@ -159,6 +162,22 @@ class GradeResult:
     execution_time: float = 0.0
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     extra_data: dict[str, Any] = field(default_factory=dict)
+    cause: Cause | None = None       # what stopped every group (the file did not import): said once, at the top
+
+    def say_once(self) -> None:
+        """When every group failed for the very same reason, make it the result's cause and let each group
+        say "not run" (every rendering then says it once, at the top, instead of once per group)."""
+        causes = [t.cause for t in self.tests]
+        if len(causes) < 2 or any(c is None for c in causes):     # one group says it itself
+            return
+        first = causes[0]
+        if first.kind == "not_run" or any((c.kind, c.summary, c.traceback) != (first.kind, first.summary,
+                                                                                first.traceback) for c in causes):
+            return
+        self.cause = first
+        label = CAUSE_KINDS.get(first.kind, first.kind)
+        for t in self.tests:
+            t.cause = Cause("not_run", f"{label} (said once, at the top)")
 
     @property
     def score(self) -> float:
@@ -175,11 +194,16 @@ class GradeResult:
         extra = data.get("extra_data") if isinstance(data.get("extra_data"), dict) else {}
         tests = data.get("tests") if isinstance(data.get("tests"), list) else []
         board = data.get("leaderboard") if isinstance(data.get("leaderboard"), list) else []
-        top = {k: v for k, v in extra.items() if k not in ("schema", "assignment", "submission", "max_score")}
+        top = {k: v for k, v in extra.items()
+               if k not in ("schema", "assignment", "submission", "max_score", "cause", "output_lines")}
+        output = str(data.get("output") or "")
+        if isinstance(extra.get("output_lines"), int):      # the grader's own lines, before the cause's
+            output = "\n".join(output.splitlines()[: extra["output_lines"]])
         return cls(assignment=str(extra.get("assignment", "")), submission=str(extra.get("submission", "")),
-                   tests=[TestResult.from_gradescope(t) for t in tests], output=str(data.get("output") or ""),
+                   tests=[TestResult.from_gradescope(t) for t in tests], output=output,
                    execution_time=_number(data.get("execution_time"), 0.0),
-                   leaderboard=[b for b in board if isinstance(b, dict)], extra_data=top)
+                   leaderboard=[b for b in board if isinstance(b, dict)], extra_data=top,
+                   cause=Cause.from_dict(extra.get("cause")))
 
 
 def _number(value: Any, default: float) -> float:

@@ -17,14 +17,19 @@ from typing import Any
 
 from grader.core.results import SCHEMA_VERSION, GradeResult, TestResult
 from grader.core.text import printable_text
-from grader.feedback.text import group_text
+from grader.feedback.text import cause_lines, group_text
 
 
 def to_gradescope(result: GradeResult) -> dict[str, Any]:
+    output = printable_text(result.output)
+    said = {}
+    if result.cause is not None:      # what stopped every group: at the top of the page, once
+        said = {"cause": _printable(result.cause.to_dict()), "output_lines": len(output.splitlines())}
+        output = "\n".join([*output.splitlines(), *cause_lines(result.cause)])
     return {
         "score": result.score,
         "execution_time": round(result.execution_time, 3),
-        "output": printable_text(result.output),
+        "output": output,
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
@@ -36,6 +41,7 @@ def to_gradescope(result: GradeResult) -> dict[str, Any]:
             "submission": printable_text(result.submission),
             "max_score": result.max_score,
             **result.extra_data,
+            **said,
         },
     }
 

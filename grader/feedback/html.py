@@ -214,6 +214,8 @@ def render_html(results: GradeResult | Mapping[str, Any], roots: Sequence[Path] 
     ]
     if result.output:
         parts.append(f"<pre>{_e(result.output)}</pre>")
+    if result.cause is not None:      # what stopped every group, said once
+        parts.append(_cause_box(result.cause))
     parts.append(_score_table(result))
     if result.leaderboard:
         parts.append("<h2>Leaderboard values</h2><table><tr><th>metric</th><th class='num'>value</th></tr>")
@@ -238,6 +240,16 @@ def _score_table(result: GradeResult) -> str:
     rows.append(f"<tr class='total'><td>total</td><td class='num'>{_fmt(result.score)}</td>"
                 f"<td class='num'>{_fmt(result.max_score)}</td><td></td><td></td></tr></table>")
     return "\n".join(rows)
+
+
+def _cause_box(cause) -> str:
+    out = [f"<div class='cause'><h3>{_e(cause_heading(cause))}</h3>"]
+    if cause.traceback.strip():
+        out.append(f"<pre>{_e(cause.traceback.rstrip())}</pre>")
+    if cause.hint:
+        out.append(f"<p class='hint'><strong>hint:</strong> {_e(cause.hint)}</p>")
+    out.append("</div>")
+    return "".join(out)
 
 
 def _cause(test: TestResult, same_cause_as: str) -> list[str]:

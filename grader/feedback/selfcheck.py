@@ -28,6 +28,8 @@ def render_check_report(result: GradeResult, *, heading: str, skipped: Sequence[
                                                                                      "without")
         lines.append(f"note: checked {reason} (fine for a self-check; the course grades isolated)")
     lines.append(heading)
+    if result.cause is not None:
+        lines += ["  " + ln for ln in cause_lines(result.cause)]
     width = max([len(t.name) for t in result.tests] + [len(s) for s in skipped] + [8])
     same = repeated_causes(result.tests)
     for t in result.tests:
@@ -35,6 +37,9 @@ def render_check_report(result: GradeResult, *, heading: str, skipped: Sequence[
         mark = "✓" if t.status == "passed" else "✗"
         lines.append(f"  {mark} {t.name:<{width}}  {good}/{len(t.checks)} checks pass")
         if t.status == "passed":
+            continue
+        if t.cause is not None and t.cause.kind == "not_run":
+            lines[-1] = f"  – {t.name:<{width}}  not run: see above"
             continue
         if t.cause is not None and t.name in same:
             lines.append(f"{INDENT}{CAUSE_KINDS.get(t.cause.kind, t.cause.kind)}: the same as in {same[t.name]}")

@@ -73,10 +73,19 @@ def render_similarity(data: Mapping[str, Any]) -> str:
         f"{int(data.get('noise', 0))} normalised characters (about one line). A pair's similarity is the larger "
         "of the two shares: the part of one student's own code found in the other's. Short functions written the "
         "natural way look alike: read the code before concluding anything.</p>",
+        "<p>Code a hand-in runs from strings (<code>exec</code>, <code>eval</code> or <code>compile</code> of a "
+        "string, also base64, hex, rot13 or zlib-encoded) is decoded without running it and compared as its own "
+        "code (shown after a <code># ---- decoded by the grader</code> line); code it builds at run time cannot be "
+        "decoded and is listed below. A hand-in of more than "
+        f"{float(data.get('max_bytes', 0)) / 1e6:g} MB of code (notebooks: their code cells; decoded strings "
+        "included) is not compared.</p>",
     ]
     notes = data.get("notes") or []
     if notes:
         parts.append("<h2>Not compared</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    strings = data.get("strings") or []
+    if strings:
+        parts.append("<h2>Code run from strings</h2><ul>" + "".join(f"<li>{_e(n)}</li>" for n in strings) + "</ul>")
     ranking = data.get("ranking") or []
     if ranking:
         parts.append("<h2>Pairs, most similar first</h2><table><tr><th>assignment</th><th>student</th>"

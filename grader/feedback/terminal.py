@@ -37,14 +37,29 @@ def print_report(result: GradeResult, console: Console | None = None, verbose: b
                       Text(t.status, style=STATUS_STYLE.get(t.status, "")), Text(summary_line(t)))
     table.add_section()
     table.add_row("total", f"{result.score:g}", f"{result.max_score:g}", "", f"{result.execution_time:.1f} s")
+    if result.cause is not None:      # what stopped every group: once, at the top
+        console.print(cause_block(result.cause))
     console.print(table)
     for note in result.extra_data.get("notes", []):
         console.print(Text(printable_text(f"note: {note}"), style="yellow"))
     same = repeated_causes(result.tests)
     for t in result.tests:
-        if verbose or t.status != "passed":
+        if (verbose or t.status != "passed") and not (result.cause is not None and t.cause is not None
+                                                     and t.cause.kind == "not_run" and not t.student_output):
             console.rule(Text(printable_text(f"{t.name} ({t.score:g}/{t.max_score:g})")), align="left")
             console.print(group_block(t, same.get(t.name, "")))
+
+
+def cause_block(cause) -> Text:
+    """What stopped every group, once: the heading, the student's frames and the hint."""
+    out = Text()
+    out.append(cause_heading(cause) + "\n", style="bold red")
+    for ln in printable_text(cause.traceback).rstrip().splitlines():
+        out.append("    " + ln + "\n", style="dim")
+    if cause.hint:
+        out.append("    hint: " + printable_text(cause.hint) + "\n", style="yellow")
+    out.rstrip()
+    return out
 
 
 def group_block(test: TestResult, same_cause_as: str = "") -> Text:

@@ -25,12 +25,21 @@ it in isolation; ``release`` undoes what ``wrap`` set up outside the child
 
 Memory: RLIMIT_AS caps each process on CPU; a cgroup (where this process
 may create one) caps the whole sandbox on CUDA, and on CPU too under a
-delegated cgroup v2 subtree.
+delegated cgroup v2 subtree. Without a cgroup a CUDA child gets RLIMIT_DATA
+per process, and the parent watches its resident memory and its GPU memory
+(:mod:`.memwatch`).
+
+CUDA: a child on ``cuda`` sees the NVIDIA driver wherever the loader finds it
+(:func:`driver_files`: the loader's cache and the grader's ``LD_LIBRARY_PATH``,
+each link followed to the real folder, which is bound read-only; a folder that
+is a mount point of its own below a bound one is bound too) and the GPU's
+device files; nothing else is added.
 """
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import functools
 import glob
 import json
@@ -44,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from grader.sandbox import seccomp
+from grader.sandbox import memwatch, seccomp
 from grader.sandbox.cgroups import CgroupRoot, find_cgroup_root
 from grader.sandbox.limits import Limits
 
@@ -57,6 +66,16 @@ CPU_SYS = ("/sys/devices/system/cpu", "/sys/devices/system/node")
 UID_BASE = 2_000_000_000     # root mode: each child gets its own (outside) uid from here
 INSIDE_ID = 1000             # the child's uid and gid as it sees them in a user namespace (nsinit.INSIDE_ID)
 PROBE_TIMEOUT = 20.0
+# The NVIDIA driver's user-space libraries (what the CUDA runtime, NVML and the JIT load), by file name.
+DRIVER_LIBRARIES = ("libcuda.so*", "libcudadebugger.so*", "libnvidia-*.so*", "libnvcuvid.so*", "libnvoptix.so*")
+LDCONFIG = ("/sbin/ldconfig", "/usr/sbin/ldconfig", "/sbin/ldconfig.real", "/usr/bin/ldconfig")
+GPU_DEVICES = ("/dev/nvidia*", "/dev/dri/*")
+# /proc's machine-wide counters: a child reads constants there (a fresh /proc shows the whole machine's
+# load, memory and uptime, which two children alive together could signal each other through).
+PROC_CONSTANT = ("/proc/loadavg", "/proc/meminfo", "/proc/stat", "/proc/uptime")
+PROC_EMPTY = ("/proc/vmstat", "/proc/zoneinfo", "/proc/buddyinfo", "/proc/pagetypeinfo", "/proc/interrupts",
+              "/proc/softirqs", "/proc/schedstat", "/proc/diskstats", "/proc/pressure/cpu", "/proc/pressure/memory",
+              "/proc/pressure/io", "/proc/pressure/irq")
 
 
 class Isolation(Protocol):
@@ -88,7 +107,8 @@ class NoIsolation:
         return ("sandbox: NO namespace isolation" + why + ": only rlimits (CPU time, memory, file size, "
                 "open files), wall-time kill of the process group, a scrubbed environment and a private work "
                 "directory; the submission could read files, use the network, and the number of processes and "
-                "the disk use are not capped (processes that leave the process group may survive it). "
+                "the disk use are not capped (processes that leave the process group may survive it); "
+                f"memory on CUDA: {memwatch.describe_cuda(cgroup=False)}. "
                 "Use --require-isolation to refuse grading like this.")
 
 
@@ -134,10 +154,9 @@ class NamespaceIsolation:
         return f"the seccomp system-call filter is off ({self.seccomp_off})" if self.seccomp_off else ""
 
     def describe(self) -> str:
-        gpu = ("cgroup memory.max" if self.cgroup is not None
-               else "not limited (no writable cgroup; RLIMIT_AS is off for CUDA)")
+        gpu = memwatch.describe_cuda(cgroup=self.cgroup is not None)
         if self._uses_cgroup("cpu"):
-            gpu += ", also caps the sandbox's total memory on CPU"
+            gpu += "; the cgroup also caps the sandbox's total memory on CPU"
         if self.seccomp_off:
             calls = (f"system-call filter: OFF ({self.seccomp_off}): {seccomp.SUMMARY} are not refused, so children "
                      "may reach each other through kernel objects; --require-isolation refuses grading like this")
@@ -281,8 +300,14 @@ def _site_added_paths() -> list[str]:
     return out
 
 
-def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: tuple[str, ...] = ()) -> dict:
-    """What ``nsinit.py`` builds for one child (JSON-able)."""
+def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: tuple[str, ...] = (), *,
+                 driver: tuple[str, ...] | None = None, mounts: tuple[str, ...] | None = None) -> dict:
+    """What ``nsinit.py`` builds for one child (JSON-able).
+
+    On ``cuda`` the driver's files (``driver``: default :func:`driver_files`) are shown too: each
+    link on the way is made again and each real folder is bound. ``mounts`` (default: this
+    process's mount points) tells which folders below a bound one are mounts of their own: a bind
+    shows one mount only, so such a folder on the way to something the child needs is bound too."""
     links: dict[str, str] = {}
     binds: list[str] = []
     for path in (*SYSTEM_DIRS, *python_paths(hidden), *ETC_FILES, *(("/sys",) if device == "cuda" else CPU_SYS)):
@@ -292,14 +317,18 @@ def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: 
         links.update(chain)
         if os.path.exists(real):
             binds.append(real)
-    binds = [b for b in sorted(set(binds), key=len)]
-    kept: list[str] = []
-    for b in binds:  # a folder already bound brings its subfolders
-        if not any(_is_within(b, k) for k in kept):
-            kept.append(b)
+    if device == "cuda":
+        for path in (driver_files() if driver is None else driver):
+            chain, real = _real_chain(path)
+            folder = real if os.path.isdir(real) else os.path.dirname(real)
+            if not os.path.exists(real) or any(_is_within(folder, h) or _is_within(path, h) for h in hidden):
+                continue
+            links.update(chain)
+            binds.append(folder)
+    kept = keep_binds(binds, mount_points() if mounts is None else mounts)
     devices = list(DEVICES)
     if device == "cuda":
-        devices += sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))
+        devices += gpu_devices()
     # A secret below a bound folder is masked; a bound folder below a secret one (a venv inside
     # the checkout) shows the secret folder only as the empty way to its mount point.
     mask = [h for h in hidden if any(_is_within(h, k) and h != k for k in kept)]
@@ -324,7 +353,158 @@ def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: 
             "/etc/group": f"root:x:0:\nstudent:x:{inside}:\nnogroup:x:65534:\n",
             "/etc/hostname": "sandbox\n",
         },
+        "proc_files": proc_constants(limits),
     }
+
+
+def keep_binds(paths: list[str] | tuple[str, ...], mounts: tuple[str, ...] | list[str]) -> list[str]:
+    """The folders to bind, parents before children: a path that a folder bound before it already
+    shows is left out, unless a mount point lies between them (a bind shows one mount, not the
+    ones below it: ``/usr/local/nvidia`` mounted below a bound ``/usr`` is an empty folder there),
+    in which case each such mount point on the way is bound as well."""
+    candidates = set(paths)
+    for path in list(candidates):
+        for m in mounts:
+            if m != "/" and _is_within(path, m) and any(_is_within(m, c) and m != c for c in candidates):
+                candidates.add(m)
+
+    def mount_of(path: str) -> str:
+        return max((m for m in mounts if _is_within(path, m)), key=len, default="/")
+
+    kept: list[str] = []
+    for b in sorted(candidates, key=lambda p: (len(p), p)):
+        above = [k for k in kept if _is_within(b, k)]
+        if above and mount_of(b) == mount_of(max(above, key=len)):
+            continue       # the folder bound above it shows it already
+        kept.append(b)
+    return kept
+
+
+def mount_points(mountinfo: str | None = None) -> tuple[str, ...]:
+    """Every mount point of this process's mount namespace (``/proc/self/mountinfo``, or its text)."""
+    if mountinfo is None:
+        try:
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+                mountinfo = fh.read()
+        except OSError:
+            return ()
+    found = []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            found.append(_unescape_mount(fields[4]))
+    return tuple(dict.fromkeys(found))
+
+
+def _unescape_mount(text: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    return text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+
+
+def gpu_devices(patterns: tuple[str, ...] = GPU_DEVICES) -> list[str]:
+    """The GPU's device files (``/dev/nvidia0``, ``/dev/nvidiactl``, ``/dev/nvidia-uvm``, the
+    ``/dev/nvidia-caps`` folder, ``/dev/dri/*``): bound into a CUDA child, nothing else of /dev."""
+    return sorted({p for pattern in patterns for p in glob.glob(pattern)})
+
+
+def is_driver_library(name: str) -> bool:
+    return any(fnmatch.fnmatch(os.path.basename(name), pattern) for pattern in DRIVER_LIBRARIES)
+
+
+def parse_ldconfig(listing: str) -> list[str]:
+    """The driver libraries in ``ldconfig -p``'s listing (``\tlibcuda.so.1 (libc6,x86-64) => /lib/libcuda.so.1``),
+    as the loader would open them: the path after ``=>``, links not yet followed."""
+    found = []
+    for line in listing.splitlines():
+        name, arrow, path = line.strip().partition(" => ")
+        if arrow and is_driver_library(name.split(" (", 1)[0]) and path.startswith("/"):
+            found.append(path.strip())
+    return list(dict.fromkeys(found))
+
+
+@functools.cache
+def _ldconfig_listing() -> str:
+    """``ldconfig -p``: the loader's cache (``/etc/ld.so.cache``) as text; '' where there is none."""
+    import shutil
+
+    for exe in (*LDCONFIG, shutil.which("ldconfig") or ""):
+        if not exe or not os.path.isfile(exe):
+            continue
+        try:
+            run = subprocess.run([exe, "-p"], capture_output=True, timeout=10, env={"LANG": "C", "PATH": "/usr/bin:/bin"})
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if run.returncode == 0:
+            return run.stdout.decode("utf-8", "replace")
+    return ""
+
+
+def driver_files(listing: str | None = None, library_path: str | None = None) -> tuple[str, ...]:
+    """The NVIDIA driver's libraries as the loader finds them: those the loader's cache lists
+    (``listing``: ``ldconfig -p``'s text) and those in the folders of ``library_path`` (default: the
+    grader's ``LD_LIBRARY_PATH``). Links are not followed here (:func:`build_config` does)."""
+    found = parse_ldconfig(_ldconfig_listing() if listing is None else listing)
+    for folder in _library_path_folders(library_path):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        found += [os.path.join(folder, n) for n in names if is_driver_library(n)]
+    return tuple(dict.fromkeys(found))
+
+
+def _library_path_folders(library_path: str | None = None) -> list[str]:
+    text = os.environ.get("LD_LIBRARY_PATH", "") if library_path is None else library_path
+    return [os.path.abspath(p) for p in text.split(os.pathsep) if p.strip()]
+
+
+def driver_library_path(library_path: str | None = None, hidden: tuple[str, ...] = ()) -> str:
+    """The ``LD_LIBRARY_PATH`` of a CUDA child: the folders of the grader's own (``library_path``)
+    that hold driver libraries and lie in no secret folder, in their order; '' when none does."""
+    kept = []
+    for folder in _library_path_folders(library_path):
+        real = os.path.realpath(folder)
+        if any(_is_within(folder, h) or _is_within(real, h) for h in hidden) or not os.path.isdir(folder):
+            continue
+        try:
+            if any(is_driver_library(n) for n in os.listdir(folder)):
+                kept.append(folder)
+        except OSError:
+            continue
+    return os.pathsep.join(dict.fromkeys(kept))
+
+
+def proc_constants(limits: Limits) -> dict[str, str]:
+    """What a child reads in /proc's machine-wide counters: the same text for every child with these
+    limits (its memory budget as the machine's memory, an idle machine, a fixed boot time), and empty
+    files for the other counters; a counter this kernel lacks is left out by ``nsinit``."""
+    try:
+        cpus = max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    kb = int(limits.memory_mb) << 10
+    meminfo = {"MemTotal": kb, "MemFree": kb, "MemAvailable": kb}
+    for key in ("Buffers", "Cached", "SwapCached", "Active", "Inactive", "Active(anon)", "Inactive(anon)",
+                "Active(file)", "Inactive(file)", "Unevictable", "Mlocked", "SwapTotal", "SwapFree", "Dirty",
+                "Writeback", "AnonPages", "Mapped", "Shmem", "KReclaimable", "Slab", "SReclaimable", "SUnreclaim",
+                "KernelStack", "PageTables", "CommitLimit", "Committed_AS", "VmallocTotal", "VmallocUsed",
+                "VmallocChunk", "AnonHugePages", "ShmemHugePages", "HugePages_Total", "HugePages_Free",
+                "HugePages_Rsvd", "HugePages_Surp", "Hugepagesize", "Hugetlb"):
+        meminfo[key] = 2048 if key == "Hugepagesize" else kb if key == "CommitLimit" else 0
+    idle = 100 * 100          # 100 s idle per CPU: a machine that does nothing
+    stat = [f"cpu  0 0 0 {idle * cpus} 0 0 0 0 0 0"] + [f"cpu{i} 0 0 0 {idle} 0 0 0 0 0 0" for i in range(cpus)]
+    stat += ["intr 0", "ctxt 0", "btime 1700000000", "processes 1", "procs_running 1", "procs_blocked 0",
+             "softirq 0 0 0 0 0 0 0 0 0 0 0"]
+    files = {
+        "/proc/loadavg": "0.00 0.00 0.00 1/1 1\n",
+        "/proc/meminfo": "".join(f"{k + ':':<16}{v:>8}" + ("\n" if k.startswith("HugePages_") else " kB\n")
+                                 for k, v in meminfo.items()),
+        "/proc/stat": "\n".join(stat) + "\n",
+        "/proc/uptime": "100.00 100.00\n",
+    }
+    assert tuple(files) == PROC_CONSTANT
+    files.update({path: "" for path in PROC_EMPTY})
+    return files
 
 
 def module_files(names: tuple[str, ...]) -> list[str]:

@@ -10,7 +10,11 @@ from typing import Any
 LIMIT_DOCS = {
     "wall_seconds": "wall-clock seconds for the whole group (every check and process of it)",
     "cpu_seconds": "CPU seconds of the child (RLIMIT_CPU)",
-    "memory_mb": "address space per process on CPU (RLIMIT_AS); on CUDA a cgroup caps memory instead",
+    "memory_mb": "host memory: address space per process on CPU (RLIMIT_AS); on CUDA a cgroup where one is "
+                 "writable, else RLIMIT_DATA per process and the resident memory of all the child's processes, "
+                 "watched from the parent",
+    "gpu_memory_mb": "GPU memory a CUDA child may use (its CUDA context included), watched from the parent "
+                     "through NVML; a child over it is stopped (0: not watched)",
     "output_bytes": "what the child may print that is kept as feedback (the rest is counted, not kept)",
     "file_size_mb": "largest file the child may write (RLIMIT_FSIZE)",
     "open_files": "open file descriptors (RLIMIT_NOFILE)",
@@ -18,6 +22,8 @@ LIMIT_DOCS = {
     "disk_mb": "everything the child writes: its work folder and /tmp are one tmpfs of this size",
     "threads": "BLAS / OpenMP threads (OMP_NUM_THREADS and friends)",
     "address_space": "apply memory_mb as RLIMIT_AS (turned off on CUDA by the grader)",
+    "data_segment": "apply memory_mb as RLIMIT_DATA (turned on on CUDA by the grader: CUDA's reserved, "
+                    "inaccessible address space does not count there)",
     "hide_modules": "modules whose source the child cannot read (e.g. a simulator past an episode budget)",
 }
 
@@ -27,8 +33,12 @@ class Limits:
     """Budget of one child process (one test group).
 
     ``memory_mb`` caps the address space on CPU. CUDA maps far more virtual
-    memory than it uses, so on a GPU the cap is left to a cgroup instead
-    (``address_space=False``). ``disk_mb`` caps everything the child writes
+    memory than it uses, so on a GPU RLIMIT_AS is off (``address_space=False``)
+    and memory is capped by a cgroup where one is writable, else by
+    RLIMIT_DATA (``data_segment``: private writable memory, which CUDA's
+    ``PROT_NONE`` reservations are not) and by the parent, which watches the
+    child's resident memory and its GPU memory (``gpu_memory_mb``; see
+    :mod:`grader.sandbox.memwatch`). ``disk_mb`` caps everything the child writes
     (its work directory and /tmp are one size-limited tmpfs, so it also
     counts as memory); ``processes`` caps tasks (processes and threads) in
     the sandbox. Both need namespace isolation: without it RLIMIT_NPROC
@@ -45,6 +55,8 @@ class Limits:
     disk_mb: int = 512
     threads: int = 2
     address_space: bool = True
+    data_segment: bool = False
+    gpu_memory_mb: int = 4096
     # Modules whose source files the child must not see (e.g. a simulator that
     # would let a submission train past an episode budget). Needs namespaces.
     hide_modules: tuple[str, ...] = ()
@@ -61,9 +73,11 @@ class Limits:
 
     def for_device(self, device: str) -> Limits:
         """The limits a child on ``device`` runs under. CUDA maps far more virtual memory than it
-        uses, so no RLIMIT_AS there: the isolation caps memory with a cgroup instead (see
-        :class:`grader.sandbox.isolation.NamespaceIsolation`), and says so when it cannot."""
-        return replace(self, address_space=False) if device == "cuda" else self
+        uses, so no RLIMIT_AS there but RLIMIT_DATA, which counts only private writable memory; a
+        cgroup caps the sandbox where one is writable (see
+        :class:`grader.sandbox.isolation.NamespaceIsolation`), and the parent watches the child's
+        resident and GPU memory (:mod:`grader.sandbox.memwatch`)."""
+        return replace(self, address_space=False, data_segment=True) if device == "cuda" else self
 
     def apply_in_child(self) -> None:
         """Set rlimits; runs between fork and exec, so it must not allocate much."""
@@ -80,6 +94,8 @@ class Limits:
         cap(resource.RLIMIT_CORE, 0)
         if self.address_space:
             cap(resource.RLIMIT_AS, int(self.memory_mb) << 20)
+        if self.data_segment:
+            cap(resource.RLIMIT_DATA, int(self.memory_mb) << 20)
         mark_no_new_privs()
 
 

@@ -21,8 +21,9 @@ never imports ``grader`` (it must work from a bare file). Three processes:
     Enters a new mount namespace and builds a new root on a tmpfs with read-only bind mounts of only what the
     config lists (the Python installation, a few /etc files, device nodes),
     a size-limited tmpfs as the work directory (the disk quota; only the
-    prepared inputs are bound into it, read-only), a fresh /proc, and
-    pivots into it so the old root is gone. (Mode ``root-no-userns``, for a
+    prepared inputs are bound into it, read-only), a fresh /proc whose
+    machine-wide counters (load, memory, CPU times, uptime) read as constants,
+    and pivots into it so the old root is gone. (Mode ``root-no-userns``, for a
     root grader on a machine with user namespaces disabled, only drops to
     the fresh uid in the grader's user namespace.) In mode ``root`` it then enters
     a user namespace of its own, where the one inside id (1000) stands for
@@ -443,6 +444,7 @@ def build_root(config: dict) -> None:
     proc = _inside(root, "/proc")
     os.makedirs(proc, exist_ok=True)
     mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    hide_counters(root, config.get("proc_files", {}))
 
     for path, text in config.get("files", {}).items():
         target = _inside(root, path)
@@ -454,6 +456,29 @@ def build_root(config: dict) -> None:
     _libc.sethostname(hostname, len(hostname))
     mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     pivot(root)
+
+
+def hide_counters(root: str, files: dict[str, str]) -> None:
+    """Bind a file of fixed text over each of /proc's machine-wide counters (load, memory, CPU time,
+    uptime, ...) in the fresh /proc: children alive together read the same constants, so the
+    machine's load carries no signal from one to another. The files are made in the new root and
+    unlinked once bound (the mounts keep them). A counter this kernel does not have is skipped."""
+    staging = os.path.join(root, ".proc-constants")
+    os.makedirs(staging)
+    for i, (path, text) in enumerate(sorted(files.items())):
+        target = _inside(root, path)
+        if not os.path.isfile(target):
+            continue
+        source = os.path.join(staging, str(i))
+        with open(source, "w") as fh:
+            fh.write(text)
+        os.chmod(source, 0o444)
+        try:
+            bind(source, target)
+        except SetupError as exc:
+            raise SetupError(f"cannot hide {path}: {exc}") from None
+        os.unlink(source)
+    os.rmdir(staging)
 
 
 def pivot(root: str) -> None:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import reaper, wire
-from grader.sandbox.isolation import Isolation, NoIsolation
+from grader.sandbox import memwatch, reaper, wire
+from grader.sandbox.isolation import Isolation, NoIsolation, driver_library_path, secret_paths
 from grader.sandbox.limits import Limits
 
 RUNNER_DIR = "_runner"
@@ -172,7 +172,10 @@ class OutputCapture:
 
 
 def scrubbed_env(workdir: Path, spec: ChildSpec) -> dict[str, str]:
-    """A minimal environment: nothing inherited but what Python and BLAS need to run."""
+    """A minimal environment: nothing inherited but what Python and BLAS need to run, and on CUDA what
+    the driver needs: ``CUDA_VISIBLE_DEVICES`` (and ``CUDA_DEVICE_ORDER``) only where the grader's
+    environment sets it (an empty value hides every GPU), and an ``LD_LIBRARY_PATH`` of the grader's
+    folders that hold the driver's libraries, nothing else of it. A CPU child sees no GPU."""
     threads = str(spec.limits.threads)
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -186,10 +189,19 @@ def scrubbed_env(workdir: Path, spec: ChildSpec) -> dict[str, str]:
         "MKL_NUM_THREADS": threads,
         "OPENBLAS_NUM_THREADS": threads,
         "MPLBACKEND": "Agg",
-        "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
         "GRADER_DEVICE": spec.device,
         "GRADER_PRELOAD": ",".join(spec.preload),
     }
+    if spec.device == "cuda":
+        for key in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        hidden = getattr(spec.isolation, "hidden", None)
+        library_path = driver_library_path(hidden=tuple(secret_paths() if hidden is None else hidden))
+        if library_path:
+            env["LD_LIBRARY_PATH"] = library_path
+    else:
+        env["CUDA_VISIBLE_DEVICES"] = ""
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machine quirks, not secrets
         if key in os.environ:
             env[key] = os.environ[key]
@@ -266,6 +278,7 @@ class Child:
         self.output: OutputCapture | None = None
         self.endpoint: Endpoint | None = None
         self.startup_seconds = 0.0
+        self.watch: memwatch.Watch | None = None   # a CUDA child's memory, watched from here
         self._started = False
         self._calls = 0     # numbers each call; every reply names the call it answers
 
@@ -317,6 +330,8 @@ class Child:
             for fd in (*child_fds, out_w):
                 os.close(fd)
         reaper.register(self.proc.pid)
+        if self.spec.device == "cuda":
+            self.watch = memwatch.watch(self.proc.pid, int(limits.memory_mb), int(limits.gpu_memory_mb))
         self.endpoint = Endpoint(req_w, rep_r, lambda: self.alive)
         self.output = OutputCapture(out_r, self.spec.limits.output_bytes)
 
@@ -355,6 +370,7 @@ class Child:
 
     def close(self) -> None:
         """Ask the child to exit, then kill its whole process group and remove the work directory."""
+        memwatch.unwatch(self.watch)
         if self.proc is not None:
             if self.proc.poll() is None:
                 try:
@@ -407,7 +423,7 @@ class Child:
         died, ran out of time or broke the protocol (kind ``"protocol"``).
         """
         if not self.alive or self.endpoint is None:
-            raise ChildFailure("crashed", "the child process is not running")
+            raise ChildFailure("crashed", "the child process is not running" + self._stopped_for())
         self._calls += 1
         call = self._calls
         doing = f"running {op}"
@@ -481,8 +497,15 @@ class Child:
                 code = self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
+        stopped = self._stopped_for()
         self.close()
+        if stopped:
+            return ChildFailure("crashed", f"the child was stopped while {doing}{stopped}", doing=doing)
         return ChildFailure("crashed", f"the child exited while {doing} ({describe_exit(code)})", doing=doing)
+
+    def _stopped_for(self) -> str:
+        """': it used ... over the ... budget' when the parent's memory watch stopped this child, else ''."""
+        return f": it {self.watch.reason}" if self.watch is not None and self.watch.reason else ""
 
 
 def describe_exit(code: int | None) -> str:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.core.assignment import Assignment, AssignmentError, UnknownAssignment, load_assignment
-from grader.core.course import assignments_dir, solutions_dir, templates_dir
+from grader.core.assignment import Assignment, AssignmentError, UnknownAssignment
+from grader.core.course import Course
 from grader.core.environment import with_statement_block
 from grader.core.grading import GradeOptions, grade_file
 from grader.formats.markers import MarkerError, find_holes
@@ -39,6 +39,7 @@ class Report:
     assignment: str
     findings: list[Finding]
     passed: list[str]
+    folder: str = ""
 
     @property
     def ok(self) -> bool:
@@ -130,7 +131,7 @@ def check_suites(a: Assignment) -> Iterator[Finding]:
 
 
 def check_solution(a: Assignment) -> Iterator[Finding]:
-    path = solutions_dir() / a.submission_name
+    path = Course(a.course_root).solutions_dir / a.submission_name
     if not path.is_file():
         yield _error("solution", f"{path} is missing: the reference solution, with # BEGIN SOLUTION / "
                                  "# END SOLUTION around each hole")
@@ -147,11 +148,12 @@ def check_solution(a: Assignment) -> Iterator[Finding]:
 
 
 def check_templates(a: Assignment) -> Iterator[Finding]:
-    solution = solutions_dir() / a.submission_name
+    course = Course(a.course_root)
+    solution = course.solutions_dir / a.submission_name
     if not solution.is_file():
         return
     try:
-        expected = expected_templates()
+        expected = expected_templates(course=course)
     except MarkerError as exc:
         yield _error("templates", f"the templates cannot be generated: {exc}")
         return
@@ -170,7 +172,8 @@ def check_templates(a: Assignment) -> Iterator[Finding]:
 
 def check_grading(a: Assignment, device: str = "cpu", seed: int = 0) -> Iterator[Finding]:
     """The reference must score full marks and the templates (.py and .ipynb) exactly zero."""
-    solution = solutions_dir() / a.submission_name
+    course = Course(a.course_root)
+    solution = course.solutions_dir / a.submission_name
     if solution.is_file():
         result = grade_file(solution, a, GradeOptions(device=device, seed=seed))
         if result.score != result.max_score:
@@ -179,7 +182,7 @@ def check_grading(a: Assignment, device: str = "cpu", seed: int = 0) -> Iterator
                                       "fix the reference or the hidden suite (`grader grade solutions/"
                                       f"{a.submission_name} -v` shows why)")
     stem = Path(a.submission_name).stem
-    for template in (templates_dir() / f"{stem}.py", templates_dir() / f"{stem}.ipynb"):
+    for template in (course.templates_dir / f"{stem}.py", course.templates_dir / f"{stem}.ipynb"):
         if not template.is_file():
             continue
         result = grade_file(template, a, GradeOptions(device=device, seed=seed))
@@ -199,14 +202,16 @@ CHECKS: list[tuple[str, Check]] = [
 ]
 
 
-def check_assignment(name: str, quick: bool = False, device: str = "cpu", seed: int = 0) -> Report:
+def check_assignment(name: str, quick: bool = False, device: str = "cpu", seed: int = 0,
+                     course: Course | None = None) -> Report:
     """Every check of the assignment ``name``; ``quick`` skips grading the reference and the templates."""
+    course = course or Course.find()
     try:
-        a = load_assignment(name)
+        a = course.assignment(name)
     except UnknownAssignment:
         raise
     except AssignmentError as exc:
-        return Report(name, [_error("assignment.toml", str(exc))], [])
+        return Report(name, [_error("assignment.toml", str(exc))], [], str(course.assignments_dir / name))
     findings: list[Finding] = []
     passed: list[str] = []
     for label, check in CHECKS:
@@ -222,11 +227,11 @@ def check_assignment(name: str, quick: bool = False, device: str = "cpu", seed: 
             findings.extend(found)
             if not found:
                 passed.append("grading")
-    return Report(name, findings, ["assignment.toml", *passed])
+    return Report(name, findings, ["assignment.toml", *passed], str(course.assignments_dir / name))
 
 
 def format_report(report: Report) -> str:
-    lines = [f"{report.assignment} ({assignments_dir() / report.assignment}):"]
+    lines = [f"{report.assignment} ({report.folder or report.assignment}):"]
     lines += [f"  ✓ {label}" for label in report.passed]
     lines += [f"  {'✗' if f.level == 'error' else '!'} {f.check}: {f.message}" for f in report.findings]
     errors = sum(f.level == "error" for f in report.findings)

@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.core.assignment import UnknownAssignment, list_assignments, load_assignment
+from grader.core.assignment import UnknownAssignment
+from grader.core.course import Course
 from grader.core.grading import GradeOptions, grade_file, grade_submission
 from grader.core.identity import identify
 from grader.core.results import Cause, GradeResult, TestResult
@@ -218,18 +219,21 @@ class _Entry:
     note: str = ""
 
 
-def discover_student(folder: Path, student: str, assignment: str | None = None) -> list[Job]:
-    """The jobs of one student's folder (e.g. Gradescope's ``/autograder/submission``)."""
+def discover_student(folder: Path, student: str, assignment: str | None = None,
+                     course: Course | None = None) -> list[Job]:
+    """The jobs of one student's folder (e.g. Gradescope's ``/autograder/submission``) in ``course``."""
     found = _Found()
     _walk(folder, folder, found)
-    return _student_jobs(folder, student, found, assignment, [], _links_inside(folder))
+    return _student_jobs(folder, student, found, assignment, [], _links_inside(folder), course or Course.find())
 
 
-def discover(root: Path, assignment: str | None = None, exclude: Sequence[Path] = ()) -> Discovery:
+def discover(root: Path, assignment: str | None = None, exclude: Sequence[Path] = (),
+             course: Course | None = None) -> Discovery:
     """The jobs of a submissions folder: one per (student, assignment) found. Only regular files that
     really lie inside it are read: a symbolic link anywhere (the student's folder itself included), a
     hard link to a file outside, a device or a FIFO gives that student a 'refused: …' result instead."""
     root = Path(root)
+    course = course or Course.find()
     suffixes = {s.lower() for s in supported_suffixes()}
     skip = set()
     for p in exclude:
@@ -275,7 +279,7 @@ def discover(root: Path, assignment: str | None = None, exclude: Sequence[Path] 
 
     links = _links_inside(root) if per_student else {}
     for student, found in per_student.items():
-        result.jobs.extend(_student_jobs(root, student, found, assignment, result.ignored, links))
+        result.jobs.extend(_student_jobs(root, student, found, assignment, result.ignored, links, course))
     return result
 
 
@@ -291,7 +295,7 @@ def _read_entry(root: Path, path: Path, links: dict[tuple[int, int], int]) -> tu
 
 
 def _student_jobs(root: Path, student: str, found: _Found, wanted: str | None, ignored: list[str],
-                  links: dict[tuple[int, int], int]) -> list[Job]:
+                  links: dict[tuple[int, int], int], course: Course) -> list[Job]:
     """One job per assignment the student's files are (told by :func:`grader.core.identity.identify`)."""
     suffixes = {s.lower() for s in supported_suffixes()}
     by_assignment: dict[str, list[_Entry]] = {}
@@ -312,7 +316,7 @@ def _student_jobs(root: Path, student: str, found: _Found, wanted: str | None, i
         else:
             entry, data = _read_entry(root, path, links)
         try:
-            identity = identify(path.name, data)
+            identity = identify(path.name, data, root=course.assignments_dir)
         except UnknownAssignment:
             unknown.append(entry)
             continue
@@ -344,14 +348,14 @@ def _student_jobs(root: Path, student: str, found: _Found, wanted: str | None, i
                         problem=problems[0].problem + more))
     elif unknown:
         listed = ", ".join(e.label for e in unknown)
-        known = list_assignments()
+        known = course.assignment_names()
         jobs.append(Job(student, wanted or "", listed, root=str(root), problem=(
             f"cannot tell the assignment of {listed} from the file name(s) or the functions defined; "
             f"name the file after the assignment (one of: {', '.join(known)}) or pass --assignment")))
     else:
-        known = list_assignments()
-        wanted_files = load_assignment(wanted).submission_name if wanted else "e.g. " + ", ".join(
-            load_assignment(n).submission_name for n in known[:3])
+        known = course.assignment_names()
+        wanted_files = course.assignment(wanted).submission_name if wanted else "e.g. " + ", ".join(
+            course.assignment(n).submission_name for n in known[:3])
         jobs.append(Job(student, wanted or "", printable(student), root=str(root), problem=(
             f"no submission file found ({wanted_files}; formats: {', '.join(sorted(suffixes))})")))
     return jobs
@@ -367,18 +371,20 @@ class TaskOutcome:
     status: str
 
 
-def assignment_fingerprint(name: str) -> str:
-    """Hash of an assignment's files (tests, toml, probes): results from older tests are regraded."""
+def assignment_fingerprint(name: str, course: Course | None = None) -> str:
+    """Hash of an assignment's files (tests, toml, probes) and its template (the course's pipeline):
+    results from older tests are regraded."""
     if not name:
         return ""
     try:
-        a = load_assignment(name)
+        a = (course or Course.find()).assignment(name)
     except Exception:  # noqa: BLE001 - an unknown name simply has no fingerprint
         return ""
     h = hashlib.sha256()
     files = sorted(p for p in a.directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                    and p.suffix in (".py", ".toml"))
-    for p in [*files, *sorted(path for _, path in a.child_files)]:
+    template = [a.template_path] if a.template_path.is_file() else []
+    for p in [*files, *sorted(path for _, path in a.child_files), *template]:
         h.update(str(p.relative_to(a.directory) if p.is_relative_to(a.directory) else p.name).encode())
         h.update(p.read_bytes())
     return h.hexdigest()
@@ -392,11 +398,11 @@ def _time_budget(assignment, options: GradeOptions) -> float:
     return sum(g.limits.wall_seconds for g in assignment.groups.values()) * options.time_scale + WATCHDOG_MARGIN_S
 
 
-def _failed_result(job: Job, message: str) -> GradeResult:
+def _failed_result(job: Job, message: str, course: Course | None = None) -> GradeResult:
     """A zero for every group of the job's assignment (or no group when it is unknown)."""
     result = GradeResult(assignment=job.assignment or UNKNOWN, submission=Path(job.source).name)
     try:
-        a = load_assignment(job.assignment) if job.assignment else None
+        a = (course or Course.find()).assignment(job.assignment) if job.assignment else None
     except Exception:  # noqa: BLE001
         a = None
     if a is not None:
@@ -423,10 +429,10 @@ def grade_job(job: Job, payload: bytes | None, options: GradeOptions, fingerprin
                 status = job.status
         except _Watchdog as exc:
             status = f"error: {exc}"
-            result = _failed_result(job, f"grading was stopped: {exc}")
+            result = _failed_result(job, f"grading was stopped: {exc}", options.course)
         except Exception as exc:  # noqa: BLE001 - a grader bug: this row only
             status = f"error: internal grader error: {type(exc).__name__}: {exc}"
-            result = _failed_result(job, status[len("error: "):])
+            result = _failed_result(job, status[len("error: "):], options.course)
         result.submission = job.display
         result.extra_data["batch"] = {"student": job.student, "source": job.source, "file_sha256": job.sha256,
                                       "assignment_fingerprint": fingerprint, "status": status}
@@ -441,9 +447,10 @@ def grade_payload(job: Job, payload: bytes | None, options: GradeOptions, workdi
     student knows). A job with a problem, or no bytes, still gets a result for every test group of
     its assignment, each failed with the problem. Used by the batch's workers and by Gradescope."""
     notes = [job.note] if job.note else []
+    course = options.course or Course.find()
     if not job.assignment:
-        return _failed_result(job, job.problem or "cannot tell the assignment")
-    assignment = load_assignment(job.assignment)
+        return _failed_result(job, job.problem or "cannot tell the assignment", course)
+    assignment = course.assignment(job.assignment)
     if job.problem or payload is None:
         return grade_submission(workdir / assignment.submission_name, assignment, options, notes=notes,
                                 problem=job.problem or ("the submission could not be read, or it changed while "
@@ -659,7 +666,8 @@ def plan(config: BatchConfig) -> tuple[list[Job], list[Job], Discovery]:
     """(jobs to grade, jobs already graded) for this batch."""
     if not config.submissions.is_dir():
         raise BatchError(f"{config.submissions} is not a folder of submissions")
-    found = discover(config.submissions, config.assignment, exclude=[config.out])
+    course = config.options.course or Course.find()
+    found = discover(config.submissions, config.assignment, exclude=[config.out], course=course)
     if not found.jobs:
         archives = (f"; found only archive(s) {', '.join(found.archives[:3])}: {ARCHIVE_ADVICE}"
                     if found.archives else "")
@@ -675,7 +683,7 @@ def plan(config: BatchConfig) -> tuple[list[Job], list[Job], Discovery]:
                          f"({', '.join(j.source for j in jobs)}); rename one of them"
                          + (f" ({len(clashes) - 1} more such clashes)" if len(clashes) > 1 else ""))
     todo, done = [], []
-    fingerprints = {j.assignment: assignment_fingerprint(j.assignment) for j in found.jobs}
+    fingerprints = {j.assignment: assignment_fingerprint(j.assignment, course) for j in found.jobs}
     for job in found.jobs:
         current = not config.regrade and is_current(config.out / job.folder / RESULTS_NAME, job,
                                                    fingerprints[job.assignment])
@@ -703,19 +711,20 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
         raise BatchFailed(f"cannot mark missing submissions in {config.out}: {exc.strerror or exc}") from None
     if on_start:
         on_start(len(todo))
-    fingerprints = {j.assignment: assignment_fingerprint(j.assignment) for j in todo}
+    fingerprints = {j.assignment: assignment_fingerprint(j.assignment, config.options.course) for j in todo}
+    options = concrete_device(config.options) if todo else config.options
     try:
         executor = make_executor(config.executor, config.jobs, config.scheduler) if todo else None
     except ExecutorError as exc:
         raise BatchError(str(exc)) from None
     try:
         if executor is not None:
-            tasks = [(i, (job, read_payload(job), config.options, fingerprints[job.assignment], config.html))
+            tasks = [(i, (job, read_payload(job), options, fingerprints[job.assignment], config.html))
                      for i, job in enumerate(todo)]
             for index, outcome, error in executor.run(grade_job, tasks):
                 job = todo[index]
                 if outcome is None:
-                    outcome = _error_outcome(job, error, fingerprints[job.assignment], config.html)
+                    outcome = _error_outcome(job, error, fingerprints[job.assignment], config.html, options.course)
                 try:
                     write_outcome(config.out, job, outcome)
                 except OSError as exc:
@@ -753,6 +762,17 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
     return summary
 
 
+def concrete_device(options: GradeOptions) -> GradeOptions:
+    """``options`` with the device resolved here, once (the CUDA probe runs in this process), for every
+    worker to use as it is (a :class:`~grader.core.devices.DeviceChoice`, which no worker probes again)."""
+    from grader.core.devices import DeviceError, resolve
+
+    try:
+        return replace(options, device=resolve(options.device, options.isolation))
+    except DeviceError as exc:
+        raise BatchError(str(exc)) from None
+
+
 def read_payload(job: Job) -> bytes | None:
     """The bytes discovery read for ``job``, read again the same safe way (never following a link);
     None when they cannot be read or are no longer the bytes discovery hashed."""
@@ -765,10 +785,10 @@ def read_payload(job: Job) -> bytes | None:
     return data if hashlib.sha256(data).hexdigest() == job.sha256 else None
 
 
-def _error_outcome(job: Job, error: str, fingerprint: str, html: bool) -> TaskOutcome:
+def _error_outcome(job: Job, error: str, fingerprint: str, html: bool, course: Course | None = None) -> TaskOutcome:
     from grader.feedback.html import render_html
 
-    result = _failed_result(job, error)
+    result = _failed_result(job, error, course)
     status = f"error: {error}"
     result.extra_data["batch"] = {"student": job.student, "source": job.source, "file_sha256": job.sha256,
                                   "assignment_fingerprint": fingerprint, "status": status}

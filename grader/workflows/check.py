@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.core.assignment import Assignment, AssignmentError, UnknownAssignment, load_assignment
-from grader.core.course import templates_dir
-from grader.core.environment import describe_offered, unavailable_imports
+from grader.core.assignment import Assignment, AssignmentError, UnknownAssignment
+from grader.core.course import Course, CourseNotFound
+from grader.core.environment import describe_offered, offered_packages, unavailable_imports
 from grader.core.grading import GradeOptions, grade_file
 from grader.core.identity import assignment_from_name, identify_file
 from grader.core.results import GradeResult
@@ -55,17 +55,18 @@ class CheckReport:
         return bool(self.result.tests) and all(t.status == "passed" for t in self.result.tests)
 
 
-def assignment_for(path: Path, name: str | None = None) -> Assignment:
+def assignment_for(path: Path, name: str | None = None, course: Course | None = None) -> Assignment:
     """The assignment ``name``, or the one the file is (see :mod:`grader.core.identity`)."""
-    return resolve_assignment(path, name)[0]
+    return resolve_assignment(path, name, course)[0]
 
 
-def resolve_assignment(path: Path, name: str | None = None) -> tuple[Assignment, list[str]]:
+def resolve_assignment(path: Path, name: str | None = None, course: Course | None = None) -> tuple[Assignment, list[str]]:
     """(the assignment, notes for the report) by the identity every command uses."""
     try:
-        identity = identify_file(path, name)
-        return load_assignment(identity.assignment), identity.notes
-    except UnknownAssignment as exc:
+        course = course or Course.find()
+        identity = identify_file(path, name, course.assignments_dir)
+        return course.assignment(identity.assignment), identity.notes
+    except (UnknownAssignment, CourseNotFound) as exc:
         raise CheckError(str(exc).strip('"')) from None
 
 
@@ -87,7 +88,7 @@ def public_groups(assignment: Assignment, full: bool) -> tuple[list[str], list[s
 
 def template_hints(assignment: Assignment) -> dict[str, str]:
     """Hole name → the ``# TODO:`` hint of the student template (what the student already sees)."""
-    path = templates_dir() / assignment.submission_name
+    path = assignment.template_path
     if not path.is_file():
         return {}
     hints: dict[str, str] = {}
@@ -139,18 +140,19 @@ def import_warnings(path: Path, assignment: Assignment) -> list[str]:
             source = prepared.python_file.read_text(encoding="utf-8")
     except (SubmissionFormatError, OSError, UnicodeDecodeError, RecursionError, MemoryError, ValueError):
         return []
-    missing = unavailable_imports(source, Path(assignment.submission_name).stem)
+    course = Course(assignment.course_root)
+    missing = unavailable_imports(source, Path(assignment.submission_name).stem, course)
     if not missing:
         return []
     where = path.suffix.lower() == ".py"
     names = ", ".join(f"`{m}`" + (f" (line {line})" if where else "") for m, line in missing)
     return [f"your file imports {names}, which the grader does not have: graded, that import fails and every "
-            f"group scores 0. A submission may import {describe_offered()}."]
+            f"group scores 0. A submission may import {describe_offered(offered_packages(course))}."]
 
 
 # -- from a notebook or a script -------------------------------------------------
 def find_submission(assignment: str | None = None, namespace: Mapping[str, Any] | None = None,
-                    cwd: Path | None = None) -> Path:
+                    cwd: Path | None = None, course: Course | None = None) -> Path:
     """The file a ``check()`` call is about: the running notebook or script, else the newest matching file."""
     namespace = namespace or {}
     cwd = cwd or Path.cwd()
@@ -161,15 +163,15 @@ def find_submission(assignment: str | None = None, namespace: Mapping[str, Any] 
             for path in (Path(candidate), cwd / candidate, cwd / Path(candidate).name):
                 if path.is_file():
                     return path
-    from grader.core.assignment import list_assignments
     from grader.formats.submission import supported_suffixes
 
-    names = [assignment] if assignment else list_assignments()
+    course = course or Course.find()
+    names = [assignment] if assignment else course.assignment_names()
     in_notebook = "get_ipython" in namespace or hasattr(sys.modules.get("builtins"), "get_ipython")
     found = []
     for p in cwd.iterdir():
         if p.is_file() and p.suffix.lower() in supported_suffixes():
-            if assignment_from_name(p.name) in names:
+            if assignment_from_name(p.name, course.assignments_dir) in names:
                 found.append(p)
     if not found:
         what = f"a {assignment}.ipynb or {assignment}.py" if assignment else "a submission file"
@@ -179,15 +181,21 @@ def find_submission(assignment: str | None = None, namespace: Mapping[str, Any] 
 
 
 def check(path: str | os.PathLike[str] | None = None, *, assignment: str | None = None, full: bool = False,
-          device: str = "cpu", namespace: Mapping[str, Any] | None = None) -> None:
-    """Print the public checks of ``path`` (default: the calling notebook or script). Does nothing when
-    the calling code is being imported (e.g. by the grader) rather than run."""
+          device: str = "cpu", namespace: Mapping[str, Any] | None = None,
+          course: str | os.PathLike[str] | Course | None = None) -> None:
+    """Print the public checks of ``path`` (default: the calling notebook or script) against ``course``
+    (default: found from $GRADER_COURSE or the folders around). Does nothing when the calling code is
+    being imported (e.g. by the grader) rather than run."""
     caller = namespace if namespace is not None else sys._getframe(1).f_globals
     if path is None and caller.get("__name__") != "__main__":
         return None
     try:
-        file = Path(path) if path is not None else find_submission(assignment, caller)
-        chosen, notes = resolve_assignment(file, assignment)
+        try:
+            found = Course.find(course)
+        except CourseNotFound as exc:
+            raise CheckError(str(exc)) from None
+        file = Path(path) if path is not None else find_submission(assignment, caller, course=found)
+        chosen, notes = resolve_assignment(file, assignment, found)
         if file.suffix.lower() == ".ipynb":
             saved = time.strftime("%H:%M:%S", time.localtime(file.stat().st_mtime))
             print(f"Checking {file} as saved at {saved} (save the notebook first to check your latest changes).")

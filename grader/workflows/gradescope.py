@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.core.course import course_root
+from grader.core.course import Course
 
 TORCH_PIN = "torch==2.13.0"
 DEFAULT_ROOT = "/autograder"
@@ -77,9 +77,9 @@ class BundleError(Exception):
 # -- building the bundle --------------------------------------------------------------
 def bundle_files(root: Path | None = None) -> list[tuple[Path, str]]:
     """(file on disk, name in the zip) for everything the autograder needs."""
-    root = root or course_root()
+    root = root or Course.find().root
     picked: list[tuple[Path, str]] = []
-    for top in ("grader", "assignments"):
+    for top in ("grader", "assignments", "templates"):   # templates: the course's pipeline the thresholds train
         for path in sorted((root / top).rglob("*")):
             rel = path.relative_to(root)
             if (path.is_file() and "__pycache__" not in rel.parts and path.suffix not in (".pyc", ".pyo")
@@ -94,11 +94,11 @@ def bundle_files(root: Path | None = None) -> list[tuple[Path, str]]:
 def build_bundle(out_zip: Path, assignment: str | None = None, root: Path | None = None) -> list[str]:
     """Write the autograder zip; return the names it holds. ``assignment`` fixes which one is graded
     (else it is told from the submitted file's name)."""
-    from grader.core.assignment import UnknownAssignment, load_assignment
+    from grader.core.assignment import UnknownAssignment
 
     if assignment:
         try:
-            load_assignment(assignment)
+            Course.find(root).assignment(assignment)
         except UnknownAssignment as exc:
             raise BundleError(str(exc).strip('"')) from None
     files = bundle_files(root)
@@ -202,7 +202,6 @@ def autograder_root(root: str | Path | None = None) -> Path:
 
 def run_autograder(root: Path, assignment: str | None = None, device: str = "auto") -> dict[str, Any]:
     """Grade the one submission under ``root/submission``; write and return ``root/results/results.json``."""
-    from grader.core.course import sandbox_isolation
     from grader.core.grading import GradeOptions
     from grader.feedback.files import write_json_atomic
     from grader.feedback.gradescope import to_gradescope
@@ -211,7 +210,8 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
 
     t0 = time.monotonic()
     submission_dir = root / "submission"
-    jobs = discover_student(submission_dir, "submission", assignment) if submission_dir.is_dir() else []
+    course = Course.find(root / "source") if (root / "source" / "assignments").is_dir() else Course.find()
+    jobs = discover_student(submission_dir, "submission", assignment, course) if submission_dir.is_dir() else []
     if not jobs:
         jobs = [Job("submission", assignment or "", "", problem=f"no submission file found in {submission_dir}")]
     graded = [j for j in jobs if j.assignment and not j.problem]
@@ -221,11 +221,11 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
         job = Job("submission", graded[0].assignment, names,
                   problem=f"files for several assignments were handed in ({names}); hand in one")
 
-    isolation = sandbox_isolation()
+    isolation = course.isolation()
     if isinstance(isolation, NoIsolation):   # allowed here: Gradescope gives each submission its own container
         isolation = NoIsolation(reason=f"{isolation.reason}; on Gradescope each submission runs in a container "
                                        "of its own, which bounds what it can reach")
-    options = GradeOptions(device=device, isolation=isolation)
+    options = GradeOptions(device=device, isolation=isolation, course=course)
     with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp:
         result = grade_payload(job, read_payload(job), options, Path(tmp))
     result.execution_time = time.monotonic() - t0

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.core.assignment import list_assignments, load_assignment
-from grader.core.course import COURSE_FILE, course_root
+from grader.core.course import COURSE_FILE, Course
 from grader.formats.markers import find_holes, make_template
 from grader.workflows.templates import expected_templates
 
@@ -65,7 +65,7 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
 
 def populate(target: Path, root: Path | None = None, only: Sequence[str] | None = None) -> None:
     """Write the bundle's files (of the assignments ``only``, default all) into the empty directory ``target``."""
-    root = root or course_root()
+    root = root or Course.find().root
     package = Path(__file__).resolve().parents[1]   # the grader package
     shutil.copytree(package, target / "grader", ignore=_ignore)
     adir = root / "assignments"
@@ -163,7 +163,7 @@ def build_release(out: Path, root: Path | None = None, only: Sequence[str] | Non
         raise ReleaseError(f"{out} already exists and is not an empty directory; choose a new one")
     if is_zip and out.is_dir():
         raise ReleaseError(f"{out} is a directory")
-    root = root or course_root()
+    root = root or Course.find().root
     with tempfile.TemporaryDirectory(prefix="grader-release-") as tmp:
         stage = Path(tmp) / "bundle"
         stage.mkdir()
@@ -275,17 +275,25 @@ def _released_sources(root: Path) -> list[Path]:
 
 
 def scan_bundle(bundle: Path, root: Path | None = None, reveal: Sequence[str] = ()) -> list[Leak]:
-    """Every trace of instructor material in ``bundle`` (a directory): empty means safe to release."""
-    root = root or course_root()
+    """Every trace of instructor material in ``bundle`` (a directory): empty means safe to release.
+
+    The course's files are scanned, not the grader's: a file of the bundle's ``grader/`` that is byte for
+    byte the installed grader's own (its scaffold of a new assignment holds a model solution, say) is
+    the grader's code, which every course ships; only a changed one is scanned."""
+    root = root or Course.find().root
     leaks: list[Leak] = []
     sol_lines = solution_lines(root, reveal)
     hashes, hidden_lines = hidden_material(root)
+    package = Path(__file__).resolve().parents[1]
     for f in _files(bundle):
         rel = f.relative_to(bundle)
         parts = set(rel.parts[:-1])
         if parts & FORBIDDEN_DIRS:
             leaks.append(Leak(str(rel), f"inside a forbidden folder ({', '.join(sorted(parts & FORBIDDEN_DIRS))})"))
-        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        data = f.read_bytes()
+        if rel.parts[0] == "grader" and _same_file(package.joinpath(*rel.parts[1:]), data):
+            continue
+        digest = hashlib.sha256(data).hexdigest()
         if digest in hashes:
             leaks.append(Leak(str(rel), f"identical to {hashes[digest]}"))
         text = _text_of(f)
@@ -298,6 +306,13 @@ def scan_bundle(bundle: Path, root: Path | None = None, reveal: Sequence[str] = 
             if line in text:
                 leaks.append(Leak(str(rel), f"contains a line of {origin}: {line[:60]}"))
     return leaks
+
+
+def _same_file(path: Path, data: bytes) -> bool:
+    try:
+        return path.is_file() and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def scan_zip(path: Path, root: Path | None = None) -> list[Leak]:

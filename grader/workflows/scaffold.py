@@ -13,8 +13,7 @@ import keyword
 import re
 from pathlib import Path
 
-from grader.core.assignment import list_assignments
-from grader.core.course import assignments_dir, solutions_dir, templates_dir
+from grader.core.course import Course
 from grader.workflows.templates import write_templates
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -179,15 +178,16 @@ if __name__ == "__main__":
 '''
 
 
-def new_assignment(name: str, title: str | None = None) -> list[Path]:
-    """Create the assignment ``name`` in the course and its templates; return the files written."""
+def new_assignment(name: str, title: str | None = None, course: Course | None = None) -> list[Path]:
+    """Create the assignment ``name`` in ``course`` and its templates; return the files written."""
+    course = course or Course.find()
     if not NAME.match(name) or keyword.iskeyword(name):
         raise ScaffoldError(f"{name!r} is not a usable assignment name: lower-case letters, digits and _, "
                             "starting with a letter (it is also the module students hand in)")
-    if name in list_assignments():
-        raise ScaffoldError(f"the assignment {name!r} exists already ({assignments_dir() / name})")
-    folder = assignments_dir() / name
-    solution = solutions_dir() / f"{name}.py"
+    if name in course.assignment_names():
+        raise ScaffoldError(f"the assignment {name!r} exists already ({course.assignments_dir / name})")
+    folder = course.assignments_dir / name
+    solution = course.solutions_dir / f"{name}.py"
     for path in (folder, solution):
         if path.exists():
             raise ScaffoldError(f"{path} exists already: choose another name or remove it")
@@ -201,6 +201,6 @@ def new_assignment(name: str, title: str | None = None) -> list[Path]:
     solution.parent.mkdir(parents=True, exist_ok=True)
     solution.write_text(_solution(name, title), encoding="utf-8")
     written.append(solution)
-    templates_dir().mkdir(parents=True, exist_ok=True)
-    written += [p for p in write_templates() if p.stem == name]
+    course.templates_dir.mkdir(parents=True, exist_ok=True)
+    written += [p for p in write_templates(course) if p.stem == name]
     return written

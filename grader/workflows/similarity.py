@@ -15,6 +15,14 @@ What this module adds around it:
   regular files really inside the folder are read, the same assignment identity),
   and only hand-ins of the same assignment are compared;
 * notebooks are compared by their code (:mod:`grader.formats.notebooks`);
+* code a hand-in runs from strings (``exec(r'''...''')``, ``exec(base64.b64decode(...))``, zlib, hex,
+  rot13, a name bound to such a string, nested) is decoded from the syntax tree, never run
+  (:mod:`grader.workflows.similarity_strings`), and compared as the hand-in's own code, each decoded string
+  apart; a hand-in that runs code the analysis cannot decode (built at run time) is listed in the report:
+  that code is not compared;
+* a hand-in of more than ``MAX_CODE_BYTES`` of code (after notebook conversion and decoding) is listed as
+  not compared (too large) and never tokenized: every k-gram is kept (below), so one generated 8 MB file
+  would cost the report a minute and gigabytes;
 * the assignment's template (``templates/<file>.py`` and ``.ipynb``) is boilerplate:
   its k-grams are removed exactly from every submission, so handing in the
   template, or the template plus a little, shares nothing;
@@ -45,17 +53,18 @@ from typing import Any
 
 import numpy as np
 
-from grader.core.assignment import load_assignment
-from grader.core.course import templates_dir
+from grader.core.course import Course
 from grader.core.text import csv_text, printable_text
 from grader.formats.source import SubmissionFormatError
 from grader.workflows.batch import ARCHIVE_ADVICE, BatchError, discover, read_payload
+from grader.workflows.similarity_strings import Piece, TooLarge, code_in_strings
 
 DEFAULT_THRESHOLD = 0.5     # measured: copies ≥ 0.9, independent solutions of the same holes ≤ 0.35
 NOISE = 25                  # copydetect's noise threshold: shortest shared stretch that counts (normalised chars)
 HTML_NAME = "similarity.html"
 CSV_NAME = "similarity.csv"
 PARALLEL_FROM = 40          # fewer files than this are tokenized in this process (no start-up cost)
+MAX_CODE_BYTES = 1_000_000  # per hand-in, decoded strings included (a class's hand-ins: 5-30 kB); beyond: not compared
 
 
 class SimilarityError(BatchError):
@@ -67,8 +76,10 @@ class Submission:
     student: str
     assignment: str
     label: str                 # printable path relative to the submissions folder
-    code: str                  # the Python compared (a notebook's code cells)
+    code: str                  # the Python compared (a notebook's code cells), then the code decoded from its strings
     fingerprint: Any = None    # built by :func:`compare`
+    sections: tuple[int, ...] = (0,)    # where in ``code`` each part starts (the file's own, each decoded string)
+    pieces: list[Piece] = field(default_factory=list)   # what it runs from strings (code None: not decoded)
 
 
 @dataclass
@@ -87,11 +98,26 @@ class Pair:
 
 
 @dataclass
+class Remark:
+    """One line of the report about one hand-in: why it was not compared, or the code it runs from strings."""
+    student: str
+    assignment: str
+    label: str
+    text: str
+
+    def __str__(self) -> str:
+        return printable_text(f"{self.label}: {self.text}")
+
+
+@dataclass
 class SimilarityReport:
     submissions: list[Submission]
     pairs: list[Pair]                           # every pair that shares code, most similar first
     threshold: float
-    notes: list[str] = field(default_factory=list)   # hand-ins not compared, and why
+    notes: list[str] = field(default_factory=list)   # hand-ins not compared, and why (and notes on the whole)
+    skipped: list[Remark] = field(default_factory=list)   # the hand-ins not compared
+    strings: list[Remark] = field(default_factory=list)   # hand-ins that run code from strings (decoded or not)
+    max_bytes: int = MAX_CODE_BYTES                       # the per-file cap it was made with
     html: Path | None = None
     csv: Path | None = None
     seconds: float = 0.0
@@ -108,8 +134,16 @@ class SimilarityReport:
         if self.pairs:
             top = self.pairs[0]
             line += f" (highest: {top.similarity:.0%}, {top.a.label} and {top.b.label})"
-        if self.notes:
-            line += f"; {len(self.notes)} not compared (listed in the report)"
+        if self.skipped:
+            large = sum(r.text.startswith(TOO_LARGE) for r in self.skipped)
+            line += f"; {len(self.skipped)} not compared" + (f" ({large} too large)" if large else "") \
+                + " (listed in the report)"
+        hidden = sum(r.text.startswith(NOT_DECODED) for r in self.strings)
+        if hidden:
+            line += f"; {hidden} run code built from strings that was not compared (listed in the report)"
+        decoded = sum(r.text.startswith(DECODED) for r in self.strings)
+        if decoded:
+            line += f"; {decoded} run code from strings, decoded and compared"
         return printable_text(line + (f"; report: {self.html}" if self.html else ""))
 
 
@@ -128,38 +162,99 @@ def python_code(data: bytes, name: str) -> str:
         raise SubmissionFormatError(f"{name} is not UTF-8 text") from None
 
 
-def collect(root: Path, assignment: str | None = None, exclude: Sequence[Path] = ()) -> tuple[list[Submission],
-                                                                                            list[str]]:
-    """(submissions to compare, notes on the hand-ins that cannot be), found as grade-batch finds them."""
-    found = discover(root, assignment, exclude)
+TOO_LARGE = "not compared: too large"
+NOT_DECODED = "runs code built from strings: not compared"
+DECODED = "runs code from strings: decoded and compared"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def with_decoded_strings(submission: Submission, max_bytes: int = MAX_CODE_BYTES) -> str | None:
+    """Add to ``submission.code`` the code it runs from strings (one section each, after a comment saying
+    where it comes from); None, or why it cannot be compared ('not compared: too large (...)')."""
+    own = len(submission.code.encode("utf-8", "surrogatepass"))
+    if own > max_bytes:
+        return f"{TOO_LARGE} ({_mb(own)} of code; the cap is {_mb(max_bytes)})"
+    try:
+        pieces = code_in_strings(submission.code, max_bytes - own)
+    except TooLarge:
+        return f"{TOO_LARGE} (more than {_mb(max_bytes)} of code once its strings are decoded)"
+    except (RecursionError, MemoryError):
+        pieces = [Piece(0, "exec", "code the analysis could not follow (too deeply nested)", 0, None)]
+    code, sections = submission.code, [0]
+    if not code.endswith("\n"):
+        code += "\n"
+    for piece in pieces:
+        if piece.code is None:
+            continue
+        sections.append(len(code))
+        code += f"\n# ---- decoded by the grader: {piece.describe()} ----\n{piece.code}"
+        if not code.endswith("\n"):
+            code += "\n"
+    if len(sections) > 1:
+        submission.code, submission.sections = code, tuple(sections)
+    submission.pieces = pieces
+    return None
+
+
+def strings_remarks(s: Submission) -> list[Remark]:
+    """What the report says about the code ``s`` runs from strings (nothing when it runs none)."""
+    out = []
+    hidden = [p.describe() for p in s.pieces if p.code is None]
+    if hidden:
+        out.append(Remark(s.student, s.assignment, s.label, f"{NOT_DECODED} ({'; '.join(hidden)})"))
+    decoded = [p.describe() for p in s.pieces if p.code is not None]
+    if decoded:
+        out.append(Remark(s.student, s.assignment, s.label, f"{DECODED} ({'; '.join(decoded)})"))
+    return out
+
+
+def _skipped(job: Any, why: str) -> Remark:
+    return Remark(job.student, job.assignment, job.source, f"not compared: {why}")
+
+
+def collect(root: Path, assignment: str | None = None, exclude: Sequence[Path] = (),
+            max_bytes: int = MAX_CODE_BYTES, course: Course | None = None) -> tuple[list[Submission], list[Remark]]:
+    """(submissions to compare, the hand-ins that cannot be and why), found as grade-batch finds them.
+    Each submission's code includes the code decoded from its strings (:func:`with_decoded_strings`)."""
+    found = discover(root, assignment, exclude, course=course)
     if not found.jobs:
         archives = f"; found only archive(s): {ARCHIVE_ADVICE}" if found.archives else ""
         raise SimilarityError(f"no submissions found in {root} (expected a folder per student, or files named "
                               f"after the assignment){archives}")
-    submissions, notes = [], []
+    submissions, skipped = [], []
     for job in found.jobs:
         if job.problem or not job.assignment:
-            notes.append(f"{job.source}: not compared: {job.problem.splitlines()[0] if job.problem else 'unknown'}")
+            skipped.append(_skipped(job, job.problem.splitlines()[0] if job.problem else "unknown"))
             continue
         data = read_payload(job)
         if data is None:
-            notes.append(f"{job.source}: not compared: it could not be read again (changed while running?)")
+            skipped.append(_skipped(job, "it could not be read again (changed while running?)"))
             continue
         try:
             code = python_code(data, Path(job.path).name)
         except SubmissionFormatError as exc:
-            notes.append(f"{job.source}: not compared: {exc}")
+            skipped.append(_skipped(job, str(exc)))
             continue
-        submissions.append(Submission(job.student, job.assignment, job.source, code))
-    return submissions, [printable_text(n) for n in notes]
+        del data
+        submission = Submission(job.student, job.assignment, job.source, code)
+        why = with_decoded_strings(submission, max_bytes)
+        if why:
+            skipped.append(Remark(job.student, job.assignment, job.source, why))
+            continue
+        submissions.append(submission)
+    return submissions, skipped
 
 
-def boilerplate(assignment: str) -> list[str]:
+def boilerplate(assignment: str, course: Course | None = None) -> list[str]:
     """The code every student was given for ``assignment``: its templates (``.py``, and ``.ipynb``'s code)."""
-    stem = Path(load_assignment(assignment).submission_name).stem
+    course = Course.find(course)
+    stem = Path(course.assignment(assignment).submission_name).stem
     codes = []
     for suffix in (".py", ".ipynb"):
-        path = templates_dir() / (stem + suffix)
+        path = course.templates_dir / (stem + suffix)
         if path.is_file():
             try:
                 codes.append(python_code(path.read_bytes(), path.name))
@@ -188,9 +283,13 @@ def _normalise(block: str) -> tuple[str, Any]:
     return filter_code(block, "submission.py", language="python")
 
 
-def _blocks(code: str) -> list[tuple[int, int]]:
+def _blocks(code: str, sections: Sequence[int] = (0,)) -> list[tuple[int, int]]:
     """(start, end) character spans of the top-level statements (decorators included; comments and
-    blank lines after a statement stay with it). Code that does not parse is one block."""
+    blank lines after a statement stay with it), each section of ``code`` apart (a file's own code, each
+    string decoded from it). A section that does not parse is one block."""
+    if len(sections) > 1:
+        ends = [*sections[1:], len(code)]
+        return [(a + start, b + start) for start, end in zip(sections, ends) for a, b in _blocks(code[start:end])]
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
@@ -236,12 +335,14 @@ def _fingerprint(code: str, blocks: list[tuple[int, str, Any]], k: int, template
                         hashes - common, idx, k, get_token_coverage(idx, k, len(text)))
 
 
-def _normalise_all(codes: list[str], jobs: int) -> list[list[tuple[int, str, Any]]]:
+def _normalise_all(codes: list[str], jobs: int,
+                   sections: Sequence[Sequence[int]] = ()) -> list[list[tuple[int, str, Any]]]:
     """For each code, [(where a block starts, its normalised text, offsets back into the block)]: each
     top-level statement apart, so that no k-gram runs from one function into the next (reordering
     functions then changes nothing). Every distinct block is tokenized once: most of a class's blocks
     are the template's, unchanged."""
-    spans = [_blocks(code) for code in codes]
+    sections = [*sections, *[(0,)] * (len(codes) - len(sections))]
+    spans = [_blocks(code, part) for code, part in zip(codes, sections)]
     distinct = list(dict.fromkeys(code[a:b] for code, span in zip(codes, spans) for a, b in span))
     if jobs <= 1 or len(codes) < PARALLEL_FROM:
         done = [_normalise(block) for block in distinct]
@@ -288,14 +389,16 @@ def _compare_all(prints: list[_Fingerprint], candidates: list[tuple[int, list[in
 
 
 def compare(submissions: list[Submission], jobs: int = 1, k: int = NOISE,
-            timings: dict[str, float] | None = None) -> list[Pair]:
+            timings: dict[str, float] | None = None, course: Course | None = None) -> list[Pair]:
     """Every pair of submissions of the same assignment that shares code, most similar first.
-    ``timings`` receives the seconds of each phase (for the bench)."""
+    ``timings`` receives the seconds of each phase (for the bench); the templates are ``course``'s."""
     timings = {} if timings is None else timings
     t0 = time.monotonic()
     assignments = sorted({s.assignment for s in submissions})
-    templates = {a: boilerplate(a) for a in assignments}
-    normalised = _normalise_all([s.code for s in submissions] + [c for a in assignments for c in templates[a]], jobs)
+    course = Course.find(course)
+    templates = {a: boilerplate(a, course) for a in assignments}
+    normalised = _normalise_all([s.code for s in submissions] + [c for a in assignments for c in templates[a]], jobs,
+                                [s.sections for s in submissions])
     timings["tokenize"] = time.monotonic() - t0
     by_code = iter(normalised[len(submissions):])
     template_hashes = {}
@@ -333,33 +436,55 @@ def shared_slices(pair: Pair) -> tuple[Any, Any]:
 
 # -- the report ----------------------------------------------------------------------
 CSV_HEADER = ["assignment", "student_a", "student_b", "similarity", "share_a", "share_b", "overlap_chars",
-              "file_a", "file_b", "flagged"]
+              "file_a", "file_b", "flagged", "note"]
 
 
 def csv_rows(report: SimilarityReport) -> list[list[str]]:
+    """One row per pair that shares code (``note``: who of the two runs code from strings), then one per
+    hand-in the report has a remark on (``student_a``, ``file_a`` and ``note`` only): not compared (too
+    large, unreadable, ...), or running code from strings."""
     from grader.workflows.batch import student_dirname
 
-    return [[p.a.assignment, student_dirname(p.a.student), student_dirname(p.b.student), f"{p.similarity:.3f}",
+    def note(p: Pair) -> str:
+        said = []
+        for s in (p.a, p.b):
+            if any(x.code is None for x in s.pieces):
+                said.append(f"{student_dirname(s.student)} runs code built from strings (not all compared)")
+            elif s.pieces:
+                said.append(f"{student_dirname(s.student)} runs code from strings (decoded and compared)")
+        return "; ".join(said)
+
+    rows = [[p.a.assignment, student_dirname(p.a.student), student_dirname(p.b.student), f"{p.similarity:.3f}",
              f"{p.share_a:.3f}", f"{p.share_b:.3f}", str(p.overlap), p.a.label, p.b.label,
-             "yes" if p.similarity >= report.threshold else ""] for p in report.pairs]
+             "yes" if p.similarity >= report.threshold else "", note(p)] for p in report.pairs]
+    for r in [*report.skipped, *report.strings]:
+        rows.append([r.assignment, student_dirname(r.student), "", "", "", "", "", r.label, "", "", r.text])
+    return rows
 
 
 def similarity_report(submissions_dir: Path, out: Path, assignment: str | None = None,
-                      threshold: float = DEFAULT_THRESHOLD, jobs: int = 1, exclude: Sequence[Path] = ()) -> SimilarityReport:
-    """Compare every pair of hand-ins in ``submissions_dir``; write ``out/similarity.html`` and ``.csv``."""
+                      threshold: float = DEFAULT_THRESHOLD, jobs: int = 1, exclude: Sequence[Path] = (),
+                      max_bytes: int = MAX_CODE_BYTES, course: Course | None = None) -> SimilarityReport:
+    """Compare every pair of hand-ins in ``submissions_dir``; write ``out/similarity.html`` and ``.csv``.
+    A hand-in of more than ``max_bytes`` of code (its decoded strings included) is listed, not compared.
+    ``course``: the course whose assignments and templates these are (None: :meth:`Course.find`)."""
     from grader.feedback.files import write_text_atomic
     from grader.feedback.similarity import render_similarity
 
     t0 = time.monotonic()
-    submissions, notes = collect(Path(submissions_dir), assignment, exclude)
+    course = Course.find(course)
+    submissions, skipped = collect(Path(submissions_dir), assignment, exclude, max_bytes, course)
     timings = {"read": time.monotonic() - t0}
-    pairs = compare(submissions, jobs, timings=timings)
+    pairs = compare(submissions, jobs, timings=timings, course=course)
     t1 = time.monotonic()
+    notes = [str(r) for r in skipped]
     own = [s for s in submissions if s.fingerprint.hashes]
     if submissions and not own:
         notes.insert(0, f"nothing to compare: all {len(submissions)} submission(s) are the template's code "
                         "(nothing of their own beyond it)")
-    report = SimilarityReport(submissions, pairs, threshold, notes, timings=timings)
+    strings = [r for s in submissions for r in strings_remarks(s)]
+    report = SimilarityReport(submissions, pairs, threshold, notes, skipped, strings, max_bytes=max_bytes,
+                              timings=timings)
     try:
         out.mkdir(parents=True, exist_ok=True)
         report.csv = out / CSV_NAME
@@ -427,6 +552,8 @@ def _page_data(report: SimilarityReport) -> dict[str, Any]:
         "noise": NOISE,
         "counts": by_assignment,
         "notes": report.notes,
+        "strings": [str(r) for r in report.strings],
+        "max_bytes": report.max_bytes,
         "seconds": report.seconds,
         "ranking": [{"assignment": p.a.assignment, "a": student_dirname(p.a.student), "b": student_dirname(p.b.student),
                      "file_a": p.a.label, "file_b": p.b.label, "similarity": p.similarity, "share_a": p.share_a,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader.core.assignment import AssignmentError, list_assignments, load_assignment
-from grader.core.course import assignments_dir, solutions_dir, templates_dir
+from grader.core.course import Course
 from grader.core.environment import with_statement_block
 from grader.formats.markers import make_template
 
@@ -23,7 +23,7 @@ def _render_notebook(solution: Path, source: str) -> str:
     from grader.formats.notebooks import notebook_from_source, write_notebook
 
     title, statement, assignment = "", "", ""
-    root = assignments_dir()
+    root = solution.resolve().parent.parent / "assignments"     # the solution's own course
     for name in list_assignments(root):
         try:
             a = load_assignment(name, root)
@@ -41,9 +41,11 @@ def _render_notebook(solution: Path, source: str) -> str:
 RENDERERS[".ipynb"] = _render_notebook
 
 
-def expected_templates(solutions: Path | None = None, templates: Path | None = None) -> dict[Path, str]:
-    solutions = solutions or solutions_dir()
-    templates = templates or templates_dir()
+def expected_templates(solutions: Path | None = None, templates: Path | None = None,
+                       course: Course | None = None) -> dict[Path, str]:
+    course = course or (Course.find() if solutions is None or templates is None else None)
+    solutions = solutions or course.solutions_dir
+    templates = templates or course.templates_dir
     out: dict[Path, str] = {}
     for solution in sorted(solutions.glob("*.py")):
         if solution.name.startswith("_"):
@@ -54,34 +56,39 @@ def expected_templates(solutions: Path | None = None, templates: Path | None = N
     return out
 
 
-def expected_statements(root: Path | None = None) -> dict[Path, str]:
+def expected_statements(course: Course | None = None) -> dict[Path, str]:
     """Each assignment's README.md with its packages block as course.toml makes it now."""
-    root = root or assignments_dir()
+    from grader.core.environment import offered_packages, statement_block
+
+    course = course or Course.find()
+    block = statement_block(offered_packages(course))
     out: dict[Path, str] = {}
-    for name in list_assignments(root):
-        readme = root / name / "README.md"
+    for name in course.assignment_names():
+        readme = course.assignments_dir / name / "README.md"
         if readme.is_file():
-            out[readme] = with_statement_block(readme.read_text(encoding="utf-8"))
+            out[readme] = with_statement_block(readme.read_text(encoding="utf-8"), block)
     return out
 
 
-def _generated(solutions: Path | None, templates: Path | None) -> dict[Path, str]:
+def _generated(course: Course | None, solutions: Path | None, templates: Path | None) -> dict[Path, str]:
     """Templates, plus the course's statements when the course's own folders are meant."""
-    out = expected_templates(solutions, templates)
+    out = expected_templates(solutions, templates, course)
     if solutions is None and templates is None:
-        out.update(expected_statements())
+        out.update(expected_statements(course))
     return out
 
 
-def stale_templates(solutions: Path | None = None, templates: Path | None = None) -> list[Path]:
+def stale_templates(course: Course | None = None, solutions: Path | None = None,
+                    templates: Path | None = None) -> list[Path]:
     """Generated files (templates; statements' package blocks) that are missing or out of date."""
-    return [p for p, text in _generated(solutions, templates).items()
+    return [p for p, text in _generated(course, solutions, templates).items()
             if not p.is_file() or p.read_text() != text]
 
 
-def write_templates(solutions: Path | None = None, templates: Path | None = None) -> list[Path]:
+def write_templates(course: Course | None = None, solutions: Path | None = None,
+                    templates: Path | None = None) -> list[Path]:
     written = []
-    for path, text in _generated(solutions, templates).items():
+    for path, text in _generated(course, solutions, templates).items():
         if not path.is_file() or path.read_text() != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)

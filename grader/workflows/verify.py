@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from grader.core.assignment import list_assignments, load_assignment
-from grader.core.course import solutions_dir, templates_dir
+from grader.core.course import Course
 from grader.core.grading import GradeOptions, grade_file
 from grader.feedback.terminal import print_report
 
 
-def verify(what: str, assignment: str | None = None, device: str = "auto", seed: int | None = None) -> int:
-    """Grade every reference solution (expect full marks) or template (expect exactly 0)."""
+def verify(what: str, assignment: str | None = None, device: str = "auto", seed: int | None = None,
+           course: Course | None = None) -> int:
+    """Grade every reference solution (expect full marks) or template (expect exactly 0) of ``course``."""
     console = Console()
-    folder = solutions_dir() if what == "solutions" else templates_dir()
-    names = [assignment] if assignment else list_assignments()
+    course = course or Course.find()
+    folder = course.solutions_dir if what == "solutions" else course.templates_dir
+    names = [assignment] if assignment else course.assignment_names()
     if not names:
-        console.print(f"[red]FAILED[/red]: no assignments found under {solutions_dir().parent} "
+        console.print(f"[red]FAILED[/red]: no assignments found under {course.root} "
                       "(pass --course DIR or set GRADER_COURSE)")
         return 1
     bad = []
     for name in names:
-        a = load_assignment(name)
+        a = course.assignment(name)
         paths = [folder / a.submission_name]
         if what == "templates":   # the notebook template must score zero without crashing too
             paths.append(paths[0].with_suffix(".ipynb"))

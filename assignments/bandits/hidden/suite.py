@@ -6,22 +6,12 @@ import math
 
 import numpy as np
 
-from grader.core.suite import CheckFailed, GroupContext, as_array, group, import_local
+from grader.core.suite import GroupContext, group, import_local
+from grader.kits.holes.parent import Holes
 
 testbed = import_local(__file__, "testbed")
-
-
-def _choices(ctx: GroupContext, estimates: np.ndarray, epsilon: float, seed: int, n: int) -> np.ndarray:
-    reply = ctx.call("epsilon_greedy", estimates=estimates, epsilon=epsilon, seed=seed, n=n)
-    if reply.get("type") != "int":
-        raise CheckFailed(f"epsilon_greedy should return a plain int (use int(...)), got {reply.get('type')}")
-    choices = as_array(reply["choices"], "choices", shape=(n,), kind="iu")
-    bad = choices[(choices < 0) | (choices >= len(estimates))]
-    if bad.size:
-        raise CheckFailed(f"epsilon_greedy returned arm {int(bad[0])}, outside 0..{len(estimates) - 1}")
-    if reply.get("mutated"):
-        raise CheckFailed("epsilon_greedy modified the estimates array it was given")
-    return choices
+calls = import_local(__file__, "calls")
+_choices = calls.choices
 
 
 def _tolerance(p: float, n: int, sigmas: float = 5.0) -> float:
@@ -131,12 +121,11 @@ def epsilon_greedy(ctx: GroupContext) -> None:
 def update_estimate(ctx: GroupContext) -> None:
     rng = ctx.rng
 
+    holes = Holes(ctx)
+
     def run(estimates, counts, rewards, alphas) -> np.ndarray:
-        reply = ctx.call("update_estimate", estimates=np.asarray(estimates, float), counts=np.asarray(counts),
-                         rewards=np.asarray(rewards, float), alphas=np.asarray(alphas, float))
-        if reply.get("type") != "float":
-            raise CheckFailed(f"update_estimate should return a float, got {reply.get('type')}")
-        return as_array(reply["values"], "update_estimate's results", shape=(len(estimates),), kind="f")
+        return calls.update(holes, np.asarray(estimates, float), np.asarray(counts), np.asarray(rewards, float),
+                            np.asarray(alphas, float))
 
     def expected(e, c, r, a):
         e, c, r, a = map(np.asarray, (e, c, r, a))
@@ -199,54 +188,52 @@ def _update_hint(got: np.ndarray, e: np.ndarray, c: np.ndarray, r: np.ndarray, a
 
 @group("agent")
 def agent(ctx: GroupContext) -> None:
-    """The agent on the parent's testbed: it must act ε-greedily on its own estimates (the greedy
-    share of every block of steps, replayed by the parent) and earn what the parent's reference
-    agent earns on the same problems, minus a margin derived from their measured spread. A run that
-    only missed the reward bound is repeated on fresh problems, at most ``retries`` times."""
+    """The course's ε-greedy agents on the parent's testbed, acting with the student's
+    ``epsilon_greedy`` and learning with the student's ``update_estimate`` (:func:`calls.run_agents`).
+    Three requirements on what that loop did: in every block of steps the share of greedy actions
+    (any of the tied best arms of the estimates the action was chosen from) is what ε-greedy gives,
+    ``1 − ε + ε·m/k`` with ``m`` tied best arms; the non-greedy actions are uniform over the other
+    arms (by the arms' estimates, their counts and their index); and the mean reward is the
+    reference agent's on the same problems minus a margin derived from their measured spread. A run
+    that only missed the reward bound is repeated on fresh problems, at most ``retries`` times."""
     p = ctx.params
     runs, steps, arms = int(p["runs"]), int(p["steps"]), int(p.get("arms", 10))
     eps, alpha, margin = float(p["epsilon"]), float(p.get("alpha", 0.0)), float(p["margin"])
     initial, blocks, sigmas = float(p.get("initial", 0.0)), int(p.get("blocks", 10)), float(p.get("sigmas", 5.0))
-    expected = 1 - eps + eps / arms
-    tolerance = sigmas * math.sqrt(expected * (1 - expected) / (runs * steps / blocks))
 
-    def validate(reply: dict) -> np.ndarray:
-        if reply.get("type") != "int":
-            raise CheckFailed(f"EpsilonGreedyAgent.act should return a plain int, got {reply.get('type')}")
-        actions = as_array(reply["actions"], "actions", shape=(runs,), kind="iu")
-        if np.any((actions < 0) | (actions >= arms)):
-            raise CheckFailed(f"EpsilonGreedyAgent.act returned an arm outside 0..{arms - 1}")
-        return actions
-
-    with ctx.check(f"ε-greedy learning on the {arms}-armed testbed ({runs} runs × {steps} steps, ε = {eps:g}): "
-                   f"the greedy share of every {steps // blocks} steps is 1 − ε + ε/k and the mean reward is the "
-                   f"reference agent's on the same problems − {margin:g} or more"):
+    with ctx.check(f"ε-greedy learning on the {arms}-armed testbed ({runs} runs × {steps} steps, ε = {eps:g}): the "
+                   f"course's agents with your epsilon_greedy and update_estimate take the greedy arm 1 − ε + ε·m/k of "
+                   f"the time in every {steps // blocks} steps, explore uniformly, and earn the reference agent's "
+                   f"mean reward − {margin:g} or more"):
         for attempt in range(1 + int(p.get("retries", 0))):
             bed = testbed.Testbed.draw(ctx.rng, runs, arms, steps)
             reference = testbed.run_reference(bed, eps, alpha, initial, np.random.default_rng(ctx.rng.integers(2**63)))
-            seeds = ctx.rng.integers(2**31, size=runs)
-            rewards, actions = testbed.run_agents(
-                bed,
-                lambda seeds=seeds: ctx.call("agent_start", n_agents=runs, n_arms=arms, epsilon=eps, alpha=alpha,
-                                             initial=initial, seeds=seeds),
-                lambda a, r: ctx.call("agent_step", actions=a, rewards=r),
-                validate,
-            )
+            run = calls.run_agents(Holes(ctx), bed.rewards, runs, arms, steps, eps, alpha, initial,
+                                   ctx.rng.integers(2**31, size=runs), lambda t: ctx.progress(steps=t))
+            rewards = run["rewards"]
             got, ref = float(rewards.mean()), float(reference.mean())
             last, ref_last = float(rewards[:, -100:].mean()), float(reference[:, -100:].mean())
-            shares = testbed.greedy_shares(actions, rewards, arms, alpha, initial, blocks)
+            stats = testbed.exploration_stats(run, eps, blocks, ctx.rng)
             ctx.extra("curve", np.round(rewards.mean(axis=0)[:: max(1, steps // 100)], 4).tolist())
             ctx.extra("reference_curve", np.round(reference.mean(axis=0)[:: max(1, steps // 100)], 4).tolist())
-            ctx.extra("greedy_shares", np.round(shares, 4).tolist())
+            ctx.extra("greedy_shares", np.round(stats.shares, 4).tolist())
             ctx.note(("again on fresh problems: " if attempt else "")
                      + f"mean reward {got:.3f} (reference {ref:.3f}); last 100 steps {last:.3f} (reference {ref_last:.3f}); "
-                     f"greedy share per {steps // blocks} steps {np.round(shares, 3).tolist()} (expected {expected:.3f})")
-            worst = int(np.argmax(np.abs(shares - expected)))
-            ctx.require(bool(np.all(np.abs(shares - expected) <= tolerance)),
-                        f"steps {worst * steps // blocks + 1}-{(worst + 1) * steps // blocks}: the agent took the greedy arm of "
-                        f"its estimates {shares[worst]:.3f} of the time, an ε-greedy agent {expected:.3f} ± {tolerance:.3f} "
-                        "(estimates from update_estimate, starting at `initial`; act with epsilon_greedy and the "
-                        "epsilon it was given)")
+                     f"greedy share per {steps // blocks} steps {np.round(stats.shares, 3).tolist()} "
+                     f"(expected {np.round(stats.expected, 3).tolist()})")
+            worst = int(np.argmax(np.abs(stats.share_z)))
+            ctx.require(bool(np.all(np.abs(stats.share_z) <= sigmas)),
+                        f"steps {worst * steps // blocks + 1}-{(worst + 1) * steps // blocks}: epsilon_greedy took a greedy "
+                        f"arm {stats.shares[worst]:.3f} of the time, ε-greedy {stats.expected[worst]:.3f} "
+                        f"({stats.share_z[worst]:+.1f} standard errors; at most {sigmas:g} allowed)",
+                        expected=f"{stats.expected[worst]:.3f}", got=f"{stats.shares[worst]:.3f}",
+                        hint=_exploration_hint(stats.shares[worst], eps, arms, max(1, runs * steps // blocks)))
+            ranked, block, z = stats.worst_uniformity()
+            ctx.require(z <= sigmas,
+                        f"steps {block * steps // blocks + 1}-{(block + 1) * steps // blocks}: the arms explored are not "
+                        f"drawn uniformly from the non-greedy arms (by their {ranked}: {z:.1f} standard errors from "
+                        f"uniform; at most {sigmas:g} allowed)",
+                        hint="when exploring, draw uniformly among all k arms (rng.integers(len(estimates)))")
             if got >= ref - margin:
                 break
         ctx.leaderboard("mean reward", got)

@@ -1,14 +1,13 @@
 """The 10-armed testbed (Sutton & Barto, §2.3), run by the trusted parent.
 
-Rewards are drawn here, never in the child: the child's agents only see the
-reward of the arm they pulled. The same draws drive a trusted vectorised
-ε-greedy agent, so the student's agent is compared with the reference on
-exactly the same bandit problems.
+Rewards are drawn here, never in the child. The same draws drive a trusted vectorised ε-greedy
+agent, so the course's agents (which act and learn with the student's holes) are compared with the
+reference on exactly the same bandit problems; :func:`exploration_stats` tells whether what they
+did is ε-greedy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,42 +52,76 @@ def run_reference(bed: Testbed, epsilon: float, alpha: float, initial: float, rn
     return out
 
 
-def run_agents(bed: Testbed, start: Callable[[], dict], step: Callable[[np.ndarray, np.ndarray], dict],
-               validate: Callable[[dict], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Reward and action per (run, step) of the child's agents, one round trip per step for all runs."""
-    out = np.empty((bed.runs, bed.steps))
-    taken = np.empty((bed.runs, bed.steps), dtype=np.int64)
-    actions = validate(start())
-    for t in range(bed.steps):
-        r = bed.rewards(t, actions)
-        out[:, t], taken[:, t] = r, actions
-        if t + 1 < bed.steps:
-            actions = validate(step(actions, r))
-    return out, taken
+@dataclass
+class ExplorationStats:
+    """What the course's agents did, block by block of steps: the share of greedy actions and what an
+    ε-greedy agent's is (with its z-score), and how far the non-greedy actions are from uniform."""
+    shares: np.ndarray          # [blocks]
+    expected: np.ndarray        # [blocks]
+    share_z: np.ndarray         # [blocks]
+    uniformity_z: dict[str, np.ndarray]     # ranked by → [blocks] (Wilson–Hilferty z of a chi-square)
+
+    def worst_uniformity(self) -> tuple[str, int, float]:
+        """(what the arms were ranked by, block, z) of the largest departure from uniform."""
+        best = ("estimate", 0, -np.inf)
+        for ranked, z in self.uniformity_z.items():
+            i = int(np.argmax(z))
+            if z[i] > best[2]:
+                best = (ranked, i, float(z[i]))
+        return best
 
 
-def greedy_shares(actions: np.ndarray, rewards: np.ndarray, arms: int, alpha: float, initial: float,
-                  blocks: int = 10) -> np.ndarray:
-    """Per block of steps, the share of (run, step) pairs on which the agent took the greedy arm of the
-    estimates the contract gives it.
+def exploration_stats(run: dict[str, np.ndarray], epsilon: float, blocks: int, rng: np.random.Generator,
+                      bins: int = 10) -> ExplorationStats:
+    """Is this ε-greedy? From the estimates each action was chosen from (the course's loop kept them).
 
-    The parent replays each run's own actions and rewards through the contract's update (estimates
-    start at ``initial``; sample average for ``alpha = 0``, else constant step ``alpha``) and takes
-    ``argmax`` (ties to the lowest arm, as ``np.argmax``). An ε-greedy agent takes that arm with
-    probability exactly ``1 - ε + ε/k`` at every step, whatever happened before, so each block's
-    count is Binomial(runs × steps per block, 1 - ε + ε/k). An agent that learns some other way
-    does not: optimistic greedy and UCB fall short everywhere, explore-then-commit explores early
-    and never later (its overall share can match; its blocks cannot), a fixed arm or another ε is off.
-    """
-    runs, steps = actions.shape
-    est = np.full((runs, arms), float(initial))
-    counts = np.zeros((runs, arms))
-    idx = np.arange(runs)
-    greedy = np.zeros(steps)
-    for t in range(steps):
-        a = actions[:, t]
-        greedy[t] = np.count_nonzero(a == est.argmax(axis=1))
-        counts[idx, a] += 1
-        step = 1.0 / counts[idx, a] if alpha == 0 else alpha
-        est[idx, a] += step * (rewards[:, t] - est[idx, a])
-    return np.array([block.sum() / (runs * len(block)) for block in np.array_split(greedy, blocks)])
+    Greedy share: an action is greedy when it is one of the ``m`` tied best arms; ε-greedy takes one
+    with probability ``1 − ε + ε·m/k`` at every step, whichever of the tied arms it prefers (lowest
+    index or random: both are ε-greedy), so each block's count has a known mean and variance.
+
+    Uniform exploration: a non-greedy action is uniform over the ``k − m`` other arms. Its randomised
+    rank among them (by estimate, by count, by index: a rank ``r`` among ``n`` arms with ``d`` tied
+    becomes ``(r + U·d)/n``, ``U`` uniform, drawn here) is then exactly uniform on [0, 1]; a chi-square
+    over ``bins`` bins per block, as a z-score (Wilson–Hilferty), says how far it is. Exploring
+    toward the second-best or the least-tried arm, or a fixed one, is far."""
+    actions, est, counts = run["actions"], run["estimates"], run["counts"]
+    runs, steps, arms = est.shape
+    best = est.max(axis=2, keepdims=True)
+    tied = est == best                                              # [runs, steps, arms]
+    m = tied.sum(axis=2)
+    chosen = np.take_along_axis(tied, actions[..., None], axis=2)[..., 0]
+    p = 1 - epsilon + epsilon * m / arms
+    split = np.array_split(np.arange(steps), blocks)
+    shares = np.array([chosen[:, b].mean() for b in split])
+    expected = np.array([p[:, b].mean() for b in split])
+    sd = np.array([np.sqrt((p[:, b] * (1 - p[:, b])).sum()) for b in split])
+    n_block = np.array([runs * len(b) for b in split])
+    share_z = (shares - expected) * n_block / np.maximum(sd, 1e-12)
+
+    keys = {"estimate": est, "count": counts.astype(np.float64),
+            "index": np.broadcast_to(np.arange(arms, dtype=np.float64), est.shape)}
+    explored = ~chosen
+    uniformity: dict[str, np.ndarray] = {}
+    for ranked, key in keys.items():
+        mine = np.take_along_axis(key, actions[..., None], axis=2)          # [runs, steps, 1]
+        others = ~tied
+        below = ((key < mine) & others).sum(axis=2)
+        same = ((key == mine) & others).sum(axis=2)
+        n = arms - m
+        u = (below + rng.random(below.shape) * same) / np.maximum(n, 1)
+        z = np.zeros(blocks)
+        for i, b in enumerate(split):
+            sample = u[:, b][explored[:, b]]
+            if sample.size >= 5 * bins:
+                z[i] = _chi_square_z(np.bincount(np.minimum((sample * bins).astype(int), bins - 1), minlength=bins))
+        uniformity[ranked] = z
+    return ExplorationStats(shares, expected, share_z, uniformity)
+
+
+def _chi_square_z(counts: np.ndarray) -> float:
+    """How many standard errors a histogram is from uniform: Pearson's chi-square with ``len - 1``
+    degrees of freedom, turned into a standard normal deviate by the Wilson–Hilferty cube root."""
+    expected = counts.sum() / len(counts)
+    x = float(((counts - expected) ** 2 / expected).sum())
+    d = len(counts) - 1
+    return float(((x / d) ** (1 / 3) - (1 - 2 / (9 * d))) / np.sqrt(2 / (9 * d)))

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.core.suite import CheckFailed, GroupContext, group
+from grader.core.suite import GroupContext, group, import_local
+from grader.kits.holes.parent import Holes
 
-
-def _choices(ctx: GroupContext, estimates: list[float], epsilon: float, seed: int, n: int) -> np.ndarray:
-    reply = ctx.call("epsilon_greedy", estimates=np.array(estimates), epsilon=epsilon, seed=seed, n=n)
-    if reply.get("type") != "int":
-        raise CheckFailed(f"epsilon_greedy should return an int, got {reply.get('type')}")
-    if reply.get("mutated"):
-        raise CheckFailed("epsilon_greedy changed the estimates array it was given")
-    return reply["choices"]
+calls = import_local(__file__, "calls")
+_choices = calls.choices
 
 
 @group("epsilon_greedy")
@@ -57,26 +52,13 @@ def update_estimate(ctx: GroupContext) -> None:
     ]
     for e, c, r, a, want in cases:
         with ctx.check(f"update_estimate({e}, {c}, {r}, alpha={a}) == {want}"):
-            reply = ctx.call("update_estimate", estimates=np.array([e]), counts=np.array([c]),
-                             rewards=np.array([r]), alphas=np.array([a]))
-            if reply.get("type") != "float":
-                raise CheckFailed(f"update_estimate should return a float, got {reply.get('type')}")
-            got = float(reply["values"][0])
+            got = float(calls.update(Holes(ctx), np.array([e]), np.array([c]), np.array([r]), np.array([a]))[0])
             ctx.require(abs(got - want) < 1e-9, f"got {got}")
 
 
 @group("agent")
 def agent(ctx: GroupContext) -> None:
-    with ctx.check("the agent acts and learns on a 2-armed bandit with fixed rewards (0 and 1)"):
-        reply = ctx.call("agent_start", n_agents=1, n_arms=2, epsilon=0.1, alpha=0.0, initial=0.0, seeds=np.array([0]))
-        if reply.get("type") != "int":
-            raise CheckFailed(f"act() should return an int, got {reply.get('type')}")
-        picks = []
-        for _ in range(200):
-            a = reply["actions"]
-            picks.append(int(a[0]))
-            reply = ctx.call("agent_step", actions=a, rewards=a.astype(float))
-            if reply.get("type") != "int":
-                raise CheckFailed(f"act() should return an int, got {reply.get('type')}")
-        share = np.mean(np.array(picks[100:]) == 1)
+    with ctx.check("the course's agent, with your two functions, learns a 2-armed bandit with fixed rewards (0 and 1)"):
+        run = calls.run_agents(Holes(ctx), lambda t, a: a.astype(float), 1, 2, 200, 0.1, 0.0, 0.0, np.array([0]))
+        share = float(np.mean(run["actions"][0, 100:] == 1))
         ctx.require(share > 0.8, f"in the last 100 steps the better arm was chosen {share:.0%} of the time")

@@ -1,7 +1,10 @@
 """Hidden tests of the REINFORCE assignment. Never released to students.
 
-The expected values are computed here, in the parent, from the formulas; the
-child only returns what the student's functions produced.
+The expected values are computed here, in the parent, from the formulas; the student's
+functions are called as pure functions in the submission's child (grader.kits.holes), which
+returns what they produced: values, the inputs as they were after the call, gradients. The
+``training`` threshold trains the course's own pipeline (the template's loop and network) with
+the student's two functions (grader.kits.cartpole).
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from grader.core.suite import CheckFailed, GroupContext, as_array, factor_hint, group, sig
-from grader.kits.cartpole.parent import training_group
+from grader.kits.cartpole.holes import loss_reply, returns_of
+from grader.kits.cartpole.parent import template_path, training_group
+from grader.kits.holes.parent import Holes
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -24,20 +29,8 @@ def expected_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
 
 
 def _returns_of(ctx: GroupContext, episodes: list[np.ndarray], gammas: list[float], as_list: bool = False) -> list[np.ndarray]:
-    replies = ctx.call("compute_returns", episodes=episodes, gammas=gammas, as_list=as_list)
-    if not isinstance(replies, list) or len(replies) != len(episodes):
-        raise CheckFailed("compute_returns: unreadable reply")
-    out = []
-    for rewards, gamma, r in zip(episodes, gammas, replies):
-        where = f"compute_returns(rewards of length {len(rewards)}, gamma={gamma:g})"
-        if r.get("mutated"):
-            raise CheckFailed(f"{where} modified the rewards it was given")
-        if "values" not in r:
-            raise CheckFailed(f"{where} should return a numpy array, got {r.get('type')}")
-        if r["dtype"] != "float64":
-            raise CheckFailed(f"{where} returned dtype {r['dtype']}, expected float64")
-        out.append(as_array(r["values"], where, shape=(len(rewards),), kind="f"))
-    return out
+    holes = Holes(ctx)
+    return [returns_of(holes, rewards, gamma, as_list) for rewards, gamma in zip(episodes, gammas)]
 
 
 def _compare(ctx: GroupContext, got: np.ndarray, want: np.ndarray, rewards: np.ndarray, gamma: float) -> None:
@@ -100,16 +93,16 @@ def expected_loss(logits: np.ndarray, actions: np.ndarray, returns: np.ndarray) 
 
 
 def _loss_reply(ctx: GroupContext, logits, actions, returns) -> dict:
-    reply = ctx.call("reinforce_loss", logits=logits, actions=actions, returns=returns)
+    reply = loss_reply(Holes(ctx), logits, actions, returns)
     if reply.get("type") != "tensor":
-        raise CheckFailed(f"reinforce_loss should return a torch tensor, got {reply.get('type')}")
+        raise CheckFailed(f"reinforce_loss should return a torch tensor, got {reply.get('describe')}")
     if reply.get("mutated"):
         raise CheckFailed("reinforce_loss modified its inputs in place")
     if reply.get("shape") not in ([], [1]):
         raise CheckFailed(f"reinforce_loss should return a scalar (shape []), got shape {reply.get('shape')}")
     if reply.get("value") is None:
         raise CheckFailed("reinforce_loss returned a tensor that is not floating point")
-    if "grad_logits" not in reply:
+    if not reply.get("has_grad"):
         raise CheckFailed("reinforce_loss's result has no gradient: it must be computed from the logits with torch "
                           "operations (no .item(), .detach() or numpy in between)")
     return reply
@@ -189,4 +182,4 @@ def reinforce_loss(ctx: GroupContext) -> None:
 
 @group("training")
 def training(ctx: GroupContext) -> None:
-    training_group(ctx, budget=None)
+    training_group(ctx, template_path(__file__, "reinforce.py"), budget=None)

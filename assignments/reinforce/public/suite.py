@@ -2,6 +2,8 @@
 
 Small, with the expected values in plain sight. Passing them does not
 guarantee passing the hidden tests (more episodes, more γ, gradients, seeds).
+``grader check --full`` adds one run of the grader's ``training`` group: the
+course's loop with your two functions, as the grader trains it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from grader.core.suite import CheckFailed, GroupContext, factor_hint, group
-from grader.kits.cartpole.parent import training_group
+from grader.kits.cartpole.holes import loss_reply, returns_of
+from grader.kits.cartpole.parent import template_path, training_group
+from grader.kits.holes.parent import Holes
 
 
 @group("compute_returns")
@@ -24,23 +28,19 @@ def compute_returns(ctx: GroupContext) -> None:
 
 
 def _returns(ctx: GroupContext, rewards: list, gamma: float, want: list, as_list: bool = False) -> None:
-    r = ctx.call("compute_returns", episodes=[np.array(rewards, dtype=np.float64)], gammas=[gamma], as_list=as_list)[0]
-    if "values" not in r:
-        raise CheckFailed(f"expected a numpy array, got {r.get('type')}")
-    ctx.require(r["dtype"] == "float64", f"dtype {r['dtype']}, expected float64")
-    got = np.asarray(r["values"])
-    ctx.require(got.shape == (len(want),) and np.allclose(got, want), f"got {got.tolist()}", expected=str(want),
-                got=str(got.tolist()))
-    ctx.require(not r.get("mutated"), "the rewards were modified")
+    got = returns_of(Holes(ctx), rewards, gamma, as_list)       # a float64 array of the right length, rewards unchanged
+    ctx.require(bool(np.allclose(got, want)), f"got {got.tolist()}", expected=str(want), got=str(got.tolist()))
 
 
 def _loss(ctx: GroupContext, logits: np.ndarray, actions: list, returns: list) -> tuple[dict, float, np.ndarray]:
     """The student's reply, and the expected value and gradient of -mean(log_softmax(logits)[b, a_b] · G_b)."""
     actions, returns = np.array(actions), np.array(returns, dtype=float)
-    reply = ctx.call("reinforce_loss", logits=logits, actions=actions, returns=returns)
+    reply = loss_reply(Holes(ctx), logits, actions, returns)
     if reply.get("type") != "tensor":
-        raise CheckFailed(f"expected a torch tensor, got {reply.get('type')}")
+        raise CheckFailed(f"expected a torch tensor, got {reply.get('describe')}")
     ctx.require(reply.get("shape") == [], f"expected a scalar, got shape {reply.get('shape')}")
+    ctx.require(reply.get("value") is not None, "expected a floating-point loss")
+    ctx.require(not reply.get("mutated"), "reinforce_loss modified its inputs in place")
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     B = len(actions)
     onehot = np.eye(logits.shape[1])[actions]
@@ -73,4 +73,5 @@ def reinforce_loss(ctx: GroupContext) -> None:
 
 @group("training")
 def training(ctx: GroupContext) -> None:
-    training_group(ctx, budget=None, runs=1)
+    """One run of the grader's training group (no retraining): the course's loop with your holes."""
+    training_group(ctx, template_path(__file__, "reinforce.py"), budget=None, runs=1, retries=0)

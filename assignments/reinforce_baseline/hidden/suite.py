@@ -1,7 +1,11 @@
 """Hidden tests of the REINFORCE-with-baseline assignment. Never released to students.
 
-Expected values and gradients are computed here, in the parent, from the
-formulas; the child only returns the student's losses and their gradients.
+Expected values and gradients are computed here, in the parent, from the formulas; the
+student's ``baseline_losses`` is called as a pure function in the submission's child
+(grader.kits.holes), which returns both losses and, in the same round trip, each one's
+gradients with respect to the logits and the values. The ``training`` threshold trains the
+course's own pipeline (the template's loop, networks and budget) with the student's
+``baseline_losses`` and ``compute_returns`` (grader.kits.cartpole).
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from grader.core.suite import CheckFailed, GroupContext, as_array, factor_hint, group, sig
-from grader.kits.cartpole.parent import training_group
+from grader.kits.cartpole.holes import losses_reply
+from grader.kits.cartpole.parent import template_path, training_group
+from grader.kits.holes.parent import Holes
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -33,10 +39,9 @@ def expected(logits: np.ndarray, values: np.ndarray, actions: np.ndarray, return
 def _losses(ctx: GroupContext, logits, values, actions, returns) -> dict:
     """The reply, checked for what both losses share (a pair, inputs left alone); each loss is checked by
     :func:`_loss` in the checks about it, so a wrong value loss does not fail the policy-loss checks."""
-    reply = ctx.call("baseline_losses", logits=logits, values=values, actions=actions, returns=returns)
+    reply = losses_reply(Holes(ctx), logits, values, actions, returns)
     if reply.get("type") != "pair":
-        raise CheckFailed(f"baseline_losses should return a pair (policy_loss, value_loss), got {reply.get('type')}"
-                          + (f" of length {reply['length']}" if reply.get("length") is not None else ""))
+        raise CheckFailed(f"baseline_losses should return a pair (policy_loss, value_loss), got {reply.get('describe')}")
     if reply.get("mutated"):
         raise CheckFailed("baseline_losses modified its inputs in place")
     return reply
@@ -47,7 +52,7 @@ def _loss(reply: dict, name: str, batch: tuple | None = None, graph: bool = True
     ``batch``, a loss with no graph whose value is right is named for what it is: computed from detached values."""
     r = reply[name]
     if r.get("type") != "tensor":
-        raise CheckFailed(f"the {name} loss should be a torch tensor, got {r.get('type')}")
+        raise CheckFailed(f"the {name} loss should be a torch tensor, got {r.get('describe')}")
     if r.get("shape") not in ([], [1]):
         raise CheckFailed(f"the {name} loss should be a scalar (shape []), got shape {r.get('shape')}")
     if r.get("value") is None:
@@ -191,4 +196,4 @@ def baseline_losses(ctx: GroupContext) -> None:
 
 @group("training")
 def training(ctx: GroupContext) -> None:
-    training_group(ctx, budget=int(ctx.params["episodes"]))
+    training_group(ctx, template_path(__file__, "reinforce_baseline.py"), budget=int(ctx.params["episodes"]))

@@ -1,7 +1,11 @@
 """Public checks of the REINFORCE-with-baseline assignment (``grader check reinforce_baseline.py``).
 
 Small, with the expected values in plain sight. Passing them does not
-guarantee passing the hidden tests.
+guarantee passing the hidden tests. ``compute_returns`` (pasted from the
+``reinforce`` assignment) is checked too: it earns no points here, but the
+course's training loop calls it, so the ``training`` group needs it.
+``grader check --full`` adds one run of the grader's ``training`` group: the
+course's loop with your two functions, as the grader trains it.
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from grader.core.suite import CheckFailed, GroupContext, factor_hint, group
-from grader.kits.cartpole.parent import training_group
+from grader.kits.cartpole.holes import losses_reply, returns_of
+from grader.kits.cartpole.parent import template_path, training_group
+from grader.kits.holes.parent import Holes
 
 LOGITS = np.array([[0.0, np.log(3.0)], [0.0, 0.0]])
 VALUES, ACTIONS, RETURNS = np.array([1.0, 3.0]), np.array([1, 0]), np.array([4.0, 1.0])
@@ -19,6 +25,18 @@ VALUE = float(np.mean((RETURNS - VALUES) ** 2))                                 
 VALUE_GRAD = -2 * (RETURNS - VALUES) / 2                                                # [-3, 2]
 
 
+@group("compute_returns")
+def compute_returns(ctx: GroupContext) -> None:
+    """Your compute_returns from the reinforce assignment: no points here, but training calls it."""
+    cases = [([1.0, 1.0, 1.0], 0.5, [1.75, 1.5, 1.0]), ([], 0.99, []), ([3.0], 0.9, [3.0]), ([1.0, 2.0], 1.0, [3.0, 2.0])]
+    for rewards, gamma, want in cases:
+        with ctx.check(f"compute_returns({rewards}, gamma={gamma}) == {want} (float64 array; the course's training "
+                       "loop calls it)"):
+            got = returns_of(Holes(ctx), rewards, gamma)
+            ctx.require(bool(np.allclose(got, want)), f"got {got.tolist()}", expected=str(want), got=str(got.tolist()),
+                        hint="paste your compute_returns from the reinforce assignment: G_t = r_t + γ G_(t+1)")
+
+
 @group("baseline_losses")
 def baseline_losses(ctx: GroupContext) -> None:
     reply = None
@@ -26,9 +44,9 @@ def baseline_losses(ctx: GroupContext) -> None:
     def losses() -> dict:
         nonlocal reply
         if reply is None:
-            reply = ctx.call("baseline_losses", logits=LOGITS, values=VALUES, actions=ACTIONS, returns=RETURNS)
+            reply = losses_reply(Holes(ctx), LOGITS, VALUES, ACTIONS, RETURNS)
         if reply.get("type") != "pair":
-            raise CheckFailed(f"expected a pair (policy_loss, value_loss), got {reply.get('type')}")
+            raise CheckFailed(f"expected a pair (policy_loss, value_loss), got {reply.get('describe')}")
         if reply.get("mutated"):
             raise CheckFailed("baseline_losses modified its inputs in place")
         return reply
@@ -36,7 +54,7 @@ def baseline_losses(ctx: GroupContext) -> None:
     def loss(name: str) -> tuple[dict, float]:
         r = losses()[name]
         if r.get("type") != "tensor" or r.get("value") is None:
-            raise CheckFailed(f"the {name} loss should be a floating-point torch tensor, got {r.get('type')}")
+            raise CheckFailed(f"the {name} loss should be a floating-point torch tensor, got {r.get('describe')}")
         return r, float(np.asarray(r["value"]).reshape(()))
 
     case = "logits [[0, ln 3], [0, 0]], values [1, 3], actions [1, 0], returns [4, 1]"
@@ -71,4 +89,6 @@ def baseline_losses(ctx: GroupContext) -> None:
 
 @group("training")
 def training(ctx: GroupContext) -> None:
-    training_group(ctx, budget=int(ctx.params["episodes"]), runs=1)
+    """One run of the grader's training group (no retraining): the course's loop with your holes, within the budget."""
+    training_group(ctx, template_path(__file__, "reinforce_baseline.py"), budget=int(ctx.params["episodes"]), runs=1,
+                   retries=0)

@@ -1,6 +1,10 @@
-"""CartPole-v1 for the RL assignments: the parent side (evaluation on hidden seeds, the budgeted
-training-env server, learning summaries) in :mod:`.parent`; the child side (the proxy env, the
-policy probes, gymnasium's own CartPole switched off) in :mod:`.child`, which every child of an
-assignment declaring ``kits = ["cartpole"]`` imports as ``cartpole_child``."""
+"""CartPole-v1 for the RL assignments (``reinforce``, ``reinforce_baseline``), all on the parent's side.
 
-CHILD_MODULES = {"cartpole_child": "child.py"}
+The ``training`` threshold runs the course's own pipeline (the template's network, episode
+collector, loop and optimizer, :func:`grader.kits.holes.parent.load_pipeline`) in the trusted
+parent, on a gymnasium vector env the parent makes, with the student's holes called in the
+submission's sandboxed child (:mod:`grader.kits.holes`), and evaluates the course's network on
+hidden seeds: :mod:`.parent`. The hole calls the suites share (``compute_returns`` and the losses,
+checked on what came back) are in :mod:`.holes`. Nothing runs in a child but the holes, so the kit
+has no child modules.
+"""
