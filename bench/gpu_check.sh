@@ -381,10 +381,10 @@ def _():
         try:
             child.start(time.monotonic() + 90)
             child.call("run", {"code": textwrap.dedent("""
+                import builtins
                 import torch
-                global held
-                held = torch.ones(2 << 28, device='cuda')   # 2 GiB
-                result = held.numel()
+                builtins.held = torch.ones(2 << 28, device='cuda')   # 2 GiB, kept after the call
+                result = builtins.held.numel()
             """)}, time.monotonic() + 90)
             time.sleep(1.0)
             per_pid, total = nv.sample()

@@ -525,7 +525,7 @@ def test_a_cuda_child_over_its_memory_is_stopped(tmp_path, what, code, expect):
                                         "    return scope.get('result')\n")
     (tmp_path / "sub.py").write_text("")
     spec = ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py", isolation=ISOLATION,
-                     device="cuda", limits=Limits(memory_mb=2048, gpu_memory_mb=1024, wall_seconds=200,
+                     device="cuda", limits=Limits(memory_mb=4096, gpu_memory_mb=1024, wall_seconds=200,
                                                   cpu_seconds=200), preload=("torch",))
     child = Child(spec)
     try:
