@@ -7,10 +7,11 @@ negative ELBO per epoch, or ``python vae.py --data DIR`` for a directory holding
 the MNIST IDX files (or an ``.npz`` with an ``images`` array); run
 ``grader check vae.py`` for the public checks.
 
-The grader calls ``train(images, args)`` with the training images only, then
-computes the negative ELBO on held-out images itself from what ``encode`` and
-``decode`` return. Keep the names and shapes of the contract (see the
-assignment's README).
+The grader trains the course's own copy of the code below (the model, the loss,
+the loop and these defaults, as the template gives them) with your two functions,
+then computes the negative ELBO on held-out images itself: the course's loop and
+your holes, so changes outside the two functions do not change your score. Keep
+their names and shapes (see the assignment's README).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class VAE(nn.Module):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Hyperparameters. The grader fills in ``seed``, ``device``, ``epochs`` and ``z_dim``; the rest keep these defaults."""
+    """Hyperparameters. The grader trains with the template's defaults (its own seed and device)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, help="MNIST IDX directory or .npz with an 'images' array")
     parser.add_argument("--seed", type=int, default=0)

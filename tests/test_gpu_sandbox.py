@@ -371,6 +371,29 @@ def test_the_watch_counts_the_whole_process_tree(tmp_path):
         proc.kill()
 
 
+def test_where_only_vmrss_is_told_the_libraries_pages_are_allowed_for(tmp_path):
+    """gVisor's /proc/PID/status has VmRSS only, which counts the pages of torch's and CUDA's libraries too."""
+    proc = _sleeper()
+    fake = tmp_path / "proc"
+    (fake / str(proc.pid)).mkdir(parents=True)
+    (fake / str(proc.pid) / "stat").write_text(f"{proc.pid} (python3) S 1 {proc.pid} {proc.pid} 0 -1\n")
+    status = fake / str(proc.pid) / "status"
+    watcher = memwatch.Watcher(gpu=lambda: (None, "none"), proc=str(fake), interval=60)
+    watch = watcher.add(proc.pid, host_mb=4096)
+    try:
+        status.write_text("Name:\tpython3\nVmRSS:\t5000000 kB\n")          # 4.8 GiB: libraries included
+        watcher.check([watch])
+        assert not watch.reason and watch.host_peak == 5000000 << 10
+        status.write_text("Name:\tpython3\nVmRSS:\t7000000 kB\n")
+        watcher.check([watch])
+        assert watch.reason == (f"used 6835 MiB of host memory (resident, all its processes, libraries included: "
+                                f"{memwatch.LIBRARY_PAGES_MB} MiB allowed for them), over the 4096 MiB budget")
+        assert proc.wait(timeout=10) == -9
+    finally:
+        watcher.remove(watch)
+        proc.kill()
+
+
 def test_the_watch_uses_nvmls_figure_for_the_childs_processes(tmp_path):
     proc = _sleeper()
     gpu = FakeGpu({proc.pid: 900 << 20, 1: 50 << 30}, total=60 << 30)
@@ -465,7 +488,8 @@ def test_the_watchs_kill_reaches_the_students_feedback(tmp_path, monkeypatch):
     finally:
         child.close()
     failure = caught.value
-    assert failure.kind == "crashed"
+    assert failure.kind == "crashed" and failure.final       # a fresh child would meet it again: no restart
+    assert failure.again(skipped=True).final
     assert failure.message.startswith("the child was stopped while running run: it used "), failure.message
     assert "MiB of host memory (resident, all its processes), over the 600 MiB budget" in failure.message
 
@@ -501,7 +525,7 @@ def test_a_cuda_child_over_its_memory_is_stopped(tmp_path, what, code, expect):
                                         "    return scope.get('result')\n")
     (tmp_path / "sub.py").write_text("")
     spec = ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py", isolation=ISOLATION,
-                     device="cuda", limits=Limits(memory_mb=2048, gpu_memory_mb=1024, wall_seconds=200,
+                     device="cuda", limits=Limits(memory_mb=4096, gpu_memory_mb=1024, wall_seconds=200,
                                                   cpu_seconds=200), preload=("torch",))
     child = Child(spec)
     try:

@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from grader.feedback.text import group_text
@@ -311,7 +310,8 @@ def test_filling_the_disk_hits_the_quota(tmp_path, children):
 
 @needs_namespaces
 def test_planted_pickle_and_torchscript_files_are_never_loaded(tmp_path, children):
-    """The model never leaves the child (the parent asks it for arrays), so a planted .pt or
+    """The grader loads no file a submission writes (a child sends back arrays only; the VAE's
+    threshold trains the course's own model in the grader's process), so a planted .pt or
     TorchScript archive is never loaded; planting outside the sandbox fails."""
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -362,79 +362,78 @@ def test_mutating_the_estimates_and_patching_numpy_loses_the_points(tmp_path, ch
     assert "modified the estimates" in feedback(result, EPS)
 
 
-def _grade_vae_case(tmp_path: Path, case: str, replace: dict[str, str]):
-    source = (REDTEAM / f"{case}.py").read_text()
-    for key, value in replace.items():
+VAE_HOLES = {how: (REDTEAM / f"_{how}_vae.py").read_text() for how in ("honest", "missing", "wrong")}
+
+
+def _grade_vae_case(tmp_path: Path, case: str, holes: str, only: list[str], replace: dict[str, str] | None = None):
+    """Grade tests/redteam/CASE.py as a vae.py, its ``# HOLES`` line the honest, missing (the template's)
+    or wrong holes."""
+    source = (REDTEAM / f"{case}.py").read_text().replace("# HOLES\n", VAE_HOLES[holes])
+    for key, value in (replace or {}).items():
         source = source.replace(key, value)
     folder = tmp_path / "submission"
     folder.mkdir()
     (folder / "vae.py").write_text(source)
-    return grade_path(folder / "vae.py", "vae", only=["elbo"])
+    return grade_path(folder / "vae.py", "vae", only=only)
 
 
-@pytest.mark.parametrize("channel", ["mmap", "pipe", pytest.param("socket", marks=needs_namespaces),
-                                     pytest.param("lock", marks=needs_seccomp)])
-def test_shared_memory_made_in_train_never_reaches_the_decoder(tmp_path, children, channel):
-    """train() maps a MAP_SHARED anonymous region (or opens a pipe); encode writes the held-out
-    digits into it, decode replays them. A decoder forked from the trained process shared the
-    channel and scored 4/4 this way (about 65 nats); the decoder is now a fresh process whose own
-    train (epochs=0) makes a new, empty channel, so the replay finds nothing. The socket variant
-    (an abstract Unix socket served by a thread of the training process) needs namespaces: two
-    children in one network namespace could reach each other that way. The lock variant (pixels
-    as byte-range locks on a file of the shared Python installation, read back with F_GETLK by
-    the decoder while the training child is alive) needs the seccomp filter, which refuses locks."""
-    result = _grade_vae_case(tmp_path, "vae_shared_memory", {"__CHANNEL__": channel})
-    test = group_result(result, "elbo")
-    assert test.score == 1, group_text(test)   # the model is a real module: that point only
-    assert f"decode: 0 images in the shared {channel}" in group_text(test)
-    if channel == "lock":
-        assert "cannot publish pixels as locks: [Errno 1] Operation not permitted" in group_text(test)
-    assert not any(f"decode: {n} images" in group_text(test) for n in range(1, 5000))
-    assert test.extra_data["negative_elbo"] > 784 * np.log(2) * 0.9   # zero logits: nothing recalled
-    assert "above the threshold" in group_text(test)
+def _held_out_digits() -> str:
+    import base64
+    import zlib
 
-
-def test_shared_memory_control_a_fork_would_share_it_and_replay_wins():
-    """Control for the case above: in one process the replay beats the threshold by far, and a
-    process forked after train() sees what encode writes later (what the old fork-based decoder did)."""
-    import types
-
-    import torch
-
-    from grader.core.assignment import load_assignment
     from grader.core.suite import import_local
 
-    suite = ROOT / "assignments" / "vae" / "hidden" / "suite.py"
-    mnist, evaluation = import_local(str(suite), "mnist"), import_local(str(suite), "evaluation")
-    module = types.ModuleType("vae_shared_memory_control")
-    source = (REDTEAM / "vae_shared_memory.py").read_text().replace("__CHANNEL__", "mmap")
-    exec(compile(source, "vae_shared_memory_control", "exec"), module.__dict__)
-    held = mnist.load_split().held_out
-    model = module.train(held[:1], types.SimpleNamespace(z_dim=2, seed=0))
+    mnist = import_local(str(ROOT / "assignments" / "vae" / "hidden" / "suite.py"), "mnist")
+    return base64.b64encode(zlib.compress(mnist.load_split().held_out.tobytes(), 9)).decode()
 
-    ready_r, ready_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the "decoder" copy: numpy only (no torch after a fork), never returns into pytest
-        code = 99
-        try:
-            os.close(ready_w)
-            os.read(ready_r, 1)
-            code = min(int(np.frombuffer(module._MAP, dtype=np.int64, count=1)[0]), 250)
-        finally:
-            os._exit(code)
-    os.close(ready_r)
-    x = torch.tensor(held, dtype=torch.float32) / 255.0
-    mean, sd = (t.double().numpy() for t in model.encode(x))
-    os.write(ready_w, b"x")
-    os.close(ready_w)
-    _, status = os.waitpid(pid, 0)
-    assert os.WEXITSTATUS(status) == 250   # the fork saw the 1,000 digits encode wrote (capped at 250)
 
-    z = evaluation.sample_latents(mean, sd, np.random.default_rng(0))
-    logits = model.decode(torch.tensor(z)).numpy()
-    value = float(evaluation.negative_elbo(held / 255.0, mean, sd, logits).mean())
-    params = load_assignment("vae").groups["elbo"].params
-    assert value < params["threshold"] / 2, value
+@pytest.mark.timeout(600)      # wrong holes: the course's VAE is trained three times (a miss is trained again)
+@pytest.mark.parametrize("case, holes, message", [
+    ("vae_carrier", "missing", "not implemented yet (NotImplementedError: reparametrize)"),
+    ("vae_trains_nothing", "missing", "not implemented yet (NotImplementedError: reparametrize)"),
+    ("vae_carrier", "wrong", "is above the threshold"),
+])
+def test_a_vae_hand_in_without_working_holes_gets_no_elbo_points(tmp_path, children, case, holes, message):
+    """Issue 21: a hand-in with no VAE that carried the public held-out digits and replayed the nearest
+    one got 4/4 (-ELBO 180.1, "training took 0.1 s"); one whose train returned an untrained model got
+    1/4 (it rebuilt in a fresh process). The grader trains the course's VAE with the holes and never
+    calls their train or class: with the template's holes the course's loop stops at its first call
+    of them, with wrong ones the course's VAE learns too little; 0 of 4 either way."""
+    replace = {"__DIGITS__": _held_out_digits()} if case == "vae_carrier" else {}
+    test = group_result(_grade_vae_case(tmp_path, case, holes, ["elbo"], replace), "elbo")
+    text = group_text(test)
+    assert test.score == 0, text
+    assert message in text, text
+    assert "train called" not in text and "CARRIER" not in text        # their train is never called
+    if holes == "wrong":
+        assert test.extra_data["negative_elbo"] > test.extra_data["threshold"] + 20, text
+
+
+@pytest.mark.timeout(600)
+def test_honest_holes_with_a_cheating_vae_class_score_what_the_holes_earn(tmp_path, children):
+    """The same carrier with honest holes gets the full threshold points, and its bound is the course's
+    VAE's, not the replay's (about 56 nats on the raw digits): nothing it builds is scored."""
+    result = _grade_vae_case(tmp_path, "vae_carrier", "honest", ["elbo"], {"__DIGITS__": _held_out_digits()})
+    test = group_result(result, "elbo")
+    text = group_text(test)
+    assert test.score == test.max_score, text
+    assert "train called" not in text
+    assert test.extra_data["negative_elbo"] > 150, text       # an honest Z = 2 VAE's bound, not a replay's
+
+
+def test_replacing_torch_randn_does_not_fake_the_reference_noise(tmp_path, children):
+    """Issue 21: the probe drew the reference eps in the child with torch.randn, which the hand-in had
+    replaced: 3/3. The reference is drawn in the grader's process: the hand-in's noise (numpy's) is
+    normal, independent and scaled right, but not torch's global generator's: 2.7 of 3."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "vae.py").write_text((REDTEAM / "vae_fake_randn.py").read_text())
+    result = grade_path(folder / "vae.py", "vae", only=["reparametrize"])
+    test = group_result(result, "reparametrize")
+    failed = [c.name for c in test.checks if not c.passed]
+    assert failed == ["eps comes from torch's global generator: after torch.manual_seed(s) it equals torch.randn(shape)"], \
+        group_text(test)
+    assert test.score == pytest.approx(2.7)
 
 
 @pytest.mark.parametrize("isolated", [pytest.param(True, marks=needs_isolation), False])
@@ -460,14 +459,3 @@ def test_detached_process_is_gone_before_the_result_exists(tmp_path, children, i
     (outside / "results.json").unlink(missing_ok=True)
     time.sleep(1.5)
     assert not (outside / "results.json").exists(), "a process of the submission wrote after grading ended"
-
-
-def test_file_locks_carry_no_pixels_from_encoder_to_decoder(tmp_path, children):
-    """Measured before: the VAE template with no VAE scored elbo 4/4 (-ELBO 46) by publishing
-    held-out pixels as locks on files of the Python installation, read back by the decoder that
-    was alive at the same time. The decoder now starts only after the training process is gone."""
-    result = _grade_vae_case(tmp_path, "vae_lock_channel", {})
-    out = feedback(result, "elbo")
-    assert scores(result) == {"elbo": 1}, out     # it trains and rebuilds; the bound is far off
-    assert "lock bits set: 0" in out, out
-    assert "lock bits set: 0" in out.split("[decoder process]", 1)[1]

@@ -111,3 +111,25 @@ def test_the_libraries_that_read_them_still_work(child_factory):
     assert got["threads"] == 2 and got["sum"] == 4.0 and got["matmul"] == 512.0
     assert got["memory"] == 4096 << 20 and got["cpus"] >= 1 and got["times"]
     assert got["boot"] == 1700000000
+
+
+def test_a_kernel_that_refuses_the_mounts_keeps_the_sandbox_and_says_so(tmp_path, monkeypatch):
+    """Where a mount over /proc's counters is refused (some sandboxing runtimes), the rest of the sandbox is
+    kept and every result says the counters are visible (sysinfo(2) tells the same numbers anyway)."""
+    from grader.sandbox import NamespaceIsolation
+
+    refused = "root sandbox failed: grader sandbox setup failed: cannot hide /proc/loadavg: mount: Operation not permitted"
+    monkeypatch.setattr(iso, "probe", lambda mode, protected=(), seccomp_off=None, proc_counters="":
+                        "" if proc_counters else refused)
+    monkeypatch.setattr(iso, "_modes", lambda: ["userns"])
+    monkeypatch.delenv("GRADER_ISOLATION", raising=False)
+    chosen = iso._select.__wrapped__(())
+    assert isinstance(chosen, NamespaceIsolation) and chosen.proc_counters == refused
+    assert f"/proc's machine-wide counters: VISIBLE ({refused})" in chosen.describe()
+    assert not chosen.incomplete() or "seccomp" in chosen.incomplete()
+    argv = chosen.wrap(["true"], tmp_path, Limits())
+    assert '"proc_files"' not in argv[argv.index("--") - 1]
+    kept = NamespaceIsolation(mode="userns", hidden=())
+    assert kept.describe().endswith("/proc's machine-wide counters: constants")
+    argv = kept.wrap(["true"], tmp_path, Limits())
+    assert '"proc_files"' in argv[argv.index("--") - 1]

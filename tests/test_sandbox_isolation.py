@@ -245,6 +245,7 @@ from grader.sandbox import Child, ChildSpec
 from grader.core.assignment import load_assignment
 a = load_assignment("bandits")
 spec = ChildSpec(submission=Path({str(ROOT / 'solutions' / 'bandits.py')!r}), probes=a.probes_path,
+                 child_files=a.child_files,
                  isolation=Course.find().isolation())
 child = Child(spec)
 child.start(time.monotonic() + 20)

@@ -1,8 +1,11 @@
-"""The reference VAE passes the held-out ELBO threshold on every one of 20 grader seeds (tox -e calibrate).
+"""The VAE threshold, calibrated (slow: ``-m slow``, tox -e calibrate).
 
-Each seed changes the training seed and the grader's eps, end to end through
-the sandboxed training child and the fresh decoder child. The margin in assignment.toml was chosen
-from ``python bench/bench_vae.py --calibrate 20`` (see the assignment README).
+The reference's holes pass the held-out ELBO threshold on every one of 20 grader seeds, end to end
+through the sandbox: the course's VAE trained in the grader's process with the reference's holes
+called in the submission's child, each seed changing the training seed, the child's noise and the
+grader's eps. Wrong holes that the bench puts clearly above the threshold lose the ``elbo`` points
+in a grading too. The threshold itself comes from ``python bench/bench_vae.py --calibrate 20`` and
+its chance from ``--chance 200`` (see the assignment README and the repository README).
 """
 
 from __future__ import annotations
@@ -33,19 +36,15 @@ def test_reference_vae_passes_threshold_on_20_seeds():
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("hole, variant", [("kl_divergence", "sd taken for the log-variance"),
-                                           ("reparametrize", "sd² used as the scale")])
-def test_wrong_variants_that_the_old_margin_let_through_now_lose_the_bound(hole, variant):
-    """Issue 13: both passed the old threshold (reference × 1.05 = 173.9) at 172.3 and 172.9; the threshold
-    derived from the reference's spread (median + 3.5 sd) sits below them (bench/bench_vae.py --variants)."""
-    import tempfile
-    from pathlib import Path
-
+@pytest.mark.parametrize("hole, variant", [("reparametrize", "sd² used as the scale"),
+                                           ("kl_divergence", "sd taken for the log-variance")])
+def test_wrong_holes_make_the_course_vae_miss_the_threshold(tmp_path, hole, variant):
+    """Both lose their hole group's points; the course's VAE trained with them also misses the bound,
+    on every one of its three trainings (bench/bench_vae.py --variants)."""
     from tests.variants.vae import WRONG
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "vae.py"
-        path.write_text((ROOT / "solutions" / "vae.py").read_text() + "\n" + WRONG[hole][variant])
-        test = grade_path(path, "vae", only=["elbo"], seed=300).tests[0]
+    path = tmp_path / "vae.py"
+    path.write_text((ROOT / "solutions" / "vae.py").read_text() + "\n" + WRONG[hole][variant])
+    test = grade_path(path, "vae", only=["elbo"], seed=300).tests[0]
     assert test.extra_data["negative_elbo"] > test.extra_data["threshold"], feedback(test)
-    assert test.score == 1 and test.extra_data["attempts"] == 3      # retrained twice, missed every time
+    assert test.score == 0 and test.extra_data["attempts"] == 3      # trained again twice, missed every time

@@ -110,6 +110,7 @@ def probe_cuda(isolation=None) -> str:
 
 
 def _probe(isolation) -> str:
+    from grader.sandbox import memwatch
     from grader.sandbox.limits import Limits
     from grader.sandbox.process import ChildSpec, scrubbed_env
 
@@ -118,22 +119,32 @@ def _probe(isolation) -> str:
     (workdir / "tmp").mkdir()
     spec = ChildSpec(submission=workdir / "probe.py", probes=workdir / "probe.py", limits=limits,
                      isolation=isolation, device="cuda")
+    watch = None
     try:
         argv = isolation.wrap([sys.executable, "-I", "-B", "-c", PROBE_CODE], workdir, limits, "cuda")
-        run = subprocess.run(argv, cwd=workdir, env=scrubbed_env(workdir, spec), capture_output=True,
-                             timeout=PROBE_SECONDS, stdin=subprocess.DEVNULL, start_new_session=True,
-                             preexec_fn=limits.apply_in_child)
-    except subprocess.TimeoutExpired:
-        return f"a sandboxed child did not finish a tiny CUDA computation in {PROBE_SECONDS:g} s"
+        proc = subprocess.Popen(argv, cwd=workdir, env=scrubbed_env(workdir, spec), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=limits.apply_in_child)
+        # watched like every CUDA child: its GPU memory is then one other children may allow for
+        watch = memwatch.watch(proc.pid, int(limits.memory_mb), int(limits.gpu_memory_mb))
+        try:
+            stdout, stderr = proc.communicate(timeout=PROBE_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return f"a sandboxed child did not finish a tiny CUDA computation in {PROBE_SECONDS:g} s"
     except OSError as exc:
         return f"the sandboxed child did not start: {exc}"
     finally:
+        memwatch.unwatch(watch)
         try:
             isolation.release(workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-    if run.returncode == 0:
+    if proc.returncode == 0:
         return ""
-    lines = [line.strip() for line in (run.stderr or run.stdout).decode("utf-8", "replace").splitlines() if line.strip()]
-    last = lines[-1] if lines else f"exit status {run.returncode}"
+    if watch is not None and watch.reason:
+        return f"the probe {watch.reason}"
+    lines = [line.strip() for line in (stderr or stdout).decode("utf-8", "replace").splitlines() if line.strip()]
+    last = lines[-1] if lines else f"exit status {proc.returncode}"
     return " ".join(last.split())[:300]

@@ -121,6 +121,9 @@ class NamespaceIsolation:
 
     ``seccomp_off`` is why the system-call filter is off ('' when it is on); by default the
     filter is on wherever it can be built. Benchmarks turn it off to measure its cost.
+    ``proc_counters`` is why /proc's machine-wide counters stay visible ('' when they read as
+    constants): where the kernel refuses a mount over them, the sandbox is used without, and says so
+    (``sysinfo(2)`` tells the same numbers anyway, so ``--require-isolation`` does not refuse it).
     """
 
     mode: str = "userns"
@@ -128,10 +131,13 @@ class NamespaceIsolation:
     cgroup: CgroupRoot | None = None
     hidden: tuple[str, ...] = field(default_factory=lambda: tuple(secret_paths()))
     seccomp_off: str = field(default_factory=seccomp.unavailable)
+    proc_counters: str = ""
 
     def wrap(self, argv: list[str], workdir: Path, limits: Limits | None = None, device: str = "cpu") -> list[str]:
         limits = limits or Limits()
         config = build_config(Path(workdir), limits, device, self.mode, self.hidden)
+        if self.proc_counters:
+            config.pop("proc_files", None)
         if not self.seccomp_off:
             config["seccomp"] = base64.b64encode(seccomp.program()).decode("ascii")
         if self._uses_cgroup(device):
@@ -167,7 +173,8 @@ class NamespaceIsolation:
         return (f"sandbox: Linux namespaces (mount, PID, network, IPC, {kinds.get(self.mode, 'UTS')}): no network, "
                 "read-only view of the Python installation only, private size-limited work directory and /tmp; "
                 "limits on CPU time, wall time (whole PID namespace killed), memory, processes, open files, "
-                f"file size, disk and output; memory on CUDA: {gpu}; {calls}")
+                f"file size, disk and output; memory on CUDA: {gpu}; {calls}; /proc's machine-wide counters: "
+                + (f"VISIBLE ({self.proc_counters})" if self.proc_counters else "constants"))
 
 
 def _cgroup_name(workdir: Path) -> str:
@@ -534,15 +541,15 @@ def _modes() -> list[str]:
     return ["root", "userns", "root-no-userns"] if os.geteuid() == 0 else ["userns"]
 
 
-def probe(mode: str, protected: tuple[str, ...] = (), seccomp_off: str | None = None) -> str:
+def probe(mode: str, protected: tuple[str, ...] = (), seccomp_off: str | None = None, proc_counters: str = "") -> str:
     """'' if a child can be started in ``mode`` here, can read nothing of ``protected`` (the
     course) or the grader's installation, reaches no network and, unless ``seccomp_off`` says
     why not, runs under the system-call filter; else why not."""
     if not sys.platform.startswith("linux"):
         return f"namespaces need Linux (this is {sys.platform})"
     hidden = tuple(secret_paths(protected))
-    iso = (NamespaceIsolation(mode=mode, hidden=hidden) if seccomp_off is None
-           else NamespaceIsolation(mode=mode, hidden=hidden, seccomp_off=seccomp_off))
+    iso = (NamespaceIsolation(mode=mode, hidden=hidden, proc_counters=proc_counters) if seccomp_off is None
+           else NamespaceIsolation(mode=mode, hidden=hidden, seccomp_off=seccomp_off, proc_counters=proc_counters))
     bound = [h for h in iso.hidden if any(h == b for b in build_config(Path("/nonexistent"), Limits(), "cpu", mode,
                                                                          iso.hidden)["binds"])]
     if bound:
@@ -586,8 +593,12 @@ def _select(protected: tuple[str, ...]) -> Isolation:
     reasons = []
     for mode in _modes():
         why = probe(mode, protected)
+        counters = ""
+        if "cannot hide /proc" in why and not probe(mode, protected, proc_counters=why):
+            counters, why = why, ""   # the kernel refuses a mount over /proc's counters: say so, keep the rest
         if not why:
-            return NamespaceIsolation(mode=mode, cgroup=find_cgroup_root(), hidden=tuple(secret_paths(protected)))
+            return NamespaceIsolation(mode=mode, cgroup=find_cgroup_root(), hidden=tuple(secret_paths(protected)),
+                                      proc_counters=counters)
         if not seccomp.unavailable() and not probe(mode, protected, seccomp_off=why):
             # The namespaces work and only the filter failed (a kernel without seccomp filters, say):
             # use them, and say the filter is off rather than dropping to no isolation at all.

@@ -159,7 +159,7 @@ class ChildPool:
             return slot.child
         if slot.last_failure is not None:
             failure = slot.last_failure
-            if failure.kind in FINAL_FAILURES or slot.respawns >= MAX_RESPAWNS:
+            if failure.kind in FINAL_FAILURES or failure.final or slot.respawns >= MAX_RESPAWNS:
                 raise _named(name, failure.again(f"skipped: {failure.message}", skipped=True))
             slot.respawns += 1
         if time.monotonic() >= self.deadline:

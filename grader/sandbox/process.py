@@ -57,21 +57,23 @@ class ChildFailure(Exception):
     Besides the message, what the feedback needs as data: ``error``, the student's
     exception (type, message, traceback, frames) when the submission failed to import;
     ``doing``, what the child was doing; ``skipped``, a call refused because of this
-    earlier failure (the child is not restarted after it)."""
+    earlier failure (the child is not restarted after it); ``final``, a failure a fresh child would
+    meet again (stopped by the parent's memory watch): the group does not restart it."""
 
     def __init__(self, kind: str, message: str, *, error: Mapping[str, Any] | None = None, doing: str = "",
-                 skipped: bool = False) -> None:
+                 skipped: bool = False, final: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.error = dict(error) if error else None
         self.doing = doing
         self.skipped = skipped
+        self.final = final
 
     def again(self, message: str | None = None, *, skipped: bool | None = None) -> ChildFailure:
         """The same failure with another message (or marked as the reason a later call was skipped)."""
         return ChildFailure(self.kind, self.message if message is None else message, error=self.error,
-                            doing=self.doing, skipped=self.skipped if skipped is None else skipped)
+                            doing=self.doing, skipped=self.skipped if skipped is None else skipped, final=self.final)
 
 
 class SubmissionError(Exception):
@@ -423,7 +425,8 @@ class Child:
         died, ran out of time or broke the protocol (kind ``"protocol"``).
         """
         if not self.alive or self.endpoint is None:
-            raise ChildFailure("crashed", "the child process is not running" + self._stopped_for())
+            raise ChildFailure("crashed", "the child process is not running" + self._stopped_for(),
+                               final=bool(self._stopped_for()))
         self._calls += 1
         call = self._calls
         doing = f"running {op}"
@@ -500,7 +503,7 @@ class Child:
         stopped = self._stopped_for()
         self.close()
         if stopped:
-            return ChildFailure("crashed", f"the child was stopped while {doing}{stopped}", doing=doing)
+            return ChildFailure("crashed", f"the child was stopped while {doing}{stopped}", doing=doing, final=True)
         return ChildFailure("crashed", f"the child exited while {doing} ({describe_exit(code)})", doing=doing)
 
     def _stopped_for(self) -> str:

@@ -1,6 +1,8 @@
 """A vae.py that plants model files for the grader to load: a .pt whose pickle runs a command
 when unpickled and a TorchScript archive (code), in its work directory, /tmp and every host
-folder it can name. Its holes are honest, so it keeps exactly their points."""
+folder it can name. The grader loads no file a submission writes (its threshold trains the
+course's own VAE in the grader's process; a child sends back arrays only), and planting outside
+the sandbox fails. Its holes are honest, so it keeps exactly their points."""
 import os
 
 import torch
