@@ -40,8 +40,8 @@ IMPORT_FAILURES = {
         "`arms.npy` is not there when the grader runs your file"),
     "a package the grader does not have": (
         BANDITS.replace("import numpy as np", f"import numpy as np\nfrom {ABSENT} import tqdm", 1),
-        f"ModuleNotFoundError: No module named '{ABSENT}'",
-        f"the grader does not have the package `{ABSENT}`: a submission may import Python's standard library and "
+        f"ModuleNotFoundError: No module named '{ABSENT}' (not available to submissions)",
+        f"`{ABSENT}` is not available to submissions: a submission may import Python's standard library and "
         "numpy"),
     "main() called at import": (
         BANDITS.split('if __name__ == "__main__":')[0] + "main()\n",
@@ -169,11 +169,13 @@ def test_random_tie_breaking_fails_the_self_check_as_it_loses_points(grade_sourc
 
 def test_check_warns_about_a_package_the_grader_does_not_have(tmp_path):
     path = tmp_path / "bandits.py"
-    path.write_text(BANDITS.replace("import numpy as np", "import numpy as np\nfrom tqdm import tqdm", 1))
-    text = format_report(run_check(path))
+    path.write_text(BANDITS.replace("import numpy as np", "import numpy as np\nimport copydetect", 1))
+    report = run_check(path)
+    text = format_report(report)
     first = text.splitlines()[0]
-    assert first.startswith("warning: your file imports `tqdm` (line ")
-    assert "numpy (≥ 1.26), torch 2.13.0, gymnasium (≥ 1.0), matplotlib (≥ 3.7)" in first
+    assert first.startswith("warning: your file imports `copydetect` (line ")
+    assert "numpy (≥ 1.26), torch 2.13.0, gymnasium (≥ 1.0), matplotlib (≥ 3.7), tqdm" in first
+    assert "not available to submissions" in text and not report.passed      # and the check does what grading does
     clean = tmp_path / "ok" / "bandits.py"
     clean.parent.mkdir()
     clean.write_text(BANDITS)
@@ -182,7 +184,7 @@ def test_check_warns_about_a_package_the_grader_does_not_have(tmp_path):
 
 def test_every_statement_lists_the_packages_from_course_toml():
     packages = offered_packages()
-    assert [p.name for p in packages] == ["numpy", "torch", "gymnasium", "matplotlib"]
+    assert [p.name for p in packages] == ["numpy", "torch", "gymnasium", "matplotlib", "tqdm"]
     assert str(packages[1]) == "torch 2.13.0"            # the grader's own pin
     block = statement_block()
     for readme in sorted((ROOT / "assignments").glob("*/README.md")):
@@ -200,8 +202,24 @@ def test_html_feedback_of_an_import_failure_names_the_cause_once(grade_source):
     source, summary, hint = IMPORT_FAILURES["a package the grader does not have"]
     result = grade_source("bandits", source, only=HOLES)
     page = render_html(result)
-    assert page.count(f"does not have the package `{ABSENT}`") == 1 and "the same as in" in page
+    assert page.count(f"`{ABSENT}` is not available to submissions") == 1
     assert scores(result) == {"epsilon_greedy": 0, "update_estimate": 0}
+
+
+@pytest.mark.parametrize("package, graded", [("copydetect", False), ("tqdm", True), ("scipy_or_anything", False)])
+def test_an_import_is_available_exactly_when_the_course_lists_it(grade_source, tmp_path, package, graded):
+    """One list (course.toml), enforced in the child wherever the grader is installed: copydetect is on this
+    machine (the grader's similarity report uses it) but not the course's, so a submission that imports
+    it fails, graded and checked alike; tqdm is the course's (students use progress bars)."""
+    source = BANDITS.replace("import numpy as np", f"import numpy as np\nimport {package}", 1)
+    result = grade_source("bandits", source, only=HOLES)
+    assert (result.score == 7) is graded, said(result)
+    path = tmp_path / "bandits.py"
+    path.write_text(source)
+    assert run_check(path).passed is graded
+    if not graded:
+        assert result.cause.summary.startswith(f"ModuleNotFoundError: No module named '{package}'")
+        assert "not available to submissions" in said(result)
 
 
 # -- threshold groups: numbers that read right, the likely cause named --------------------------------

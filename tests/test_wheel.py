@@ -130,3 +130,24 @@ def test_check_in_a_notebook_outside_any_course(wheel_venv, tmp_path):
     assert "check(course=" in lost.stdout
     found = check(f"check('bandits.py', course={str(ROOT)!r})")
     assert "✓ epsilon_greedy" in found.stdout and "✓ update_estimate" in found.stdout, found.stdout + found.stderr
+
+
+@pytest.mark.parametrize("package, points", [("tqdm", "4"), ("copydetect", "0")])
+def test_allowed_imports_are_the_same_from_the_wheel(wheel_venv, tmp_path, package, points):
+    """issue 22: `grader check` warned that tqdm "fails and every group scores 0", while grading imported it
+    (copydetect brought it in) and gave 10/10. The course's list is enforced in the child, so a wheel
+    install grades an import as the editable checkout does: tqdm (listed) works, copydetect (on this
+    machine, not listed) fails."""
+    path = tmp_path / "bandits.py"
+    path.write_text((ROOT / "solutions" / "bandits.py").read_text().replace(
+        "import numpy as np", f"import numpy as np\nimport {package}", 1))
+    out = tmp_path / "r.json"
+    result = run(wheel_venv, "grade", str(path), "--only", "epsilon_greedy", "--seed", "3", "--json", str(out),
+                 "--course", str(ROOT), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    import json
+
+    data = json.loads(out.read_text())
+    assert f"{data['score']:g}" == points, data["output"]
+    if points == "0":
+        assert "not available to submissions" in json.dumps(data)

@@ -209,7 +209,7 @@ def _hint(f: Failure, module: str, signature: Callable[[str], str] | None) -> st
         top = name.split(".", 1)[0]
         if top and top != module and not is_offered(top):
             offered = describe_offered()
-            return (f"the grader does not have the package `{top}`"
+            return (f"`{top}` is not available to submissions"
                     + (f": a submission may import {offered}" if offered else "")
                     + f". Remove `import {top}` and what uses it (grader check warns about such imports).")
         if top == module or not top:

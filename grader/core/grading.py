@@ -175,6 +175,7 @@ def child_specs(configs: dict[str, GroupConfig], submission: Path, assignment: A
     their CPU seconds; each group keeps its own wall time. Threshold groups always get their own."""
     specs: dict[str, ChildSpec] = {}
     run: list[str] = []
+    allowed = allowed_imports(assignment)
 
     def close_run() -> None:
         if not run:
@@ -191,6 +192,7 @@ def child_specs(configs: dict[str, GroupConfig], submission: Path, assignment: A
             device=device,
             hash_seed=hash_seed,
             preload=("torch",) if assignment.uses_torch else (),
+            env={"GRADER_ALLOWED_IMPORTS": allowed} if allowed else {},
         )
         specs.update({n: spec for n in run})
         run.clear()
@@ -202,6 +204,15 @@ def child_specs(configs: dict[str, GroupConfig], submission: Path, assignment: A
         run.append(name)
     close_run()
     return specs
+
+
+def allowed_imports(assignment: Assignment) -> str:
+    """The course's list of packages a submission may import, for the child (``GRADER_ALLOWED_IMPORTS``:
+    :func:`grader.sandbox.runner.guard_imports`); '' when the course declares none."""
+    from grader.core.environment import offered_packages
+
+    packages = offered_packages(Course(assignment.course_root))
+    return ",".join(p.name for p in packages) if packages else ""
 
 
 def _untimed(limits: Limits) -> Limits:

@@ -154,6 +154,35 @@ def preload(names: str) -> None:
             pass
 
 
+NOT_AVAILABLE = "not available to submissions"
+
+
+def guard_imports(allowed: str, module: str) -> None:
+    """Make an import the submission itself writes fail unless it names the standard library or a
+    package of ``allowed`` (the course's list, ``GRADER_ALLOWED_IMPORTS``), wherever the grader is
+    installed: what else this Python has (copydetect, tqdm's dependencies, the grader's own test tools)
+    is the grader's, not the course's, and ``grader check`` runs this same child, so a student sees
+    exactly what grading will do. Imports made by the libraries themselves are not concerned (the
+    importing module is theirs). This is about agreeing with the statement, not security (the sandbox
+    is): ``importlib.import_module`` is not guarded. Empty ``allowed``: the course declares no list."""
+    names = {n for n in allowed.split(",") if n}
+    if not names:
+        return
+    import builtins
+
+    names |= set(getattr(sys, "stdlib_module_names", ())) | {"__future__", module}
+    original = builtins.__import__
+
+    def guarded(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and isinstance(globals, dict) and globals.get("__name__") == module:
+            top = str(name).partition(".")[0]
+            if top not in names:
+                raise ModuleNotFoundError(f"No module named '{top}' ({NOT_AVAILABLE})", name=top)
+        return original(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = guarded
+
+
 def main(argv: list[str]) -> int:
     in_fd, out_fd = (int(a) for a in argv[1:3])
     submission_path = Path(argv[3]).resolve()
@@ -172,6 +201,7 @@ def main(argv: list[str]) -> int:
     if not isinstance(go, dict) or go.get("op") != "go":
         return 0
     try:
+        guard_imports(os.environ.get("GRADER_ALLOWED_IMPORTS", ""), submission_path.stem)
         submission = load_module(submission_path.stem, submission_path)
     except BaseException as exc:  # noqa: BLE001 - SystemExit at import included
         channel.send({"status": "import_error", "error": describe_exception(exc, submission_path)})
