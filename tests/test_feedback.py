@@ -17,6 +17,7 @@ from rich.console import Console
 
 import grader
 from grader.core.causes import Failure, Record, contract_signature, explain_group
+from grader.core.progress import CheckStarted, GroupEnded, GroupStarted, RunProgress
 from grader.core.results import FAILED, NOT_RUN, PASSED, Cause, CheckResult, GradeResult, TestResult
 from grader.core.suite import factor_hint, sig
 from grader.feedback.gradebook import GradebookEntry, gradebook_csv
@@ -169,19 +170,40 @@ def test_one_atomic_writer_for_every_result_file():
 
 
 def test_progress_is_live_in_a_terminal_and_silent_elsewhere():
+    events = [GroupStarted("training", 5, "threshold"), CheckStarted("training", "training run 1"),
+              RunProgress("training", 1, 120), RunProgress("training", 2, 95), RunProgress("training", 1, 380)]
     quiet = Console(file=io.StringIO(), force_terminal=False)
     with LiveProgress(quiet) as progress:
-        progress("start", "training", {})
-        progress("progress", "training", {"check": "training run 1", "episodes": 120})
-        progress("end", "training", {"score": 5, "max_score": 5})
+        for event in [*events, GroupEnded("training", 5, 5)]:
+            progress(event)
     assert quiet.file.getvalue() == ""
     live = Console(file=io.StringIO(), force_terminal=True, width=120)
     with LiveProgress(live) as progress:
-        progress("start", "training", {})
-        progress("progress", "training", {"check": "training run 1", "episodes": 120})
+        for event in events:
+            progress(event)
         progress._progress.refresh()
         shown = live.file.getvalue()
-    assert "training" in shown and "episodes 120" in shown and "training run 1" in shown
+    assert "training" in shown and "training run 1" in shown
+    assert "training run 2" in shown and "episodes 95" in shown and "episodes 380" in shown   # a line per run
+
+
+def test_two_training_runs_never_share_a_counter(grade_source):
+    """issue 22: the live display of a group with two training runs showed one counter (380 → 352 → 512 →
+    455 episodes); the runs are events of their own."""
+    from grader.core.progress import from_fields
+
+    assert from_fields("training", {"run": 2, "episodes": 352}) == [RunProgress("training", 2, 352, "episodes")]
+    assert from_fields("search", {"search": 1, "updates": 25}) == [RunProgress("search", 1, 25, "updates")]
+    assert from_fields("g", {"check": "c"}) == [CheckStarted("g", "c")]
+    assert from_fields("g", {"episodes": True, "junk": 1}) == []
+    seen = []
+    grade_source("bandits", (ROOT / "solutions" / "bandits.py").read_text(), only=["update_estimate", "agent"],
+                 progress=seen.append)
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds[0] == "GroupStarted" and kinds[-1] == "GroupEnded" and "CheckStarted" in kinds
+    steps = [e for e in seen if isinstance(e, RunProgress)]
+    assert steps and all(e.group == "agent" and e.run == 1 and e.unit == "steps" for e in steps)
+    assert [e.done for e in steps] == sorted(e.done for e in steps)
 
 
 def test_gradebook_cells_that_a_spreadsheet_would_run_are_quoted():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.core.progress import GroupStarted
 from tests.conftest import ROOT, grade_path, scores
 
 pytestmark = pytest.mark.timeout(180)
@@ -21,10 +22,10 @@ def test_a_file_swapped_while_it_is_graded_is_graded_as_it_was_read(tmp_path: Pa
     read = hashlib.sha256(path.read_bytes()).hexdigest()
     swapped = []
 
-    def swap(event: str, group: str, fields: dict) -> None:
-        if event == "start" and not swapped:        # the first group has started: swap the file under it
+    def swap(event) -> None:
+        if isinstance(event, GroupStarted) and not swapped:   # the first group has started: swap the file under it
             shutil.copy(ROOT / "templates" / "bandits.py", path)
-            swapped.append(group)
+            swapped.append(event.group)
 
     result = grade_path(path, "bandits", seed=3, progress=swap)
     assert swapped, "the file was never swapped"

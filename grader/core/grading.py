@@ -128,11 +128,10 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
             if starts_run and upcoming is not None:
                 # the next run's children start up while this run works, once its child is up (spares.py)
                 spares.defer(specs[upcoming], scaled[upcoming].start_ahead)
-            _tell(options, "start", name, {"points": config.points, "kind": config.kind,
-                                           "wall_seconds": config.limits.wall_seconds})
+            _tell(options, GroupStarted(name, config.points, config.kind, config.limits.wall_seconds))
             outcome = run_group(suite[name], config, specs[name], master_seed, device, options, spares, shares)
             test = to_test_result(config, outcome, Path(assignment.submission_name).stem, signature)
-            _tell(options, "end", name, {"score": test.score, "max_score": test.max_score})
+            _tell(options, GroupEnded(name, test.score, test.max_score))
             result.tests.append(test)
             result.leaderboard.extend(outcome.leaderboard)
             if test.cause is not None and test.cause.kind in STOPS_EVERY_GROUP:
@@ -224,7 +223,7 @@ def run_group(fn, config: GroupConfig, spec: ChildSpec, master_seed: int, device
     """Run one group's suite function against its children; ``hand_on``: the next group shares its spec."""
     ctx = GroupContext(config, spec, master_seed, device, options.artifacts_dir, spares, hand_on)
     if options.progress is not None:
-        ctx.on_progress = lambda group, fields: _tell(options, "progress", group, fields)
+        ctx.on_progress = lambda event: _tell(options, event)
     try:
         fn(ctx)
     except AssignmentError:
@@ -283,10 +282,10 @@ def _contract(assignment: Assignment) -> Callable[[str], str]:
     return lambda name: contract_signature(statement, name)
 
 
-def _tell(options: GradeOptions, event: str, group: str, fields: dict) -> None:
+def _tell(options: GradeOptions, event: Event) -> None:
     if options.progress is not None:
         try:
-            options.progress(event, group, fields)
+            options.progress(event)
         except Exception:  # noqa: BLE001 - a display must never cost a grading
             options.progress = None
 

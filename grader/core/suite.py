@@ -37,6 +37,7 @@ import numpy as np
 
 from grader.core.assignment import GroupConfig, group
 from grader.core.causes import Failure, Record
+from grader.core.progress import Event, from_fields
 from grader.core.results import MODEL_KEYS
 from grader.sandbox import ChildFailure, ChildSpec, SubmissionError
 from grader.sandbox.pool import Call, ChildPool, RetiredEndpoint
@@ -115,7 +116,7 @@ class GroupContext:
         self.deadline = self._t0 + config.limits.wall_seconds
         self._pool = ChildPool(spec, self.deadline, config.limits.wall_seconds, spares)
         self._hand_on = hand_on     # the next group shares this group's child if every check passes
-        self.on_progress: Callable[[str, dict[str, Any]], None] | None = None
+        self.on_progress: Callable[[Event], None] | None = None
 
     # -- talking to the children -----------------------------------------
     def call(self, op: str, *, timeout: float | None = None,
@@ -220,10 +221,12 @@ class GroupContext:
                              if isinstance(v, (int, float)) and not isinstance(v, bool)})
 
     def progress(self, **fields: Any) -> None:
-        """Tell whoever watches the grading how this group is doing (a check's name, episodes so far);
-        shown live in a terminal, ignored otherwise."""
+        """Tell whoever watches the grading how this group is doing: ``check=NAME``, or a run's count
+        (``run=K, episodes=N``; ``steps``, ``epochs``, ``updates`` alike): typed events
+        (:mod:`grader.core.progress`), shown live in a terminal, ignored otherwise."""
         if self.on_progress is not None:
-            self.on_progress(self.name, dict(fields))
+            for event in from_fields(self.name, fields):
+                self.on_progress(event)
 
     def seed(self) -> int:
         """A fresh seed for one run or input (31 bits, as torch and gymnasium want), drawn from
