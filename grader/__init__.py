@@ -1,6 +1,8 @@
 """Autograder for deep reinforcement learning and generative-model assignments."""
 
-__version__ = "0.1.0"
+from grader.core.version import __version__
+
+__all__ = ["__version__", "check"]
 
 
 def check(path=None, *, assignment=None, full=False, device="cpu", course=None):

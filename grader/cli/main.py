@@ -14,12 +14,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import __version__
 from grader.cli.usage import EXIT_USAGE, Parser, UsageError, names_list, require_regular_file
 from grader.core.assignment import AssignmentError, UnknownAssignment
 from grader.core.course import Course, CourseNotFound
 from grader.core.devices import DEVICES, DeviceError
 from grader.core.grading import GradeOptions, SelectionError, grade_file
+from grader.core.version import __version__
 from grader.feedback.files import write_json_atomic
 from grader.feedback.gradescope import to_gradescope
 from grader.feedback.progress import LiveProgress

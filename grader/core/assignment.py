@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from grader.core import tomlfile as tomllib
-from grader.core.course import Course
+from grader.core.kits import UnknownKit, load_kit
+from grader.core.locate import ASSIGNMENTS, find_course_folder
 from grader.core.schema import validate
-from grader.kits import UnknownKit, load_kit
 from grader.sandbox.limits import Limits
 
 GroupFunction = Callable[[Any], None]
@@ -138,7 +138,7 @@ class Assignment:
 def load_assignment(name: str, root: Path | None = None) -> Assignment:
     """The assignment ``name`` of the course (or of ``root``), its ``assignment.toml`` checked
     against the schema: every problem is reported at once, with its line."""
-    root = root or Course.find().assignments_dir
+    root = root or find_course_folder() / ASSIGNMENTS
     directory = root / name
     toml_path = directory / "assignment.toml"
     if not toml_path.is_file():
@@ -190,7 +190,7 @@ def load_assignment(name: str, root: Path | None = None) -> Assignment:
 
 
 def list_assignments(root: Path | None = None) -> list[str]:
-    root = root or Course.find().assignments_dir
+    root = root or find_course_folder() / ASSIGNMENTS
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "assignment.toml").is_file())
@@ -200,7 +200,7 @@ def assignment_holes(root: Path | None = None) -> dict[str, tuple[str, ...]]:
     """Each assignment's ``holes`` (the functions students write), read from its ``assignment.toml``
     alone: cheap enough to ask for every file of a batch (:func:`load_assignment` also loads kits and
     checks the schema). An unreadable toml has no holes here; loading it reports why."""
-    root = root or Course.find().assignments_dir
+    root = root or find_course_folder() / ASSIGNMENTS
     holes = {}
     for name in list_assignments(root):
         try:

@@ -9,7 +9,8 @@ nbgrader passes its course directory).
 :meth:`Course.find` looks, in this order, at the folder it is given, the environment variable
 ``GRADER_COURSE`` (``GRADER_HOME``, its older name, still works), the nearest folder at or above the
 current directory that holds a ``course.toml``, and last the checkout an editable install of the grader
-lives in. So the grader installs as a wheel and grades any course folder; this repository is one.
+lives in (:mod:`grader.core.locate`). So the grader installs as a wheel and grades any course folder;
+this repository is one.
 """
 
 from __future__ import annotations
@@ -20,17 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader.core.locate import ASSIGNMENTS, COURSE_FILE, CourseNotFound, course_folder, find_course_folder
+
 if TYPE_CHECKING:
     from grader.core.assignment import Assignment
     from grader.sandbox import Isolation
 
-COURSE_FILE = "course.toml"
-ENV_VARS = ("GRADER_COURSE", "GRADER_HOME")
-HOW_TO_POINT = "pass --course DIR (check(course=DIR) in a notebook) or set GRADER_COURSE"
-
-
-class CourseNotFound(LookupError):
-    """No course folder could be found; the message says where the grader looked and how to point at one."""
+__all__ = ["COURSE_FILE", "Course", "CourseNotFound"]
 
 
 @dataclass(frozen=True)
@@ -42,37 +39,20 @@ class Course:
     @classmethod
     def at(cls, path: str | os.PathLike[str]) -> Course:
         """The course at ``path``, refused (CourseNotFound) if it is not a course folder."""
-        folder = Path(path).expanduser().resolve()
-        if not (folder / COURSE_FILE).is_file() and not (folder / "assignments").is_dir():
-            raise CourseNotFound(f"{path} is not a course folder (it has no {COURSE_FILE} and no assignments/)")
-        return cls(folder)
+        return cls(course_folder(path))
 
     @classmethod
     def find(cls, explicit: str | os.PathLike[str] | Course | None = None, *, cwd: Path | None = None,
              environ: Mapping[str, str] | None = None) -> Course:
-        """The course to use (see the module docstring for the order of the places looked at)."""
+        """The course to use (:func:`grader.core.locate.find_course_folder` says where it looks)."""
         if isinstance(explicit, Course):
             return explicit
-        if explicit is not None:
-            return cls.at(explicit)
-        environ = os.environ if environ is None else environ
-        for var in ENV_VARS:
-            if environ.get(var):
-                return cls.at(environ[var])
-        here = (cwd or Path.cwd()).resolve()
-        for folder in (here, *here.parents):
-            if (folder / COURSE_FILE).is_file():
-                return cls(folder)
-        checkout = Path(__file__).resolve().parents[2]
-        if (checkout / COURSE_FILE).is_file():
-            return cls(checkout)
-        raise CourseNotFound(f"no course folder found: none of {here} and its parents holds a {COURSE_FILE}; "
-                             f"{HOW_TO_POINT}")
+        return cls(find_course_folder(explicit, cwd=cwd, environ=environ))
 
     # -- its parts -------------------------------------------------------------------------
     @property
     def assignments_dir(self) -> Path:
-        return self.root / "assignments"
+        return self.root / ASSIGNMENTS
 
     @property
     def solutions_dir(self) -> Path:

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader import __version__
 from grader.core.assignment import Assignment, AssignmentError, GroupConfig
 from grader.core.causes import contract_signature, explain_group
 from grader.core.course import Course
@@ -19,6 +18,7 @@ from grader.core.devices import DeviceChoice, resolve
 from grader.core.results import STOPS_EVERY_GROUP, Cause, GradeResult, TestResult
 from grader.core.suite import GroupContext, GroupOutcome, seed_for
 from grader.core.text import printable_text
+from grader.core.version import __version__
 from grader.sandbox import ChildSpec, Isolation, Limits, NoIsolation, reaper
 from grader.sandbox.spares import Spares
 

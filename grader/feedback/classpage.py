@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from grader import __version__
 from grader.core.text import printable_text
+from grader.core.version import __version__
 from grader.feedback.gradebook import GradebookEntry
 
 TEMPLATE = "classpage.html.j2"

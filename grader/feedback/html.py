@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from grader import __version__
 from grader.core.results import CAUSE_KINDS, NOT_RUN, GradeResult, TestResult
 from grader.core.text import printable_text
+from grader.core.version import __version__
 from grader.feedback.files import write_text_atomic
 from grader.feedback.text import MARKS, cause_heading, repeated_causes, summary_line
 

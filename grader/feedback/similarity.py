@@ -14,8 +14,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from grader import __version__
 from grader.core.text import printable_text
+from grader.core.version import __version__
 
 CONTEXT_LINES = 6           # lines kept around each shared stretch; the rest is elided ("...")
 

@@ -45,13 +45,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader import __version__
 from grader.core.assignment import UnknownAssignment
 from grader.core.course import Course
 from grader.core.grading import GradeOptions, grade_file, grade_submission
 from grader.core.identity import identify
 from grader.core.results import Cause, GradeResult, TestResult
 from grader.core.text import printable_text
+from grader.core.version import __version__
 from grader.feedback.files import write_json_atomic, write_text_atomic
 from grader.feedback.gradebook import GradebookEntry, gradebook_csv, gradebook_table
 from grader.feedback.gradescope import to_gradescope

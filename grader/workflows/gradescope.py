@@ -27,8 +27,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from grader import __version__
 from grader.core.course import Course
+from grader.core.version import __version__
 
 TORCH_PIN = "torch==2.13.0"
 DEFAULT_ROOT = "/autograder"
