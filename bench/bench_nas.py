@@ -1,45 +1,61 @@
-"""Speed and calibration of the NAS search threshold.
+"""Speed and calibration of the NAS search threshold: the course's search with the student's holes.
 
-Runs the reference's ``search(query, args)`` in this process (no sandbox, so
-no torch import per run) against the grader's own query server
-(``assignments/nas/serving.py``: same validation, same budget refusal) on the
-hidden table at a FLOPs target drawn exactly as the ``search`` group draws it,
-and scores the greedy architecture the same way.
+The ``search`` group trains the course's own controller with the course's own loop (the
+template's ``search``, ``templates/nas.py``) in the grader's process, the student's holes called
+in the sandboxed child. Here the same pipeline runs in this process: the template loaded by
+``load_pipeline(template, None, replace=holes)`` with the holes imported directly (the
+reference's, or a variant's), the same checks on what the holes return (``serving.LoopHoles``),
+the same query server on the hidden table, the same draws (a grading seed's searches get the
+targets and controller seeds a grading with ``--seed`` gets, retries included) and the same two
+rules (``serving.judge``).
 
-    python bench/bench_nas.py                   # the reference on grading seeds 0-19 (2 searches each)
-    python bench/bench_nas.py --compare         # + the same loop without a baseline, and random search
-    python bench/bench_nas.py --grading         # + whole gradings (sandboxed) of the reference and the template
+    python bench/bench_nas.py                       # the reference, grading seeds 0-19
+    python bench/bench_nas.py --chance 200          # chance of an honest loss: 200 gradings from seed 1000
+    python bench/bench_nas.py --variants 10         # the catalogue's wrong loop holes and the red-team hole
+                                                    # cheats: the answer rule alone vs both rules
+    python bench/bench_nas.py --compare             # + random search and the template's --no-baseline
+    python bench/bench_nas.py --timing 3            # grading vs the same work in-process (hole groups and
+                                                    # searches), seed 3
 
-A seed is a grading's master seed: its two searches get the targets and
-controller seeds a grading with ``--seed`` would get. Random search is the
-best of ``budget`` distinct architectures drawn
-uniformly; its pass rate is given both as the mean of the exact probability
-``1 - C(S - K, N) / C(S, N)`` over the seeds' targets and as the count of
-simulated searches (one per seed) that passed.
+A search that misses a rule is run again once on a fresh target (``retries`` in assignment.toml);
+every attempt is an independent draw, so the chance of an honest loss per grading is at most
+``runs · upper ** (1 + retries)`` with ``upper`` the one-sided 95 % Clopper–Pearson bound on the
+per-attempt miss rate (bench/chance.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import chance
 
 from grader.core.assignment import load_assignment
-from grader.sandbox import CallbackAbort
+from grader.core.suite import import_local, seed_for
 
 NAS = ROOT / "assignments" / "nas"
+hidden = import_local(str(NAS / "hidden" / "suite.py"), "suite")
+serving = hidden.serving
+table_module = hidden.table_module
+REDTEAM = ROOT / "tests" / "redteam"
 
 
 def load_module(path: Path, name: str) -> ModuleType:
@@ -51,193 +67,313 @@ def load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
-serving = load_module(NAS / "serving.py", "bench_nas_serving")
-table_module = load_module(NAS / "hidden" / "table.py", "bench_nas_table")
-
-
-class BudgetSpent(Exception):
-    pass
-
-
-@dataclass
-class Outcome:
-    seed: int
-    target: float
-    share: float            # reward of the answer / best reward at this target
-    rank: int
-    queries: int
-    seconds: float
-    random_pass_probability: float
-    best_queried: float = float("nan")   # best reward queried / best reward at this target
-    distinct: int = 0                    # distinct architectures asked
-    learned: float = float("nan")        # the last quarter of them: mean reward / best reward
-    error: str = ""
-
-    def passed(self, p: dict[str, Any]) -> bool:
-        """Both rules of the ``search`` group: the greedy answer's share, and learning (serving.Learning)."""
-        return (not self.error and self.share >= float(p["share"])
-                and self.distinct >= math.ceil(float(p["min_queries"]) * int(p["budget"]))
-                and self.learned >= float(p["learned_share"]))
-
-    def answer_passed(self, p: dict[str, Any]) -> bool:
-        """Rule (1) alone: what the threshold was before the learning rule."""
-        return not self.error and self.share >= float(p["share"])
-
-
 def params() -> dict[str, Any]:
     return dict(load_assignment("nas").groups["search"].params)
 
 
-def runs_for(master: int, p: dict[str, Any]) -> list[tuple[Any, float, int, int]]:
-    """(landscape, target, controller seed, random-search seed) of each run of a grading with master seed
-    ``master``, drawn exactly as the ``search`` group draws them (same generator, same order)."""
-    from grader.core.suite import seed_for
+def reference_holes() -> dict[str, Any]:
+    module = load_module(ROOT / "solutions" / "nas.py", "bench_nas_reference")
+    return {name: getattr(module, name) for name in serving.HOLES}
 
-    table = table_module.load_table()
+
+def source_holes(source: str, name: str) -> dict[str, Any]:
+    """The four holes of a submission given as source (the reference with a variant appended, a red-team case)."""
+    module = types.ModuleType(name)
+    exec(compile(source, name, "exec"), module.__dict__)  # instructor-side bench: the catalogue's own code
+    return {hole: getattr(module, hole) for hole in serving.HOLES}
+
+
+def variant_holes(hole: str, source: str) -> dict[str, Any]:
+    return source_holes((ROOT / "solutions" / "nas.py").read_text() + "\n" + source, f"variant_{hole}")
+
+
+def redteam_holes(case: str, **replace: str) -> dict[str, Any]:
+    source = (REDTEAM / f"{case}.py").read_text().replace("# HONEST\n", (REDTEAM / "_honest_nas.py").read_text())
+    for key, value in replace.items():
+        source = source.replace(f"__{key}__", value)
+    return source_holes(source, f"redteam_{case}")
+
+
+@dataclass
+class Outcome:
+    seed: int               # the grading's master seed
+    search: int             # 1, 2, ...
+    attempt: int            # 1, then 2 for a retry
+    target: str
+    share: float = float("nan")
+    rank: int = 0
+    queries: int = 0
+    distinct: int = 0
+    learned: float = float("nan")
+    updates: int = 0
+    seconds: float = 0.0
+    passed: bool = False
+    answer_passed: bool = False
+    error: str = ""
+
+
+def one_search(holes: dict[str, Any], attempt: Any, p: dict[str, Any], overrides: dict[str, Any] | None = None
+               ) -> tuple[Any, Any, float]:
+    """The course's search on ``attempt`` (serving.Attempt) with ``holes`` in this process: (run, verdict, s)."""
+    budget = int(p["budget"])
+    loop = serving.LoopHoles({n: holes[n] for n in serving.LOOP_HOLES})
+    t0 = time.perf_counter()
+    run = serving.course_search(loop, attempt.landscape, attempt.seed, budget, "cpu", replace=holes,
+                                overrides=overrides)
+    verdict = serving.judge(run, attempt.landscape, budget, float(p["share"]), float(p["learned_share"]),
+                            float(p["min_queries"]))
+    return run, verdict, time.perf_counter() - t0
+
+
+def grading(master: int, p: dict[str, Any], holes: dict[str, Any], overrides: dict[str, Any] | None = None,
+            retries: int | None = None) -> list[Outcome]:
+    """The searches of one grading with master seed ``master``, drawn and retried exactly as the ``search``
+    group does (``retries``: assignment.toml's unless given)."""
     rng = np.random.default_rng(seed_for(master, "search"))
-    runs = []
-    for _ in range(int(p.get("runs", 2))):
-        target = float(np.exp(rng.uniform(np.log(float(p["target_low"])), np.log(float(p["target_high"])))))
-        rewards = table_module.nas_reward(table.accuracy, table.flops, target, float(p["beta"]))
-        landscape = serving.Landscape(table.choices, rewards, table.describe, table.details)
-        runs.append((landscape, target, int(rng.integers(2**31 - 1)), int(rng.integers(2**31 - 1))))
-    return runs
-
-
-def run_search(module: ModuleType, master: int, p: dict[str, Any], overrides: dict[str, Any] | None = None) -> list[Outcome]:
-    """The reference's searches of one grading, scored as the group scores them."""
-    import torch
-
-    torch.set_num_threads(1)
-    budget, share = int(p["budget"]), float(p["share"])
+    landscapes = hidden._table_landscapes(p)
+    retries = int(p.get("retries", 0)) if retries is None else retries
     outcomes = []
-    for landscape, target, controller_seed, _ in runs_for(master, p):
-        server = serving.QueryServer(landscape, budget)
-
-        def query(architecture: Any, server=server) -> float:
+    for k in range(int(p.get("runs", 2))):
+        for a in range(1 + retries):
+            attempt = serving.draw_attempt(rng, landscapes)
+            out = Outcome(master, k + 1, a + 1, attempt.setting.replace("secret target ", ""))
             try:
-                return server.handle({"architecture": np.asarray(architecture, dtype=np.int64)})["reward"]
-            except CallbackAbort as exc:
-                raise BudgetSpent(str(exc)) from None
-
-        args = module.build_parser().parse_args([])
-        args.seed, args.budget, args.choices, args.device = controller_seed, budget, list(landscape.choices), "cpu"
-        for key, value in (overrides or {}).items():
-            setattr(args, key, value)
-        p_random = landscape.random_search_pass_probability(share, budget)
-        t0 = time.perf_counter()
-        try:
-            architecture = module.search(query, args).greedy()
-        except BudgetSpent as exc:
-            outcomes.append(Outcome(master, target, 0.0, landscape.size, server.used, time.perf_counter() - t0,
-                                    p_random, error=str(exc)))
-            continue
-        seconds = time.perf_counter() - t0
-        index = landscape.index(architecture)
-        best_queried = float(server.rewards.max() / landscape.best) if server.used else 0.0
-        learning = serving.Learning.of(server)
-        outcomes.append(Outcome(master, target, float(landscape.rewards[index] / landscape.best), landscape.rank(index),
-                                server.used, seconds, p_random, best_queried, learning.distinct, learning.last_share))
+                run, verdict, seconds = one_search(holes, attempt, p, overrides)
+            except Exception as exc:  # noqa: BLE001 - a variant's hole fails: recorded, as the group fails it
+                out.error = f"{type(exc).__name__}: {exc}"[:300]
+                outcomes.append(out)
+                break
+            out.share, out.rank = verdict.share, attempt.landscape.rank(verdict.index)
+            out.queries, out.distinct, out.learned = run.server.used, verdict.learning.distinct, verdict.learning.last_share
+            out.updates, out.seconds = run.updates, seconds
+            out.passed, out.answer_passed = verdict.passed, verdict.answer_passed
+            outcomes.append(out)
+            if verdict.passed:
+                break
     return outcomes
 
 
 def random_search(master: int, p: dict[str, Any]) -> list[Outcome]:
-    """Per run of the grading: ``budget`` distinct uniformly drawn architectures, asked in order through the
-    grader's query server; the answer is the best of them (tests/redteam/nas_random_search.py does the same
-    in a submission)."""
-    budget, share = int(p["budget"]), float(p["share"])
+    """Per first attempt of a grading: ``budget`` distinct uniformly drawn architectures asked in order; the
+    answer is the best of them (what the answer rule alone would let pass)."""
+    rng = np.random.default_rng(seed_for(master, "search"))
+    landscapes, budget = hidden._table_landscapes(p), int(p["budget"])
     outcomes = []
-    for landscape, target, _, random_seed in runs_for(master, p):
-        picked = np.random.default_rng(random_seed).choice(landscape.size, budget, replace=False)
-        server = serving.QueryServer(landscape, budget)
+    for k in range(int(p.get("runs", 2))):
+        attempt = serving.draw_attempt(rng, landscapes)
+        land = attempt.landscape
+        server = serving.QueryServer(land, budget)
+        picked = np.random.default_rng(attempt.random_seed).choice(land.size, budget, replace=False)
         for i in picked:
-            server.handle({"architecture": np.asarray(np.unravel_index(int(i), landscape.choices), dtype=np.int64)})
-        index = int(picked[np.argmax(landscape.rewards[picked])])
-        learning = serving.Learning.of(server)
-        outcomes.append(Outcome(master, target, float(landscape.rewards[index] / landscape.best), landscape.rank(index),
-                                budget, 0.0, landscape.random_search_pass_probability(share, budget), 1.0,
-                                learning.distinct, learning.last_share))
+            server(np.unravel_index(int(i), land.choices))
+        run = serving.SearchRun(np.asarray(np.unravel_index(int(picked[np.argmax(land.rewards[picked])]), land.choices)),
+                                server, 0, 0.0)
+        verdict = serving.judge(run, land, budget, float(p["share"]), float(p["learned_share"]), float(p["min_queries"]))
+        outcomes.append(Outcome(master, k + 1, 1, attempt.setting, verdict.share, land.rank(verdict.index), budget,
+                                verdict.learning.distinct, verdict.learning.last_share, 0, 0.0, verdict.passed,
+                                verdict.answer_passed))
     return outcomes
 
 
-def gradings_passed(outcomes: list[Outcome], p: dict[str, Any], rule: str = "passed") -> int:
-    """Gradings (master seeds) whose every search passed (``rule``: "passed", both rules, or "answer_passed")."""
+# -- summaries ----------------------------------------------------------------------------------------
+def graded_points(outcomes: list[Outcome], p: dict[str, Any]) -> dict[int, int]:
+    """Searches passed per grading (each is half the points)."""
     seeds = sorted({o.seed for o in outcomes})
-    return sum(all(getattr(o, rule)(p) for o in outcomes if o.seed == s) for s in seeds)
+    return {s: sum(any(o.passed for o in outcomes if o.seed == s and o.search == k)
+                   for k in range(1, int(p.get("runs", 2)) + 1)) for s in seeds}
 
 
 def sweep(label: str, outcomes: list[Outcome], p: dict[str, Any]) -> str:
-    shares = np.array([o.share for o in outcomes])
-    learned = np.array([o.learned for o in outcomes])
-    passed = sum(o.passed(p) for o in outcomes)
-    seconds = [o.seconds for o in outcomes]
+    ok = [o for o in outcomes if not o.error]
+    runs = int(p.get("runs", 2))
+    points = graded_points(outcomes, p)
+    line = f"{label:<34} gradings full {sum(v == runs for v in points.values())}/{len(points)}, "
+    line += f"some points {sum(v > 0 for v in points.values())}/{len(points)}"
+    first = [o for o in ok if o.attempt == 1]
+    if first:
+        shares = np.array([o.share for o in first])
+        learned = np.array([o.learned for o in first])
+        line += (f"; first attempts: both rules {sum(o.passed for o in first)}/{len(first)}, answer rule alone "
+                 f"{sum(o.answer_passed for o in first)}/{len(first)}; share median {np.median(shares):.3f} min "
+                 f"{shares.min():.3f}; last quarter median {np.nanmedian(learned):.3f} min {np.nanmin(learned):.3f} "
+                 f"max {np.nanmax(learned):.3f}; distinct median {statistics.median(o.distinct for o in first):g} "
+                 f"min {min(o.distinct for o in first)}; rank median {statistics.median(o.rank for o in first):g} max "
+                 f"{max(o.rank for o in first)}; updates median {statistics.median(o.updates for o in first):g}; "
+                 f"s median {statistics.median(o.seconds for o in first):.2f} max {max(o.seconds for o in first):.2f}")
     errors = [o for o in outcomes if o.error]
-    gradings = len({o.seed for o in outcomes})
-    line = (f"{label:<22} searches pass {passed:>2}/{len(outcomes)}, gradings {gradings_passed(outcomes, p)}/{gradings} "
-            f"(answer rule alone: {gradings_passed(outcomes, p, 'answer_passed')}/{gradings})  "
-            f"share of best: median {np.median(shares):.4f}, min {shares.min():.4f}  last-quarter share: median "
-            f"{np.nanmedian(learned):.4f}, min {np.nanmin(learned):.4f}, max {np.nanmax(learned):.4f}  rank median "
-            f"{statistics.median(o.rank for o in outcomes):g}, max {max(o.rank for o in outcomes)}  "
-            f"search s: median {statistics.median(seconds):.2f}, max {max(seconds):.2f}")
     if errors:
-        line += f"  ({len(errors)} errors: {errors[0].error[:80]})"
+        line += f"; {len(errors)} stopped: {errors[0].error[:120]}"
     return line
+
+
+def chance_report(outcomes: list[Outcome], p: dict[str, Any]) -> str:
+    attempts = [o for o in outcomes if not o.error]
+    misses = sum(not o.passed for o in attempts)
+    runs, retries = int(p.get("runs", 2)), int(p.get("retries", 0))
+    upper = chance.clopper_pearson_upper(misses, len(attempts))
+    missed = [f"seed {o.seed} search {o.search}: share {o.share:.3f}, last quarter {o.learned:.3f}, distinct {o.distinct}"
+              for o in attempts if not o.passed]
+    points = graded_points(outcomes, p)
+    return (chance.report("reference search attempts", misses, len(attempts), runs, retries)
+            + f"\n  per-attempt miss rate {misses / max(1, len(attempts)):.4f}, upper {upper:.4f}; gradings losing points: "
+            f"{sum(v < runs for v in points.values())}/{len(points)}"
+            + ("\n  misses: " + "; ".join(missed) if missed else ""))
+
+
+# -- the work of a grading done in this process --------------------------------------------------------
+def in_process_grading(seed: int) -> tuple[float, dict[str, float], float]:
+    """Every group of the hidden suite on the reference, in this process: the suite's own code, each probe
+    the child would run called directly on the reference module (no child, no sandbox, no frames).
+    Returns (seconds, seconds per group, score)."""
+    import torch
+
+    from grader.core.assignment import load_assignment as load
+    from grader.core.suite import GroupContext
+    from grader.sandbox import ChildSpec, SubmissionError
+
+    child = load_module(ROOT / "grader" / "kits" / "holes" / "child.py", "bench_holes_child")
+    reference = load_module(ROOT / "solutions" / "nas.py", "bench_nas_inprocess")
+    assignment = load("nas")
+    suite = assignment.suite()
+    state = SimpleNamespace(state={})
+
+    class InProcess(GroupContext):
+        def call(self, op, *, timeout=None, handlers=None, endpoint="main", reply_bytes=0, **args):
+            try:
+                with torch.enable_grad():       # a child's call is top level: grad mode on (here: maybe in a backward)
+                    return getattr(child, op)(reference, state, **args)
+            except Exception as exc:  # noqa: BLE001 - as the child reports it
+                raise SubmissionError({"type": type(exc).__name__, "message": str(exc)}) from None
+
+    torch.set_num_threads(1)
+    spec = ChildSpec(submission=ROOT / "solutions" / "nas.py", probes=assignment.probes_path)
+    groups, score = {}, 0.0
+    t0 = time.perf_counter()
+    for name, fn in suite.items():
+        config = assignment.groups[name]
+        ctx = InProcess(config, spec, seed, "cpu")
+        g0 = time.perf_counter()
+        fn(ctx)
+        groups[name] = time.perf_counter() - g0
+        score += config.points * ctx.outcome.fraction
+    return time.perf_counter() - t0, groups, score
+
+
+def sandboxed_grading(seed: int) -> tuple[float, dict[str, float], list[float], float]:
+    """``grader grade solutions/nas.py --seed SEED`` in a fresh process, as a user waits for it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "results.json"
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "grader", "grade", str(ROOT / "solutions" / "nas.py"), "--seed", str(seed),
+                        "--json", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        wall = time.perf_counter() - t0
+        result = json.loads(out.read_text())
+    groups = {t["name"]: t.get("extra_data", {}).get("seconds", 0.0) for t in result["tests"]}
+    startups = [s for t in result["tests"] for s in t.get("extra_data", {}).get("startup_seconds", [])]
+    return wall, groups, startups, float(result["score"])
+
+
+def timing(seed: int, repeat: int) -> None:
+    print(f"grading the reference (seed {seed}) vs the same work in this process, alternately, {repeat} time(s)")
+    ratios = []
+    for _ in range(repeat):
+        load = os.getloadavg()[0]
+        work, work_groups, work_score = in_process_grading(seed)
+        wall, groups, startups, score = sandboxed_grading(seed)
+        startup = max(startups) if startups else 0.0
+        searches = groups.get("search", float("nan"))
+        print(f"  load {load:4.1f}: in-process {work:.2f} s ({' '.join(f'{k}={v:.2f}' for k, v in work_groups.items())}; "
+              f"score {work_score:g}); grading {wall:.2f} s wall ({' '.join(f'{k}={v:.2f}' for k, v in groups.items())}; "
+              f"score {score:g}); child start-up {', '.join(f'{s:.2f}' for s in startups)} s; "
+              f"target 1.5 × {work:.2f} + {startup:.2f} = {1.5 * work + startup:.2f} s; search group {searches:.2f} s "
+              f"vs in-process {work_groups.get('search', float('nan')):.2f} s")
+        ratios.append((wall - startup) / work)
+    print(f"  (grading − one start-up) / in-process work: median {statistics.median(ratios):.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--compare", action="store_true", help="also without a baseline, and random search")
-    parser.add_argument("--grading", action="store_true", help="also time whole sandboxed gradings")
+    parser.add_argument("--chance", type=int, metavar="N", help="N gradings of the reference from --first-seed "
+                                                                "(default 1000): the chance of an honest loss")
+    parser.add_argument("--variants", type=int, metavar="N", help="the catalogue's wrong loop holes and the red-team "
+                                                                  "hole cheats, N gradings each")
+    parser.add_argument("--compare", action="store_true", help="also random search and the template's --no-baseline")
+    parser.add_argument("--timing", type=int, metavar="SEED", help="grading vs in-process work for this seed")
+    parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a search param of assignment.toml (budget, share, target_low, ...)")
-    parser.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a hyperparameter of the reference's search (lr, batch, ...)")
+                        help="override a search param of assignment.toml (share, learned_share, retries, ...)")
     args = parser.parse_args()
     p = params()
     for item in args.set:
         key, value = item.split("=", 1)
         p[key] = float(value)
-    overrides = {}
-    for item in args.arg:
-        key, value = item.split("=", 1)
-        overrides[key] = type(getattr(load_module(ROOT / "solutions" / "nas.py", "bench_probe").build_parser()
-                                      .parse_args([]), key))(value)
-    share = float(p["share"])
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    table = table_module.load_table()
-    print(f"table: {table.accuracy.size} architectures, built in {table.meta.get('build_seconds')} s with "
-          f"{table.meta.get('workers')} workers; search: budget {int(p['budget'])}, share {share}, learned share "
-          f"{float(p['learned_share'])}, min queries {float(p['min_queries'])}, "
-          f"target {float(p['target_low']):,.0f}..{float(p['target_high']):,.0f} FLOPs")
-    reference = load_module(ROOT / "solutions" / "nas.py", "bench_nas_reference")
-    outcomes = [o for s in seeds for o in run_search(reference, s, p, overrides)]
-    print(sweep("reference", outcomes, p))
-    print(f"{'':<28} random search's exact pass probability at these targets: mean "
-          f"{np.mean([o.random_pass_probability for o in outcomes]):.3f}, "
-          f"max {max(o.random_pass_probability for o in outcomes):.3f}")
-    if args.compare:
-        print(sweep("no baseline (b = 0)", [o for s in seeds for o in run_search(reference, s, p, {**overrides,
-                                                                                              "no_baseline": True})],
-                    p))
-        print(sweep("random search", [o for s in seeds for o in random_search(s, p)], p))
-        chance = [runs_for(s, p)[i][0].random_search_learning_probability(float(p["learned_share"]), int(p["budget"]),
-                                                                           np.random.default_rng(s))
-                  for s in seeds for i in range(int(p.get("runs", 2)))]
-        print(f"{'':<28} random search's chance to pass the learning rule at these targets (4,000 simulated "
-              f"searches each): mean {np.mean(chance):.5f}, max {max(chance):.5f}")
-    if args.grading:
-        from grader.core.course import solutions_dir, templates_dir
-        from grader.core.grading import GradeOptions, grade_file
+    if args.timing is not None:
+        timing(args.timing, args.repeat)
+        return
+    import torch
 
-        a = load_assignment("nas")
-        for label, folder in (("reference", solutions_dir()), ("template", templates_dir())):
-            t0 = time.perf_counter()
-            result = grade_file(Path(folder) / a.submission_name, a, GradeOptions(seed=args.first_seed))
-            groups = " ".join(f"{t.name}={t.seconds:.2f}" for t in result.tests)
-            print(f"grading the {label}: {result.score:g}/{result.max_score:g} in {time.perf_counter() - t0:.2f} s  "
-                  f"({groups})")
+    torch.set_num_threads(1)
+    table = table_module.load_table()
+    print(f"table: {table.accuracy.size} architectures; search: budget {int(p['budget'])}, share {p['share']}, learned "
+          f"share {p['learned_share']}, min queries {p['min_queries']}, retries {int(p.get('retries', 0))}, targets "
+          f"{float(p['target_low']):,.0f}..{float(p['target_high']):,.0f} FLOPs")
+    reference = reference_holes()
+    if args.chance:
+        first = args.first_seed or 1000
+        outcomes = []
+        for s in range(first, first + args.chance):
+            outcomes += grading(s, p, reference)
+            if (s - first) % 20 == 19:
+                print(f"  {s - first + 1} gradings ...", flush=True)
+        print(sweep(f"reference, seeds {first}-{first + args.chance - 1}", outcomes, p))
+        print(chance_report(outcomes, p))
+        return
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    outcomes = [o for s in seeds for o in grading(s, p, reference)]
+    print(sweep("reference", outcomes, p))
+    print(chance_report(outcomes, p))
+    if args.compare:
+        print(sweep("the template's --no-baseline", [o for s in seeds for o in grading(s, p, reference,
+                                                                                    {"no_baseline": True})], p))
+        print(sweep("random search (best of the budget)", [o for s in seeds for o in random_search(s, p)], p))
+    if args.variants:
+        variants(p, args.variants, args.first_seed)
+
+
+def best_fixed_answer(p: dict[str, Any] | None = None) -> list[int]:
+    """The architecture that reaches the stated share at the most targets of the range (a log grid of 200):
+    what a hand-in would hard-code."""
+    p = p or params()
+    table = table_module.load_table()
+    targets = np.exp(np.linspace(np.log(float(p["target_low"])), np.log(float(p["target_high"])), 200))
+    passes = np.zeros(table.flops.size)
+    for target in targets:
+        rewards = table_module.nas_reward(table.accuracy, table.flops, target, float(p["beta"]))
+        passes += rewards >= float(p["share"]) * rewards.max()
+    return table.architectures[int(np.argmax(passes))].tolist()
+
+
+def cheats(rates: tuple[str, ...] = ("1.0", "0.05", "0.01")) -> dict[str, dict[str, Any]]:
+    """The red-team hole cheats (tests/redteam/nas_*.py) as hole sets; the fixed answer at several rates."""
+    out = {f"red team: holes steer to the best fixed answer (rate {r})":
+           redteam_holes("nas_fixed_answer", ARCH=repr(best_fixed_answer()), RATE=r) for r in rates}
+    out["red team: holes that teach nothing (random search)"] = redteam_holes("nas_random_search")
+    return out
+
+
+def variants(p: dict[str, Any], n: int, first: int) -> None:
+    from tests.variants.nas import WRONG
+
+    print(f"wrong loop holes and hole cheats, {n} gradings each (seeds {first}-{first + n - 1}); 'answer rule alone' "
+          "is what the threshold would pass without the learning rule")
+    sets = cheats()
+    sets.update({f"{hole}: {name}": variant_holes(hole, source)
+                 for hole in serving.LOOP_HOLES for name, source in WRONG[hole].items()})
+    for label, holes in sets.items():
+        outcomes = [o for s in range(first, first + n) for o in grading(s, p, holes)]
+        print(sweep(label[:80], outcomes, p), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,18 +4,24 @@ Fill in the four functions marked TODO: the EfficientNet reward, the
 log-probability of a whole architecture, the controller's loss with a
 baseline, and the baseline's moving average. Everything else (the search
 space, the networks it describes, the RNN controller, the search loop, local
-training and plots) is given and may be tuned.
+training and plots) is given: it is the course's code.
 
 Run ``python nas.py`` to search on your own machine: every architecture the
 controller proposes is really trained for a few seconds on the 4,000 bundled
 training digits (``assignments/vae/data/mnist-train-4k.npz``) and scored on
 1,000 of them held back; ``grader check nas.py`` runs the public checks.
 
-The grader calls ``search(query, args)``: ``query(architecture)`` returns
-the reward of an architecture, measured in advance by the grader on digits
-you never see, for a target number of FLOPs it keeps secret; it answers
-``args.budget`` queries, no more. The grader then asks the controller you
-return for the architecture it prefers (``controller.greedy()``).
+How it is graded: your four functions are called as pure functions (each on
+its own, in a sandbox) by the hidden tests, and the search threshold trains
+the course's own controller with the course's own loop (this file's
+``search`` and ``Controller`` as given, with their default hyperparameters)
+calling your ``sequence_log_prob``, ``controller_loss`` and ``update_baseline``.
+Its ``query(architecture)`` returns the reward of an architecture measured in
+advance by the grader on digits you never see, for a target number of FLOPs it
+keeps secret, ``args.budget`` queries at most; the architecture the
+controller then prefers (``controller.greedy()``) is scored. Changes outside
+the four functions (to ``search``, ``Controller``, the hyperparameters) do not
+change your score.
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ def sequence_log_prob(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tenso
     ``sum_t log_softmax(logits)[b, t, tokens[b, t]]``, differentiable with
     respect to ``logits``.
     """
-    # TODO: log_softmax over the choices (last dim), gather each decision's taken choice, sum over the T decisions
+    # TODO: log_softmax over the choices (last dim; log(softmax) has NaN gradients at -inf), gather each decision's taken choice, sum over the T decisions
     raise NotImplementedError("sequence_log_prob")
 
 
@@ -88,7 +94,7 @@ def update_baseline(baseline: float, rewards, decay: float) -> float:
 
     ``rewards`` is a sequence, numpy array or tensor of one batch's rewards; return a Python float.
     """
-    # TODO: mean of this batch (float(np.mean(...)) or tensor.mean().item()), then the moving average
+    # TODO: mean of this batch as a float (the search passes a tensor: torch.as_tensor(rewards, dtype=torch.float64).mean().item() reads a list, an array or a tensor), then the moving average
     raise NotImplementedError("update_baseline")
 
 
@@ -240,7 +246,8 @@ Query = Callable[[Sequence[int]], float]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Hyperparameters; the grader keeps these defaults and sets ``seed``, ``device``, ``budget`` and ``choices``."""
+    """Hyperparameters. The grader's search uses the course's defaults (these, as given), sets ``seed``,
+    ``device``, ``budget`` and ``choices``, and lifts ``max_seconds`` (no clock stops its search)."""
     p = argparse.ArgumentParser(description="REINFORCE-with-baseline architecture search on MNIST digits")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")

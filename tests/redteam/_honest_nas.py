@@ -1,5 +1,6 @@
-# Honest NAS holes, appended by tests/test_nas.py to the NAS cases that need them (a line
-# "# HONEST" in a case is replaced by this file), as _honest.py is for the bandits cases.
+# Honest NAS holes, put in place of the "# HONEST" line of the NAS red-team cases by
+# tests/test_nas_redteam.py (as _honest.py is for the bandits cases); a case redefines the holes
+# it cheats with after it.
 import numpy as np
 import torch
 
@@ -17,4 +18,4 @@ def controller_loss(log_probs, rewards, baseline):
 
 
 def update_baseline(baseline, rewards, decay):
-    return decay * baseline + (1 - decay) * float(np.mean([float(r) for r in rewards]))
+    return decay * baseline + (1 - decay) * float(torch.as_tensor(rewards, dtype=torch.float64).mean())

@@ -96,6 +96,10 @@ def sequence_log_prob(logits, tokens):
 def sequence_log_prob(logits, tokens):
     return torch.log_softmax(logits[:, -1], dim=-1).gather(-1, tokens[:, -1:]).squeeze(-1)
 ''',
+        "log(softmax) then gather: right values, NaN gradient on -inf logits": '''
+def sequence_log_prob(logits, tokens):
+    return torch.log(torch.softmax(logits, dim=-1)).gather(-1, tokens.unsqueeze(-1)).squeeze(-1).sum(dim=-1)
+''',
     },
     "controller_loss": {
         "sign flipped: +mean": '''
@@ -177,6 +181,10 @@ def update_baseline(baseline, rewards, decay):
         "fails on a list of rewards (rewards.mean())": '''
 def update_baseline(baseline, rewards, decay):
     return decay * baseline + (1 - decay) * float(rewards.mean())
+''',
+        "float(np.mean(rewards)): fails on the tensor the course's loop passes": '''
+def update_baseline(baseline, rewards, decay):
+    return decay * baseline + (1 - decay) * float(np.mean(rewards))
 ''',
         "a string": '''
 def update_baseline(baseline, rewards, decay):
