@@ -74,7 +74,7 @@ def make_submissions(folder: Path, names: list[str], n: int) -> int:
 
 
 def _rows(out: Path):
-    from grader.workflows.batch import gradebook_rows
+    from grader.workflows.results_dir import gradebook_rows
 
     header, rows = gradebook_rows(out)
     i_time, i_status = header.index("time_s"), header.index("status")

@@ -199,10 +199,10 @@ def large_case(args: argparse.Namespace, tmp: Path) -> None:
     print("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items()))
     print(f"the large one: {said[0] if said else 'compared'}; summary: {report.summary()}")
     if args.discovery:
-        # 'read' above includes finding the hand-ins as grade-batch does (grader.workflows.batch.discover),
+        # 'read' above includes finding the hand-ins as grade-batch does (grader.workflows.discovery.discover),
         # which tells each file's assignment by the names it defines (grader.core.identity: ast.parse of the
         # whole file): time that alone, in this process (its peak memory is already counted above)
-        from grader.workflows.batch import discover
+        from grader.workflows.discovery import discover
 
         t0 = time.perf_counter()
         discover(tmp / "subs")

@@ -16,18 +16,10 @@ from conftest import ROOT
 
 from grader.cli.main import EXIT_USAGE, main
 from grader.core.grading import GradeOptions
-from grader.workflows.batch import (
-    BatchConfig,
-    Job,
-    discover,
-    gradebook_rows,
-    is_current,
-    printable,
-    run_batch,
-    student_dirname,
-    write_gradebook,
-)
+from grader.workflows.batch import BatchConfig, grade_one, is_current, run_batch
+from grader.workflows.discovery import Job, discover
 from grader.workflows.gradescope import validate_results
+from grader.workflows.results_dir import gradebook_rows, printable, student_dirname, write_gradebook
 
 SOLUTION = (ROOT / "solutions" / "bandits.py").read_text()
 TEMPLATE = (ROOT / "templates" / "bandits.py").read_text()
@@ -123,6 +115,22 @@ def test_is_current_needs_same_hash_version_and_tests(tmp_path: Path) -> None:
     assert not is_current(path, job, "f")
     path.write_text("{ half a file")
     assert not is_current(path, job, "f")
+
+
+def test_grade_one_grades_the_one_hand_in_of_a_folder(tmp_path: Path) -> None:
+    """Gradescope's entry: a student's folder found and read as a batch does, graded in this process; a folder
+    with files of two assignments, or with none, still gets a result for every group, saying why."""
+    folder = tmp_path / "submission"
+    write(folder / "notes" / "bandits.py", SOLUTION)
+    write(folder / "readme.txt", "my notes")
+    result = grade_one(folder, GradeOptions(seed=1, only=["update_estimate"]))
+    assert (result.assignment, result.score, result.max_score) == ("bandits", 3, 3)
+    write(folder / "reinforce.py", (ROOT / "templates" / "reinforce.py").read_text())
+    result = grade_one(folder, GradeOptions(seed=1))     # nothing runs: the problem stops every group
+    assert result.score == 0 and "files for several assignments were handed in" in result.cause.summary
+    assert "notes/bandits.py" in result.cause.summary and "reinforce.py" in result.cause.summary
+    result = grade_one(tmp_path / "nothing", GradeOptions(seed=1), assignment="bandits")
+    assert result.assignment == "bandits" and result.score == 0 and "no submission file found" in result.cause.summary
 
 
 # -- usage errors ------------------------------------------------------------------------

@@ -18,8 +18,10 @@ from grader.cli.main import EXIT_USAGE, main
 from grader.core.grading import GradeOptions
 from grader.core.text import FORMULA_STARTS, csv_text, spreadsheet_cell
 from grader.formats.source import RefusedFile, SubmissionFormatError, read_beneath
-from grader.workflows.batch import BatchConfig, BatchError, discover, plan, run_batch, student_dirname
-from tests.conftest import ROOT
+from grader.workflows.batch import BatchConfig, plan, run_batch
+from grader.workflows.discovery import BatchError, discover
+from grader.workflows.results_dir import student_dirname
+from tests.conftest import ROOT, stopped_every_group_json
 
 pytestmark = pytest.mark.timeout(180)
 SOLUTION = (ROOT / "solutions" / "bandits.py").read_text()
@@ -79,7 +81,7 @@ def test_symlinks_at_any_level_are_refused_never_followed_never_echoed(tmp_path)
     for leak in (SECRET, str(outside), str(ROOT / "solutions"), "FIFO"):
         assert leak not in written, leak
     feedback = json.loads((out / "bob" / "bandits" / "results.json").read_text())
-    assert "refused: symlink: bob/bandits.py is a symbolic link" in feedback["tests"][0]["output"]
+    assert stopped_every_group_json(feedback, "refused: symlink: bob/bandits.py is a symbolic link")
 
 
 def test_hard_links_to_files_outside_are_refused_inside_ones_are_fine(tmp_path):
@@ -159,12 +161,12 @@ def test_two_students_whose_names_print_alike_keep_two_rows(tmp_path):
 
 
 def test_a_clash_of_results_folders_stops_the_batch_before_grading(tmp_path, monkeypatch, capsys):
-    import grader.workflows.batch as batch_module
+    import grader.workflows.discovery as discovery_module
 
     subs, out = tmp_path / "subs", tmp_path / "out"
     write(subs / "alice" / "bandits.py", TEMPLATE)
     write(subs / "bob" / "bandits.py", TEMPLATE)
-    monkeypatch.setattr(batch_module, "student_dirname", lambda student: "same")
+    monkeypatch.setattr(discovery_module, "student_dirname", lambda student: "same")
     with pytest.raises(BatchError, match="2 submissions would share the results folder same/bandits"):
         plan(BatchConfig(subs, out, assignment="bandits"))
     assert main(["grade-batch", str(subs), "--out", str(out), "-q", "--allow-no-isolation"]) == EXIT_USAGE

@@ -206,7 +206,7 @@ def test_grader_report_command(results: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_reserved_names_get_their_own_folder() -> None:
-    from grader.workflows.batch import student_dirname
+    from grader.workflows.results_dir import student_dirname
     for name in ("index.html", "overrides.csv", "exports"):
         assert student_dirname(name) != name and student_dirname(name).startswith(name + "~")
 

@@ -117,8 +117,8 @@ def test_files_that_do_not_parse_or_nest_too_deep_are_still_told():
 def test_every_command_asks_the_one_identity_function(tmp_path, monkeypatch):
     """grade, check, grade-batch and Gradescope all go through grader.core.identity.identify."""
     from grader.cli.main import _resolve
-    from grader.workflows.batch import discover, discover_student
     from grader.workflows.check import resolve_assignment
+    from grader.workflows.discovery import discover, discover_student
 
     calls = []
     real = identity_module.identify
@@ -128,8 +128,8 @@ def test_every_command_asks_the_one_identity_function(tmp_path, monkeypatch):
         return real(filename, data, wanted, root)
 
     monkeypatch.setattr(identity_module, "identify", spy)
-    import grader.workflows.batch as batch
-    monkeypatch.setattr(batch, "identify", spy)
+    import grader.workflows.discovery as discovery
+    monkeypatch.setattr(discovery, "identify", spy)
     path = tmp_path / "subs" / "alice" / "main.py"
     path.parent.mkdir(parents=True)
     path.write_bytes(BASELINE)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from grader.cli.main import EXIT_USAGE, main
-from grader.workflows.batch import gradebook_entries, gradebook_rows
 from grader.workflows.overrides import (
     OVERRIDES_NAME,
     Override,
@@ -19,6 +18,7 @@ from grader.workflows.overrides import (
     read_overrides,
     with_overrides,
 )
+from grader.workflows.results_dir import gradebook_entries, gradebook_rows
 from tests.fake_results import make_result, write_result
 
 HEADER = "student,assignment,group,points,reason,who\n"

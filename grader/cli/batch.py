@@ -178,7 +178,7 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
                       markup=False, soft_wrap=True)
         code = 130
     elif args.similarity:
-        from grader.workflows.batch import SIMILARITY_DIR
+        from grader.workflows.results_dir import SIMILARITY_DIR
         from grader.workflows.similarity import SimilarityError, similarity_report
         try:
             report = similarity_report(config.submissions, config.out / SIMILARITY_DIR, config.assignment,

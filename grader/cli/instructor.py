@@ -66,8 +66,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_override(args: argparse.Namespace) -> int:
     from grader.core.text import printable_text
-    from grader.workflows.batch import gradebook_entries
     from grader.workflows.overrides import Override, OverrideError, apply_overrides, check_points, set_override
+    from grader.workflows.results_dir import gradebook_entries
 
     out = _results_dir(args.results)
     key = (args.student, args.assignment, args.group)

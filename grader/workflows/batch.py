@@ -1,26 +1,10 @@
 """Grade a folder of submissions: one task per (student, assignment), a gradebook at the end.
 
-Input layout (``SUBMISSIONS_DIR``)::
-
-    alice/bandits.py              a folder per student (files anywhere inside), or
-    bob.py                        a file per student at the top level (student = file stem)
-
-Output layout (``RESULTS_DIR``)::
-
-    <student>/<assignment>/results.json     Gradescope shape, written atomically
-    <student>/<assignment>/feedback.html    self-contained feedback page
-    <student>/<assignment>/artifacts/       files the suites saved (plots, sample grids)
-    gradebook.csv                            rebuilt from every results.json above (and overrides.csv)
-    index.html                               the class page (grader.workflows.report)
-    overrides.csv                            the instructor's overrides (grader.workflows.overrides)
-
-Only regular files that really lie inside a student's folder are read
-(:func:`grader.formats.source.read_beneath`): links, devices, FIFOs and hard links
-to files outside give that student a ``refused: …`` row; archives are not
-unpacked. Which assignment a file is comes from :func:`grader.core.identity.identify`,
-as for ``grader grade``. Each student has one results folder
-(:func:`student_dirname` is one-to-one), and results whose submission has gone are
-marked ``missing``.
+The hand-ins are found by :mod:`grader.workflows.discovery` (who handed in what, what is refused);
+the results land in RESULTS_DIR as :mod:`grader.workflows.results_dir` lays it out, results whose
+submission has gone marked ``missing``. Here: the task one job is (:func:`grade_job`, run by a
+worker), the batch that plans and runs the tasks (:func:`plan`, :func:`run_batch`), and the one
+hand-in of a folder graded in this process (:func:`grade_one`, the Gradescope runner's entry).
 
 Tasks run through :mod:`grader.workflows.executors` (worker processes or Dask); each
 task gets the submission's bytes, so a remote worker needs no shared disk.
@@ -32,333 +16,42 @@ always rebuilt from those files, never kept in memory.
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 import shutil
 import signal
-import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader.core.assignment import UnknownAssignment
 from grader.core.course import Course
 from grader.core.grading import GradeOptions, grade_file, grade_submission
-from grader.core.identity import identify
 from grader.core.results import Cause, GradeResult, TestResult
-from grader.core.text import printable_text
 from grader.core.version import __version__
 from grader.feedback.files import write_json_atomic, write_text_atomic
-from grader.feedback.gradebook import GradebookEntry, gradebook_csv, gradebook_table
 from grader.feedback.gradescope import to_gradescope
-from grader.formats.source import RefusedFile, SubmissionFormatError, read_beneath, refusal
 from grader.formats.submission import supported_suffixes
-from grader.workflows.overrides import OVERRIDES_NAME, with_overrides
+from grader.workflows.discovery import ARCHIVE_ADVICE, BatchError, Discovery, Job, discover, discover_student, read_payload
+from grader.workflows.results_dir import (
+    ARTIFACTS_NAME,
+    HTML_NAME,
+    MISSING,
+    RESULTS_NAME,
+    UNKNOWN,
+    mark_missing,
+    student_dirname,
+    write_gradebook,
+)
 
-RESULTS_NAME = "results.json"
-HTML_NAME = "feedback.html"
-ARTIFACTS_NAME = "artifacts"
-GRADEBOOK_NAME = "gradebook.csv"
-UNKNOWN = "unknown"
-MISSING = "missing"
 MAX_ARTIFACT_BYTES = 32 << 20          # per submission, all files together
-SKIP_NAMES = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
 WATCHDOG_MARGIN_S = 60.0
-
-
-class BatchError(Exception):
-    """The batch cannot run (no submissions, results folder not writable); one line for the user."""
 
 
 class BatchFailed(BatchError):
     """The batch stopped part-way (results folder became unwritable, the cluster went away).
     Finished results are kept and the gradebook is rebuilt from them."""
-
-
-# -- names ------------------------------------------------------------------------
-SIMILARITY_DIR = "similarity"      # grade-batch --similarity writes its report here
-INDEX_NAME = "index.html"          # the class page
-EXPORTS_DIR = "exports"            # grader export writes the LMS files here
-RESERVED_NAMES = {GRADEBOOK_NAME, SIMILARITY_DIR, INDEX_NAME, OVERRIDES_NAME, EXPORTS_DIR}
-_HASH_SUFFIX = re.compile(r"~[0-9a-f]{12}$")
-MAX_PLAIN_BYTES = 200               # a folder name may have 255 bytes; leave room for the hash
-
-
-def printable(name: str) -> str:
-    """A file name as safe text: undecodable bytes and control characters escaped (not one-to-one:
-    a literal backslash reads like an escape; :func:`student_dirname` is the one-to-one name)."""
-    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-
-
-def student_dirname(student: str) -> str:
-    """The student's folder in the results directory, one-to-one with the raw folder name.
-
-    A plain name (printable, not hidden, not a name the results folder itself uses, not too long)
-    is kept as it is. Any other is shown escaped, followed by ``~`` and 12 hex digits of a hash of
-    the raw name; no plain name ends that way, so two students never share a folder (``x<TAB>y``
-    is ``x\\x09y~…``, a folder literally named ``x\\x09y`` keeps its name)."""
-    name = printable(student)
-    if (name == student and name and not name.startswith(".") and name not in RESERVED_NAMES
-            and not _HASH_SUFFIX.search(name) and len(name.encode()) <= MAX_PLAIN_BYTES):
-        return name
-    digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    shown = name.lstrip(".").encode()[:MAX_PLAIN_BYTES - 20].decode("utf-8", "ignore") or "_"
-    return f"{shown}~{digest}"
-
-
-# -- discovering submissions ------------------------------------------------------
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
-ARCHIVE_ADVICE = ("archives are not unpacked by the grader (unpacking student archives safely is not its job); "
-                  "unpack them first, e.g. python -m zipfile -e ARCHIVE.zip FOLDER, or hand in the .py/.ipynb itself")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One (student, assignment) to grade. ``problem`` set: graded as zero with that message."""
-    student: str
-    assignment: str                 # "" when it could not be told
-    source: str                     # printable path relative to SUBMISSIONS_DIR
-    path: str = ""                  # real path (may hold surrogate escapes); "" when there is no file
-    sha256: str = ""                # of the file's bytes; "" when unreadable (never skipped on resume)
-    problem: str = ""
-    root: str = ""                  # the submissions folder ``path`` lies in (read only beneath it)
-    note: str = ""                  # one line for the result: why this assignment (name and functions disagree)
-
-    @property
-    def display(self) -> str:
-        """The submitted file's name, or the listing of files when there is not exactly one."""
-        return Path(self.source).name if self.path else self.source
-
-    @property
-    def folder(self) -> str:
-        return f"{student_dirname(self.student)}/{self.assignment or UNKNOWN}"
-
-    @property
-    def status(self) -> str:
-        """The gradebook status of a job that cannot be graded ('refused: symlink: …', 'invalid: …')."""
-        first = self.problem.splitlines()[0] if self.problem else ""
-        return first if first.startswith("refused:") else f"invalid: {first}"
-
-
-@dataclass
-class Discovery:
-    jobs: list[Job] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)   # files that are no submission (notes for the user)
-    archives: list[str] = field(default_factory=list)  # archives met at the top level (not unpacked)
-
-
-@dataclass
-class _Found:
-    """What a student's folder holds: regular files, and entries refused without being read."""
-    files: list[Path] = field(default_factory=list)
-    refused: list[tuple[Path, str]] = field(default_factory=list)     # (path, message)
-
-
-def _walk(root: Path, folder: Path, found: _Found) -> None:
-    """Every non-hidden entry below ``folder``, never following a symbolic link: regular files are kept,
-    links (to files or folders, broken or not), devices, FIFOs and sockets are refused by their own lstat."""
-    for dirpath, dirnames, filenames in os.walk(folder):
-        base = Path(dirpath)
-        kept = []
-        for d in sorted(dirnames):
-            if d.startswith(".") or d in SKIP_NAMES:
-                continue
-            if (base / d).is_symlink():          # os.walk lists links to folders here; it does not enter them
-                found.refused.append((base / d, str(RefusedFile("symlink", _rel(root, base / d),
-                                                                "is a symbolic link to a folder, not a folder "
-                                                                "handed in"))))
-            else:
-                kept.append(d)
-        dirnames[:] = kept
-        for f in sorted(filenames):
-            if f.startswith("."):
-                continue
-            try:
-                mode = os.lstat(base / f).st_mode
-            except OSError:
-                continue
-            problem = refusal(mode, _rel(root, base / f))
-            if problem is None:
-                found.files.append(base / f)
-            else:
-                found.refused.append((base / f, str(problem)))
-
-
-def _rel(root: Path, path: Path) -> str:
-    return printable(str(path.relative_to(root)))
-
-
-def _links_inside(root: Path) -> dict[tuple[int, int], int]:
-    """(device, inode) → how many of its names lie inside ``root``, for files with several hard links:
-    a file whose every link is inside may be read, one linked in from outside may not."""
-    count: dict[tuple[int, int], int] = {}
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for f in filenames:
-            try:
-                st = os.lstat(os.path.join(dirpath, f))
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-                key = (st.st_dev, st.st_ino)
-                count[key] = count.get(key, 0) + 1
-    return count
-
-
-@dataclass
-class _Entry:
-    """A candidate file of a student, read (or refused) once at discovery."""
-    path: Path
-    label: str
-    sha256: str = ""
-    problem: str = ""
-    note: str = ""
-
-
-def discover_student(folder: Path, student: str, assignment: str | None = None,
-                     course: Course | None = None) -> list[Job]:
-    """The jobs of one student's folder (e.g. Gradescope's ``/autograder/submission``) in ``course``."""
-    found = _Found()
-    _walk(folder, folder, found)
-    return _student_jobs(folder, student, found, assignment, [], _links_inside(folder), course or Course.find())
-
-
-def discover(root: Path, assignment: str | None = None, exclude: Sequence[Path] = (),
-             course: Course | None = None) -> Discovery:
-    """The jobs of a submissions folder: one per (student, assignment) found. Only regular files that
-    really lie inside it are read: a symbolic link anywhere (the student's folder itself included), a
-    hard link to a file outside, a device or a FIFO gives that student a 'refused: …' result instead."""
-    root = Path(root)
-    course = course or Course.find()
-    suffixes = {s.lower() for s in supported_suffixes()}
-    skip = set()
-    for p in exclude:
-        try:
-            st = os.stat(p)
-            skip.add((st.st_dev, st.st_ino))
-        except OSError:
-            continue
-    per_student: dict[str, _Found] = {}
-    result = Discovery()
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError as exc:
-        raise BatchError(f"cannot list {root}: {exc.strerror or exc}") from None
-    for entry in entries:
-        path = Path(entry.path)
-        if entry.name.startswith(".") or entry.name in SKIP_NAMES:
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if (st.st_dev, st.st_ino) in skip:
-            continue
-        lowered = entry.name.lower()
-        if stat.S_ISDIR(st.st_mode):
-            _walk(root, path, per_student.setdefault(entry.name, _Found()))
-        elif lowered.endswith(ARCHIVE_SUFFIXES):
-            result.archives.append(printable(entry.name))
-            result.ignored.append(f"{printable(entry.name)} (an archive: {ARCHIVE_ADVICE})")
-        elif stat.S_ISLNK(st.st_mode) and path.suffix.lower() not in suffixes:   # a link to a student's folder?
-            per_student.setdefault(entry.name, _Found()).refused.append((path, str(RefusedFile(
-                "symlink", printable(entry.name), "is a symbolic link, not a folder handed in"))))
-        elif path.suffix.lower() in suffixes:
-            problem = refusal(st.st_mode, printable(entry.name))
-            found = per_student.setdefault(path.stem, _Found())
-            if problem is None:
-                found.files.append(path)
-            else:
-                found.refused.append((path, str(problem)))
-        else:
-            result.ignored.append(printable(entry.name))
-
-    links = _links_inside(root) if per_student else {}
-    for student, found in per_student.items():
-        result.jobs.extend(_student_jobs(root, student, found, assignment, result.ignored, links, course))
-    return result
-
-
-def _read_entry(root: Path, path: Path, links: dict[tuple[int, int], int]) -> tuple[_Entry, bytes | None]:
-    entry = _Entry(path, _rel(root, path))
-    try:
-        data = read_beneath(root, path.relative_to(root), entry.label, links_inside=links)
-    except SubmissionFormatError as exc:
-        entry.problem = printable_text(str(exc))
-        return entry, None
-    entry.sha256 = hashlib.sha256(data).hexdigest()
-    return entry, data
-
-
-def _student_jobs(root: Path, student: str, found: _Found, wanted: str | None, ignored: list[str],
-                  links: dict[tuple[int, int], int], course: Course) -> list[Job]:
-    """One job per assignment the student's files are (told by :func:`grader.core.identity.identify`)."""
-    suffixes = {s.lower() for s in supported_suffixes()}
-    by_assignment: dict[str, list[_Entry]] = {}
-    unknown: list[_Entry] = []
-    candidates = [(p, None) for p in found.files] + [(p, why) for p, why in found.refused]
-    for path, refused in sorted(candidates, key=lambda c: str(c[0])):
-        # A refused entry of any name counts (a link to a folder may hold the submission); a regular file
-        # counts when it has a submission's suffix.
-        if path.suffix.lower() not in suffixes and refused is None:
-            if path.suffix.lower() in ARCHIVE_SUFFIXES:
-                entry = _Entry(path, _rel(root, path), problem=f"refused: archive: {_rel(root, path)}: {ARCHIVE_ADVICE}")
-                unknown.append(entry)
-            else:
-                ignored.append(_rel(root, path))
-            continue
-        if refused is not None:
-            entry, data = _Entry(path, _rel(root, path), problem=refused), None
-        else:
-            entry, data = _read_entry(root, path, links)
-        try:
-            identity = identify(path.name, data, root=course.assignments_dir)
-        except UnknownAssignment:
-            unknown.append(entry)
-            continue
-        entry.note = identity.note
-        if wanted and identity.assignment != wanted:
-            ignored.append(entry.label)
-        else:
-            by_assignment.setdefault(identity.assignment, []).append(entry)
-    if wanted and wanted not in by_assignment and unknown:
-        # Files that are no assignment by name or functions count when one is given, unless one is that one.
-        by_assignment[wanted], unknown = unknown, []
-
-    jobs = []
-    for name, entries in sorted(by_assignment.items()):
-        if len(entries) > 1:
-            listed = ", ".join(e.label for e in entries)
-            jobs.append(Job(student, name, listed, problem=(
-                f"{len(entries)} files for the assignment {name} ({listed}); hand in exactly one"), root=str(root)))
-            continue
-        e = entries[0]
-        jobs.append(Job(student, name, e.label, str(e.path), e.sha256, e.problem, str(root), e.note))
-    if jobs:
-        ignored.extend(e.label + (f" ({e.problem.split(':')[1].strip()})" if e.problem.startswith("refused:") else "")
-                       for e in unknown)   # helper modules, notes: not graded
-    elif any(e.problem for e in unknown):    # refused, or unreadable (too large): say that, not 'which one?'
-        problems = [e for e in unknown if e.problem]
-        more = f" (and {len(problems) - 1} more like it)" if len(problems) > 1 else ""
-        jobs.append(Job(student, wanted or "", ", ".join(e.label for e in unknown), root=str(root),
-                        problem=problems[0].problem + more))
-    elif unknown:
-        listed = ", ".join(e.label for e in unknown)
-        known = course.assignment_names()
-        jobs.append(Job(student, wanted or "", listed, root=str(root), problem=(
-            f"cannot tell the assignment of {listed} from the file name(s) or the functions defined; "
-            f"name the file after the assignment (one of: {', '.join(known)}) or pass --assignment")))
-    else:
-        known = course.assignment_names()
-        wanted_files = course.assignment(wanted).submission_name if wanted else "e.g. " + ", ".join(
-            course.assignment(n).submission_name for n in known[:3])
-        jobs.append(Job(student, wanted or "", printable(student), root=str(root), problem=(
-            f"no submission file found ({wanted_files}; formats: {', '.join(sorted(suffixes))})")))
-    return jobs
 
 
 # -- the task a worker runs -----------------------------------------------------------
@@ -463,6 +156,26 @@ def grade_payload(job: Job, payload: bytes | None, options: GradeOptions, workdi
         return grade_file(target, assignment, options, notes=notes)
 
 
+def grade_one(folder: Path, options: GradeOptions, assignment: str | None = None,
+              student: str = "submission") -> GradeResult:
+    """Grade the one hand-in of a student's ``folder`` (Gradescope's ``/autograder/submission``) in this
+    process, found and read as a batch finds and reads it (the same refusals, the same identification,
+    the bytes read once). An empty folder, or files of several assignments, still gets a result for
+    every group, each failed with the reason."""
+    course = options.course or Course.find()
+    jobs = discover_student(folder, student, assignment, course) if folder.is_dir() else []
+    if not jobs:
+        jobs = [Job(student, assignment or "", "", problem=f"no submission file found in {folder}")]
+    graded = [j for j in jobs if j.assignment and not j.problem]
+    job = graded[0] if len(graded) == 1 else jobs[0]
+    if len(graded) > 1:
+        names = ", ".join(j.source for j in graded)
+        job = Job(student, graded[0].assignment, names,
+                  problem=f"files for several assignments were handed in ({names}); hand in one")
+    with tempfile.TemporaryDirectory(prefix="grader-one-") as tmp:
+        return grade_payload(job, read_payload(job), replace(options, course=course), Path(tmp))
+
+
 class _watchdog:
     """SIGALRM after ``seconds`` in the main thread (process-pool workers); a no-op elsewhere (Dask threads)."""
 
@@ -552,86 +265,6 @@ def write_outcome(out: Path, job: Job, outcome: TaskOutcome) -> None:
     stale = out / student_dirname(job.student) / UNKNOWN
     if job.assignment and stale.is_dir():   # an earlier run could not tell this student's assignment
         shutil.rmtree(stale, ignore_errors=True)
-
-
-def gradebook_rows(out: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the gradebook, read from every results.json under ``out`` (overrides applied)."""
-    return gradebook_table(with_overrides(out, gradebook_entries(out))[0])
-
-
-def gradebook_entries(out: Path) -> list[GradebookEntry]:
-    """One entry per results.json under ``out``, as the grader left it (no override applied)."""
-    import json
-
-    entries = []
-    for path in sorted(out.glob(f"*/*/{RESULTS_NAME}")):
-        try:
-            data = json.loads(path.read_text())
-            extra = data.get("extra_data", {})
-            batch = extra.get("batch", {})
-            status = _status(str(batch.get("status", "graded")), data)
-            entries.append(GradebookEntry(path.parent.parent.name,     # the one-to-one name (student_dirname)
-                                          str(extra.get("assignment", path.parent.name)),
-                                          GradeResult.from_gradescope(data), status, str(batch.get("source", "")),
-                                          scored=not status.startswith(MISSING),   # no score for one that is gone
-                                          folder=f"{path.parent.parent.name}/{path.parent.name}"))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            entries.append(GradebookEntry(path.parent.parent.name, path.parent.name, None,
-                                          f"error: unreadable {RESULTS_NAME}: {type(exc).__name__}",
-                                          folder=f"{path.parent.parent.name}/{path.parent.name}"))
-    return entries
-
-
-def _status(status: str, data: dict[str, Any]) -> str:
-    """``needs review`` when a test was flagged for an instructor (e.g. a VAE bound below the physical
-    floor: 0 points until someone has looked), else the batch status."""
-    flagged = [t["name"] for t in data.get("tests", []) if isinstance(t.get("extra_data"), dict)
-               and t["extra_data"].get("needs_review")]
-    if status == "graded" and flagged:
-        return f"needs review ({', '.join(flagged)})"
-    return status
-
-
-def _num(x: Any) -> str:
-    return f"{x:g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
-
-
-def write_gradebook(out: Path, entries: list[GradebookEntry] | None = None) -> Path:
-    """Rebuild ``gradebook.csv`` from the results files and overrides.csv (atomically); ``entries``:
-    those already read and overridden (:func:`gradebook_entries`, then ``with_overrides``)."""
-    path = out / GRADEBOOK_NAME
-    if entries is None:
-        entries = with_overrides(out, gradebook_entries(out))[0]   # a refused line is listed by grader report
-    write_text_atomic(path, gradebook_csv(entries))   # escaped, no cell a spreadsheet runs
-    return path
-
-
-def mark_missing(out: Path, present: Iterable[str], assignment: str | None = None) -> list[str]:
-    """Mark the results of submissions no longer in the submissions folder as ``missing`` (their
-    scores leave the gradebook; the file stays, for the record). ``present``: the folders
-    (``student/assignment``) of this batch's jobs; with ``assignment``, only that one's results are
-    looked at (a batch of one assignment says nothing about the others). Returns the folders marked."""
-    import json
-
-    present = set(present)
-    marked = []
-    for path in sorted(out.glob(f"*/*/{RESULTS_NAME}")):
-        folder = f"{path.parent.parent.name}/{path.parent.name}"
-        if folder in present or (assignment and path.parent.name != assignment):
-            continue
-        try:
-            data = json.loads(path.read_text())
-            batch = data["extra_data"]["batch"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if str(batch.get("status", "")).startswith(MISSING):
-            continue
-        was = f"{_num(data.get('score', ''))}/{_num(data['extra_data'].get('max_score', ''))}"
-        batch["status"] = (f"{MISSING}: {batch.get('source') or folder} is no longer in the submissions folder "
-                           f"(it was graded {was}, {batch.get('status', 'graded')})")
-        write_json_atomic(path, data)
-        marked.append(folder)
-    return marked
 
 
 # -- the batch ------------------------------------------------------------------------
@@ -772,17 +405,6 @@ def concrete_device(options: GradeOptions) -> GradeOptions:
     except DeviceError as exc:
         raise BatchError(str(exc)) from None
 
-
-def read_payload(job: Job) -> bytes | None:
-    """The bytes discovery read for ``job``, read again the same safe way (never following a link);
-    None when they cannot be read or are no longer the bytes discovery hashed."""
-    if job.problem or not job.path or not job.root:
-        return None
-    try:
-        data = read_beneath(Path(job.root), Path(job.path).relative_to(job.root), job.source)
-    except (SubmissionFormatError, ValueError):
-        return None
-    return data if hashlib.sha256(data).hexdigest() == job.sha256 else None
 
 
 def _error_outcome(job: Job, error: str, fingerprint: str, html: bool, course: Course | None = None) -> TaskOutcome:

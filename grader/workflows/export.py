@@ -52,8 +52,8 @@ from grader.core.text import FORMULA_STARTS, cell_text, csv_text, printable_text
 from grader.feedback.classpage import status_kind
 from grader.feedback.files import write_text_atomic
 from grader.feedback.gradebook import GradebookEntry
-from grader.workflows.batch import EXPORTS_DIR, gradebook_entries
 from grader.workflows.overrides import with_overrides
+from grader.workflows.results_dir import EXPORTS_DIR, gradebook_entries
 
 FORMATS = ("canvas", "moodle", "csv")
 FIELDS = ("student", "name", "id", "sis_user_id", "sis_login_id", "section", "email", "username", "idnumber")

@@ -20,7 +20,6 @@ import io
 import os
 import stat
 import sys
-import tempfile
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -206,28 +205,16 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
     from grader.feedback.files import write_json_atomic
     from grader.feedback.gradescope import to_gradescope
     from grader.sandbox import NoIsolation
-    from grader.workflows.batch import Job, discover_student, grade_payload, read_payload
+    from grader.workflows.batch import grade_one
 
     t0 = time.monotonic()
-    submission_dir = root / "submission"
     course = Course.find(root / "source") if (root / "source" / "assignments").is_dir() else Course.find()
-    jobs = discover_student(submission_dir, "submission", assignment, course) if submission_dir.is_dir() else []
-    if not jobs:
-        jobs = [Job("submission", assignment or "", "", problem=f"no submission file found in {submission_dir}")]
-    graded = [j for j in jobs if j.assignment and not j.problem]
-    job = graded[0] if len(graded) == 1 else jobs[0]
-    if len(graded) > 1:
-        names = ", ".join(j.source for j in graded)
-        job = Job("submission", graded[0].assignment, names,
-                  problem=f"files for several assignments were handed in ({names}); hand in one")
-
     isolation = course.isolation()
     if isinstance(isolation, NoIsolation):   # allowed here: Gradescope gives each submission its own container
         isolation = NoIsolation(reason=f"{isolation.reason}; on Gradescope each submission runs in a container "
                                        "of its own, which bounds what it can reach")
-    options = GradeOptions(device=device, isolation=isolation, course=course)
-    with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp:
-        result = grade_payload(job, read_payload(job), options, Path(tmp))
+    result = grade_one(root / "submission", GradeOptions(device=device, isolation=isolation, course=course),
+                       assignment)
     result.execution_time = time.monotonic() - t0
     data = to_gradescope(result)
     write_json_atomic(root / "results" / "results.json", data)

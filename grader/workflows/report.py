@@ -32,7 +32,8 @@ from grader.core.text import printable_text
 from grader.feedback.classpage import ClassReport, ReviewItem, render_class_page, status_kind
 from grader.feedback.files import write_text_atomic
 from grader.feedback.gradebook import GradebookEntry
-from grader.workflows.batch import (
+from grader.workflows.overrides import OVERRIDES_NAME, with_overrides
+from grader.workflows.results_dir import (
     GRADEBOOK_NAME,
     HTML_NAME,
     INDEX_NAME,
@@ -40,7 +41,6 @@ from grader.workflows.batch import (
     gradebook_entries,
     write_gradebook,
 )
-from grader.workflows.overrides import OVERRIDES_NAME, with_overrides
 from grader.workflows.similarity import HTML_NAME as SIMILARITY_HTML
 from grader.workflows.similarity import flagged_pairs
 

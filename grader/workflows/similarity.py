@@ -56,7 +56,8 @@ import numpy as np
 from grader.core.course import Course
 from grader.core.text import csv_text, printable_text
 from grader.formats.source import SubmissionFormatError
-from grader.workflows.batch import ARCHIVE_ADVICE, BatchError, discover, read_payload
+from grader.workflows.discovery import ARCHIVE_ADVICE, BatchError, discover, read_payload
+from grader.workflows.results_dir import student_dirname
 from grader.workflows.similarity_strings import Piece, TooLarge, code_in_strings
 
 DEFAULT_THRESHOLD = 0.5     # measured: copies ≥ 0.9, independent solutions of the same holes ≤ 0.35
@@ -443,7 +444,6 @@ def csv_rows(report: SimilarityReport) -> list[list[str]]:
     """One row per pair that shares code (``note``: who of the two runs code from strings), then one per
     hand-in the report has a remark on (``student_a``, ``file_a`` and ``note`` only): not compared (too
     large, unreadable, ...), or running code from strings."""
-    from grader.workflows.batch import student_dirname
 
     def note(p: Pair) -> str:
         said = []
@@ -541,7 +541,6 @@ def flagged_pairs(report_dir: Path) -> list[FlaggedPair]:
 
 
 def _page_data(report: SimilarityReport) -> dict[str, Any]:
-    from grader.workflows.batch import student_dirname
 
     by_assignment: dict[str, int] = {}
     for s in report.submissions:
