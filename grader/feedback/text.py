@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from grader.core.results import CAUSE_KINDS, FAILED, NOT_RUN, PASSED, Cause, CheckResult, GradeResult, TestResult
+from grader.core.results import CAUSE_KINDS, FAILED, NOT_RUN, PASSED, Cause, CheckResult, TestResult
 from grader.core.text import printable_text
 
 MARKS = {PASSED: "✓", FAILED: "✗", NOT_RUN: "–"}
@@ -117,16 +117,3 @@ def repeated_causes(tests: Iterable[TestResult]) -> dict[str, str]:
         else:
             seen[key] = t.name
     return same
-
-
-def result_text(result: GradeResult, verbose: bool = False) -> str:
-    """The whole report as plain text (what ``grade`` prints when the output is not a terminal is the
-    rich table; this is for logs and tests)."""
-    lines = [printable_text(result.output)] if result.output else []
-    same = repeated_causes(result.tests)
-    for t in result.tests:
-        lines.append(printable_text(f"== {t.name}: {t.score:g} / {t.max_score:g} — {summary_line(t)}"))
-        if verbose or t.status != "passed":
-            lines += ["  " + ln for ln in group_lines(t, same_cause_as=same.get(t.name, ""))]
-    lines.append(f"total: {result.score:g} / {result.max_score:g}")
-    return "\n".join(lines)

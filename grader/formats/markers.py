@@ -25,7 +25,6 @@ from dataclasses import dataclass
 BEGIN = re.compile(r"^(?P<indent>\s*)#\s*BEGIN SOLUTION\b:?\s*(?P<hint>.*)$")
 END = re.compile(r"^\s*#\s*END SOLUTION\b")
 DEF = re.compile(r"^(?P<indent>\s*)(?:async\s+)?def\s+(?P<name>\w+)")
-CLASS = re.compile(r"^(?P<indent>\s*)class\s+(?P<name>\w+)")
 HIDE_LINE = re.compile(r"#\s*SOLUTION ONLY\s*$")
 
 

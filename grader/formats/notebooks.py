@@ -211,14 +211,9 @@ SHIMS = {"display": "def display(*objects, **kwargs): pass"}
 _LINE_MAGIC = re.compile(r"^\s*(%|!|\?)|^\s*[\w.]+\?{1,2}\s*$|^\s*[\w.,\s()\[\]]+=\s*[%!]")
 
 
-def read_notebook(path: Path) -> tuple[nbformat.NotebookNode, list[str]]:
-    """The notebook as nbformat v4 (older versions are upgraded) and notes on how it was read,
-    or a readable SubmissionFormatError."""
-    return parse_notebook(read_submission(path), path.name)
-
-
 def parse_notebook(data: bytes, name: str) -> tuple[nbformat.NotebookNode, list[str]]:
-    """:func:`read_notebook` for bytes already read (safely) from a file called ``name``."""
+    """The notebook ``data`` (read safely from a file called ``name``) as nbformat v4 (older versions are
+    upgraded) and notes on how it was read, or a readable SubmissionFormatError."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -482,16 +477,8 @@ def convert_notebook(source: Path, destination: Path) -> list[str]:
     return notes
 
 
-def read_metadata(path: Path) -> dict[str, Any]:
-    """The notebook's metadata, or {} when it cannot be read (used to find its assignment)."""
-    try:
-        return notebook_metadata(read_submission(path), path.name)
-    except SubmissionFormatError:
-        return {}
-
-
 def notebook_metadata(data: bytes, name: str) -> dict[str, Any]:
-    """:func:`read_metadata` for bytes already read; {} when they are no readable notebook."""
+    """The notebook's metadata (used to find its assignment); {} when ``data`` is no readable notebook."""
     try:
         return dict(parse_notebook(data, name)[0].get("metadata", {}) or {})
     except (SubmissionFormatError, RecursionError, MemoryError):
