@@ -105,6 +105,21 @@ def grade_source(tmp_path: Path) -> GradeSource:
     return run
 
 
+GRADESCOPE_SCHEMA = Path(__file__).resolve().parent / "gradescope_results.schema.json"
+
+
+def gradescope_problems(data: object) -> list[str]:
+    """Where ``data`` is not a results.json Gradescope accepts (its documented fields, as the JSON Schema
+    ``gradescope_results.schema.json`` beside this file says them); [] when it is one."""
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads(GRADESCOPE_SCHEMA.read_text()))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
+            for e in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
+
+
 def scores(result: GradeResult) -> dict[str, float]:
     return {t.name: t.score for t in result.tests}
 

@@ -12,13 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, gradescope_problems
 
 from grader.cli.main import EXIT_USAGE, main
 from grader.core.grading import GradeOptions
 from grader.workflows.batch import BatchConfig, grade_one, is_current, run_batch
 from grader.workflows.discovery import Job, discover
-from grader.workflows.gradescope import validate_results
 from grader.workflows.results_dir import gradebook_rows, printable, student_dirname, write_gradebook
 
 SOLUTION = (ROOT / "solutions" / "bandits.py").read_text()
@@ -205,7 +204,7 @@ def test_batch_grades_in_parallel_resumes_and_rebuilds_the_gradebook(tmp_path: P
 
     for path in results_files(out):
         data = json.loads(path.read_text())
-        assert validate_results(data) == [], path
+        assert gradescope_problems(data) == [], path
         assert (path.parent / "feedback.html").is_file()
     alice = json.loads((out / "alice" / "bandits" / "results.json").read_text())
     assert alice["extra_data"]["batch"]["student"] == "alice"
@@ -248,7 +247,7 @@ def test_non_utf8_and_unreadable_files_get_a_row_each(tmp_path: Path) -> None:
     # The CSV is valid UTF-8 and every results file is valid Gradescope JSON.
     (out / "gradebook.csv").read_bytes().decode("utf-8")
     for path in results_files(out):
-        assert validate_results(json.loads(path.read_text())) == []
+        assert gradescope_problems(json.loads(path.read_text())) == []
 
 
 def _wait_for(path: Path, timeout: float) -> None:
@@ -329,7 +328,7 @@ def test_watchdog_stops_a_hung_grader(tmp_path: Path, monkeypatch) -> None:
     assert time.monotonic() - t0 < 10
     assert outcome.status.startswith("error: grading took longer than")
     assert outcome.results["score"] == 0 and len(outcome.results["tests"]) == 3
-    assert validate_results(outcome.results) == []
+    assert gradescope_problems(outcome.results) == []
 
 
 def test_artifacts_travel_with_the_results_and_are_embedded(tmp_path: Path, monkeypatch) -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import distributed
 import pytest
-from conftest import ROOT, twin_course
+from conftest import ROOT, gradescope_problems, twin_course
 
 from grader.cli.main import EXIT_USAGE, main
-from grader.workflows.gradescope import validate_results
 
 pytestmark = pytest.mark.xdist_group("test_dask")   # one worker: its module fixture is built once
 
@@ -41,7 +40,7 @@ def test_batch_on_a_dask_cluster(tmp_path: Path, cluster) -> None:
     assert rows["bob"]["total"] == "0" and rows["bob"]["status"] == "graded"
     assert rows["carol"]["status"].startswith("refused: symlink")   # a link is never followed
     for path in out.glob("*/*/results.json"):
-        assert validate_results(json.loads(path.read_text())) == []
+        assert gradescope_problems(json.loads(path.read_text())) == []
         assert (path.parent / "feedback.html").is_file()
     # Resuming works the same way on the cluster.
     assert main(args) == 0

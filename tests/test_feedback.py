@@ -27,8 +27,7 @@ from grader.feedback.progress import LiveProgress
 from grader.feedback.selfcheck import render_check_report
 from grader.feedback.terminal import print_report
 from grader.feedback.text import group_text, summary_line
-from grader.workflows.gradescope import validate_results
-from tests.conftest import ROOT, group_result
+from tests.conftest import ROOT, gradescope_problems, group_result
 
 
 def sample_result() -> GradeResult:
@@ -48,7 +47,7 @@ def sample_result() -> GradeResult:
 def test_the_model_survives_results_json():
     result = sample_result()
     data = json.loads(json.dumps(to_gradescope(result)))
-    assert validate_results(data) == []
+    assert gradescope_problems(data) == []
     back = GradeResult.from_gradescope(data)
     assert back.tests == result.tests
     assert (back.assignment, back.submission, back.score, back.max_score) == ("bandits", "bandits.py", 3, 6)
@@ -257,7 +256,7 @@ def test_bad_input_is_readable_in_every_renderer(grade_source):
         assert "\\x1b[32mALL CHECKS PASSED" in shown[name], name   # escaped, so it reads as what it is
         assert "not UTF-8" in shown[name] and "characters not shown" in shown[name], name
         assert "bandits.py" in shown[name] and "site-packages" not in shown[name], name   # the student's frames only
-    assert validate_results(data) == []
+    assert gradescope_problems(data) == []
 
 
 def test_an_error_in_some_checks_only_stays_with_them():

@@ -22,7 +22,7 @@ import stat
 import sys
 import time
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +31,6 @@ from grader.core.version import __version__
 
 TORCH_PIN = "torch==2.13.0"
 DEFAULT_ROOT = "/autograder"
-
-# Gradescope's documented fields (anything else is rejected or ignored by the platform).
-TOP_LEVEL_FIELDS = {"score", "execution_time", "output", "output_format", "test_output_format",
-                    "test_name_format", "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
-TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
-               "tags", "visibility", "extra_data"}
-LEADERBOARD_FIELDS = {"name", "value", "order"}
-VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
-FORMATS = {"text", "html", "simple_format", "md", "ansi"}
-STATUSES = {"passed", "failed"}
 
 SETUP_SH = f"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -125,73 +115,6 @@ def _add_text(zf: zipfile.ZipFile, name: str, text: str, executable: bool = Fals
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
     zf.writestr(info, text)
-
-
-# -- validating results -----------------------------------------------------------------
-def validate_results(data: Mapping[str, Any]) -> list[str]:
-    """Problems with ``data`` as a Gradescope results.json (empty list: valid)."""
-    errors: list[str] = []
-
-    def number(value: Any) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-    if not isinstance(data, Mapping):
-        return ["results must be a JSON object"]
-    errors += [f"unknown top-level field {k!r}" for k in data if k not in TOP_LEVEL_FIELDS]
-    if "score" not in data and not all("score" in t for t in data.get("tests", [])):
-        errors.append("score is required when not every test has one")
-    for key in ("score", "execution_time"):
-        if key in data and not number(data[key]):
-            errors.append(f"{key} must be a number")
-    for key in ("output",):
-        if key in data and not isinstance(data[key], str):
-            errors.append(f"{key} must be a string")
-    for key in ("visibility", "stdout_visibility"):
-        if key in data and data[key] not in VISIBILITIES:
-            errors.append(f"{key} must be one of {sorted(VISIBILITIES)}")
-    for key in ("output_format", "test_output_format", "test_name_format"):
-        if key in data and data[key] not in FORMATS:
-            errors.append(f"{key} must be one of {sorted(FORMATS)}")
-    if "extra_data" in data and not isinstance(data["extra_data"], Mapping):
-        errors.append("extra_data must be an object")
-    tests = data.get("tests", [])
-    if not isinstance(tests, list):
-        errors.append("tests must be a list")
-        tests = []
-    for i, t in enumerate(tests):
-        where = f"tests[{i}]"
-        if not isinstance(t, Mapping):
-            errors.append(f"{where} must be an object")
-            continue
-        errors += [f"{where}: unknown field {k!r}" for k in t if k not in TEST_FIELDS]
-        for key in ("score", "max_score"):
-            if key in t and not number(t[key]):
-                errors.append(f"{where}.{key} must be a number")
-        for key in ("name", "output", "number"):
-            if key in t and not isinstance(t[key], str):
-                errors.append(f"{where}.{key} must be a string")
-        if "status" in t and t["status"] not in STATUSES:
-            errors.append(f"{where}.status must be passed or failed")
-        if "visibility" in t and t["visibility"] not in VISIBILITIES:
-            errors.append(f"{where}.visibility must be one of {sorted(VISIBILITIES)}")
-        if "output_format" in t and t["output_format"] not in FORMATS:
-            errors.append(f"{where}.output_format must be one of {sorted(FORMATS)}")
-        if "tags" in t and not (isinstance(t["tags"], list) and all(isinstance(x, str) for x in t["tags"])):
-            errors.append(f"{where}.tags must be a list of strings")
-        if "extra_data" in t and not isinstance(t["extra_data"], Mapping):
-            errors.append(f"{where}.extra_data must be an object")
-    board = data.get("leaderboard", [])
-    if not isinstance(board, list):
-        errors.append("leaderboard must be a list")
-        board = []
-    for i, b in enumerate(board):
-        if not isinstance(b, Mapping) or "name" not in b or "value" not in b:
-            errors.append(f"leaderboard[{i}] needs name and value")
-            continue
-        errors += [f"leaderboard[{i}]: unknown field {k!r}" for k in b if k not in LEADERBOARD_FIELDS]
-        if b.get("order", "desc") not in ("asc", "desc"):
-            errors.append(f"leaderboard[{i}].order must be asc or desc")
-    return errors
 
 
 # -- inside the Gradescope container -------------------------------------------------------
