@@ -28,7 +28,7 @@ wall_seconds = 60
 [groups.calls]
 points = 1
 """
-PROBES = "from holes_child import hole, hole_map, hole_rngs, hole_vjp  # noqa: F401\n"
+PROBES = "from holes_child import hole, hole_many, hole_map, hole_rngs, hole_vjp  # noqa: F401\n"
 SUITE = '''
 import numpy as np
 import torch
@@ -55,6 +55,9 @@ def calls(ctx):
         a, b = holes.function("pair")(x)
         RESULTS["pair"] = (a.detach().numpy(), b.detach().numpy())
         RESULTS["list"] = holes.call("pick", AsList([3.0, 1.0, 2.0]))
+        before = holes.calls
+        RESULTS["many"] = (holes.many("pick", [((AsList([1.0, 5.0]),), {}), ((), {"values": np.array([2.0, -1.0])})]),
+                           holes.calls - before)
         holes.rngs("r", [1, 1, 2])
         RESULTS["map"] = holes.map("draw", 3, Rows(np.zeros((3, 4))), Each(np.array([1, 2, 3])), Rng("r"))
         RESULTS["mutate"] = holes.call("mutate", np.arange(4.0))
@@ -163,6 +166,12 @@ def test_eager_losses_need_one_round_trip_forward_and_backward(graded) -> None:
 def test_a_check_sees_what_came_back_before_the_course_code(graded) -> None:
     message, seen = graded["got"]["refused"]
     assert message == "scale: refused" and seen == ["a tensor of shape [3] (float32)"]
+
+
+def test_many_calls_in_one_round_trip(graded) -> None:
+    replies, trips = graded["got"]["many"]
+    assert trips == 1 and [r.out.value for r in replies] == [5.0, 2.0]
+    assert [r.out.type for r in replies] == ["builtins.float", "numpy.float64"]
 
 
 def test_lists_maps_and_generators(graded) -> None:

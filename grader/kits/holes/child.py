@@ -324,3 +324,15 @@ def hole_map(sub, ctx, name, n, args):
                 rows_after[j][i] = -1
     return {"kind": kind, "ints": ints, "floats": floats, "type": type_index, "types": _list(types),
             "after": {_str(j): a for j, a in rows_after.items()}}
+
+def hole_many(sub, ctx, name, calls):
+    """``name`` called once per entry of ``calls`` (``{"args": [...], "kwargs": {...}}``, each argument
+    encoded as for :func:`hole`), in order: ``outs``, each call's output described (no inputs after
+    the call, no gradients: a batch of episodes for the course's loop). A call that raises ends it."""
+    fn = _function(sub, name)
+    outs = []
+    for call in calls:
+        values = [_decode(a, ctx) for a in call.get("args", ())]
+        named = {_str(k): _decode(v, ctx) for k, v in (call.get("kwargs") or {}).items()}
+        outs.append(describe(fn(*values, **named)))
+    return {"outs": outs}

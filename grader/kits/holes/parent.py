@@ -331,6 +331,18 @@ class Holes:
         return MapReply(kinds=kinds, ints=ints.astype(np.int64), floats=floats.astype(np.float64),
                         type_names=[names[i] if names else "?" for i in index], after=after)
 
+    def many(self, name: str, calls: Sequence[tuple[Sequence[Any], Mapping[str, Any]]]) -> list[Reply]:
+        """``name`` called once per ``(args, kwargs)`` of ``calls``, in order, in one round trip (a batch
+        of episodes for the course's loop): each call's outputs as :meth:`call` reads them, without the
+        inputs after the call or gradients. A call that raises ends the batch."""
+        raw = self._call("hole_many", name=name, calls=[{"args": [encode(a) for a in args],
+                                                         "kwargs": {k: encode(v) for k, v in kwargs.items()}}
+                                                        for args, kwargs in calls])
+        outs = raw.get("outs") if isinstance(raw, dict) else None
+        if not isinstance(outs, list) or len(outs) != len(calls):
+            raise HoleError(f"{name}: the child's reply could not be read")
+        return [Reply(out=Value.read(out)) for out in outs]
+
     # -- proxies for the course's pipeline ------------------------------------------------------
     def function(self, name: str, check: Check | None = None, eager: bool = False) -> Any:
         """A stand-in for the hole ``name`` in the course's code: called like the student's function,
