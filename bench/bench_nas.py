@@ -221,10 +221,10 @@ def chance_report(outcomes: list[Outcome], p: dict[str, Any]) -> str:
 
 
 # -- the work of a grading done in this process --------------------------------------------------------
-def in_process_grading(seed: int) -> tuple[float, dict[str, float], float]:
+def in_process_grading(seed: int) -> tuple[float, dict[str, float], float, float]:
     """Every group of the hidden suite on the reference, in this process: the suite's own code, each probe
     the child would run called directly on the reference module (no child, no sandbox, no frames).
-    Returns (seconds, seconds per group, score)."""
+    Returns (seconds, seconds per group, score, CPU seconds)."""
     import torch
 
     from grader.core.assignment import load_assignment as load
@@ -248,7 +248,7 @@ def in_process_grading(seed: int) -> tuple[float, dict[str, float], float]:
     torch.set_num_threads(1)
     spec = ChildSpec(submission=ROOT / "solutions" / "nas.py", probes=assignment.probes_path)
     groups, score = {}, 0.0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for name, fn in suite.items():
         config = assignment.groups[name]
         ctx = InProcess(config, spec, seed, "cpu")
@@ -256,21 +256,27 @@ def in_process_grading(seed: int) -> tuple[float, dict[str, float], float]:
         fn(ctx)
         groups[name] = time.perf_counter() - g0
         score += config.points * ctx.outcome.fraction
-    return time.perf_counter() - t0, groups, score
+    return time.perf_counter() - t0, groups, score, time.process_time() - c0
 
 
-def sandboxed_grading(seed: int) -> tuple[float, dict[str, float], list[float], float]:
-    """``grader grade solutions/nas.py --seed SEED`` in a fresh process, as a user waits for it."""
+def sandboxed_grading(seed: int) -> tuple[float, dict[str, float], list[float], float, float]:
+    """``grader grade solutions/nas.py --seed SEED`` in a fresh process, as a user waits for it; its wall time,
+    per-group times, child start-ups, score, and CPU seconds (the grader and every process it waited for)."""
+    import resource
+
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "grader", "grade", str(ROOT / "solutions" / "nas.py"), "--seed", str(seed),
                         "--json", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = json.loads(out.read_text())
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     groups = {t["name"]: t.get("extra_data", {}).get("seconds", 0.0) for t in result["tests"]}
     startups = [s for t in result["tests"] for s in t.get("extra_data", {}).get("startup_seconds", [])]
-    return wall, groups, startups, float(result["score"])
+    return wall, groups, startups, float(result["score"]), cpu
 
 
 def timing(seed: int, repeat: int) -> None:
@@ -278,15 +284,16 @@ def timing(seed: int, repeat: int) -> None:
     ratios = []
     for _ in range(repeat):
         load = os.getloadavg()[0]
-        work, work_groups, work_score = in_process_grading(seed)
-        wall, groups, startups, score = sandboxed_grading(seed)
+        work, work_groups, work_score, work_cpu = in_process_grading(seed)
+        wall, groups, startups, score, cpu = sandboxed_grading(seed)
         startup = max(startups) if startups else 0.0
         searches = groups.get("search", float("nan"))
         print(f"  load {load:4.1f}: in-process {work:.2f} s ({' '.join(f'{k}={v:.2f}' for k, v in work_groups.items())}; "
               f"score {work_score:g}); grading {wall:.2f} s wall ({' '.join(f'{k}={v:.2f}' for k, v in groups.items())}; "
               f"score {score:g}); child start-up {', '.join(f'{s:.2f}' for s in startups)} s; "
               f"target 1.5 × {work:.2f} + {startup:.2f} = {1.5 * work + startup:.2f} s; search group {searches:.2f} s "
-              f"vs in-process {work_groups.get('search', float('nan')):.2f} s")
+              f"vs in-process {work_groups.get('search', float('nan')):.2f} s; CPU: grading {cpu:.2f} s (all its "
+              f"processes, start-ups included), in-process {work_cpu:.2f} s")
         ratios.append((wall - startup) / work)
     print(f"  (grading − one start-up) / in-process work: median {statistics.median(ratios):.2f}")
 

@@ -68,6 +68,13 @@ def calls(ctx):
         lp, lv = holes.function("losses", eager=True)(x)
         (lp + 3 * lv).backward()
         RESULTS["eager"] = (holes.calls - before, x.grad.clone(), float(lp.detach()), float(lv.detach()))
+        for other in (False, True):
+            before = holes.calls
+            x.grad = None
+            y = holes.function("scale")(x, 3.0)                  # kept: its graph stays in the child
+            loss = holes.function("square", eager=True)(y)       # eager, fed by the kept call: chained
+            (loss + y.sum() if other else loss).backward()
+            RESULTS["chain_other" if other else "chain"] = (holes.calls - before, x.grad.clone())
         seen = []
 
         def refuse(value, args, kwargs):
@@ -100,6 +107,9 @@ def draw(row, n, rng):
 
 def losses(x):
     return (x * 2).sum(), (x ** 2).sum()
+
+def square(x):
+    return (x ** 2).sum()
 
 def mutate(a):
     a[0] = 42.0
@@ -161,6 +171,18 @@ def test_eager_losses_need_one_round_trip_forward_and_backward(graded) -> None:
     assert trips == 1
     np.testing.assert_allclose(grad.numpy(), [2 + 6 * 1.0, 2 - 6 * 2.0, 2 + 6 * 3.0])
     assert (lp, lv) == (pytest.approx(4.0), pytest.approx(14.0))
+
+
+def test_an_eager_call_fed_by_a_kept_call_brings_its_product_along(graded) -> None:
+    """y = scale(x, 3) kept, then the eager loss square(y): its reply carries scale's product for the
+    upstream its gradient gives, so backward needs no round trip (3 · 2y = 18x); where the backward pass
+    gives another upstream (y also used elsewhere: 2y + 1), the parent asks the child (18x + 3)."""
+    trips, grad = graded["got"]["chain"]
+    assert trips == 2
+    np.testing.assert_allclose(grad.numpy(), [18.0, -36.0, 54.0], rtol=1e-6)
+    trips, grad = graded["got"]["chain_other"]
+    assert trips == 3
+    np.testing.assert_allclose(grad.numpy(), [21.0, -33.0, 57.0], rtol=1e-6)
 
 
 def test_a_check_sees_what_came_back_before_the_course_code(graded) -> None:

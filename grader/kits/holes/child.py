@@ -224,12 +224,15 @@ def _function(sub, name):
     return fn
 
 
-def hole(sub, ctx, name, args=(), kwargs=None, seed=None, upstream=None, keep=False, eager=False):
+def hole(sub, ctx, name, args=(), kwargs=None, seed=None, upstream=None, keep=False, eager=False, chain=None):
     """Call ``name(*args, **kwargs)`` once; reply its outputs, the inputs after the call and, with
     ``upstream`` (one array or None per tensor output), the gradients with respect to the inputs that
     require grad; with ``keep``, a handle for a later :func:`hole_vjp` on the same graph. With
     ``eager`` and outputs that are all one-element tensors, ``each`` instead of the handle: every
-    output's gradients with respect to those inputs, in the same reply (see :func:`_each_gradient`)."""
+    output's gradients with respect to those inputs, in the same reply (see :func:`_each_gradient`).
+    ``chain`` (with ``eager`` and one output): pairs ``[handle, i]`` of kept calls whose output the
+    ``i``-th differentiable input is; ``chained`` then holds each one's gradients for the upstream
+    ``each[0][i]`` (None where it cannot be taken), its graph kept for a later :func:`hole_vjp`."""
     fn = _function(sub, name)
     values = [_decode(a, ctx) for a in args]
     named = {_str(k): _decode(v, ctx) for k, v in (kwargs or {}).items()}
@@ -245,6 +248,8 @@ def hole(sub, ctx, name, args=(), kwargs=None, seed=None, upstream=None, keep=Fa
         reply["grads"] = _vjp(_tensor_outputs(result), differentiable, upstream)
     elif eager and differentiable and (each := _each_gradient(_tensor_outputs(result), differentiable)) is not None:
         reply["each"] = each
+        if chain:
+            reply["chained"] = [_chained(ctx, each, link) for link in chain]
     elif keep and differentiable:
         handles = ctx.state.setdefault("hole_handles", OrderedDict())
         ctx.state["hole_next"] = handle = ctx.state.get("hole_next", 0) + 1
@@ -253,6 +258,20 @@ def hole(sub, ctx, name, args=(), kwargs=None, seed=None, upstream=None, keep=Fa
             handles.popitem(last=False)
         reply["handle"] = handle
     return reply
+
+
+def _chained(ctx, each, link):
+    """The product of the kept call ``link[0]`` for the upstream ``each[0][link[1]]``, or None."""
+    handles = ctx.state.get("hole_handles", {})
+    try:
+        handle, i = _int(link[0]), _int(link[1])
+        upstream = each[0][i] if _len(each) == 1 and each[0] is not None and 0 <= i < _len(each[0]) else None
+        if upstream is None or handle not in handles:
+            return None
+        outputs, inputs = handles[handle]
+        return _vjp(outputs, inputs, [upstream], retain=True)
+    except Exception:       # noqa: BLE001 - the student's backward raised: the parent asks again and hears it
+        return None
 
 
 def hole_vjp(sub, ctx, handle, upstream):
@@ -324,6 +343,7 @@ def hole_map(sub, ctx, name, n, args):
                 rows_after[j][i] = -1
     return {"kind": kind, "ints": ints, "floats": floats, "type": type_index, "types": _list(types),
             "after": {_str(j): a for j, a in rows_after.items()}}
+
 
 def hole_many(sub, ctx, name, calls):
     """``name`` called once per entry of ``calls`` (``{"args": [...], "kwargs": {...}}``, each argument

@@ -180,13 +180,15 @@ class Reply:
     (None for arguments that are not arrays); ``grads`` with respect to the inputs that required
     grad, in order (None where no gradient flowed); ``handle`` of the kept graph, if any; ``each``
     (asked with ``eager``, outputs that are all one-element tensors) per tensor output, its gradients
-    with respect to those inputs (None for an output without a graph)."""
+    with respect to those inputs (None for an output without a graph); ``chained`` (asked with
+    ``chain``) per chained kept call, its vector–Jacobian product (None where it could not be taken)."""
     out: Value
     after: list[np.ndarray | None] = field(default_factory=list)
     after_kw: dict[str, np.ndarray | None] = field(default_factory=dict)
     grads: list[np.ndarray | None] | None = None
     handle: int | None = None
     each: list[list[np.ndarray | None] | None] | None = None
+    chained: list[list[np.ndarray | None] | None] | None = None
 
     def changed(self, sent: Sequence[Any]) -> list[int]:
         """Positions of the arguments the call modified (compared with what was sent, in the parent)."""
@@ -266,13 +268,17 @@ class Holes:
         return self.ctx.call(op, endpoint=self.endpoint, timeout=self.call_seconds, **args)
 
     def call(self, name: str, *args: Any, seed: int | None = None, upstream: Sequence[Any] | None = None,
-             keep: bool = False, eager: bool = False, **kwargs: Any) -> Reply:
+             keep: bool = False, eager: bool = False, chain: Sequence[tuple[int, int]] | None = None,
+             **kwargs: Any) -> Reply:
         """``name(*args, **kwargs)`` in the child. Tensors that require grad are sent as such; with
         ``upstream`` (one array or None per tensor output, in order) the reply carries the gradients
         with respect to them; ``seed`` seeds torch's global generator in the child first. With
         ``eager`` (a hole that returns losses) the reply carries each one-element output's gradients
         (``Reply.each``) when every tensor output has one element; otherwise, with ``keep``, a handle
-        for :meth:`vjp`."""
+        for :meth:`vjp`. ``chain`` (with ``eager``, one output): pairs ``(handle, i)`` of kept calls
+        whose output is this call's ``i``-th input that requires grad; the reply then carries each
+        kept call's vector–Jacobian product for the upstream this output's gradient with respect to
+        that input gives (``Reply.chained``), and the kept graphs stay for another product."""
         request: dict[str, Any] = {"name": name, "args": [encode(a) for a in args],
                                    "kwargs": {k: encode(v) for k, v in kwargs.items()}}
         if seed is not None:
@@ -283,6 +289,8 @@ class Holes:
             request["keep"] = True
         if eager:
             request["eager"] = True
+        if chain:
+            request["chain"] = [[int(h), int(i)] for h, i in chain]
         raw = self._call("hole", **request)
         if not isinstance(raw, dict):
             raise HoleError(f"{name}: the child's reply could not be read")
@@ -292,16 +300,20 @@ class Holes:
         if grads is not None and not isinstance(grads, list):
             raise HoleError(f"{name}: the child's reply could not be read (gradients)")
         handle = raw.get("handle")
-        each = raw.get("each")
-        if each is not None and not (isinstance(each, list) and all(e is None or isinstance(e, list) for e in each)):
-            raise HoleError(f"{name}: the child's reply could not be read (gradients)")
+        each, chained = raw.get("each"), raw.get("chained")
+        for nested in (each, chained):
+            if nested is not None and not (isinstance(nested, list)
+                                           and all(e is None or isinstance(e, list) for e in nested)):
+                raise HoleError(f"{name}: the child's reply could not be read (gradients)")
         return Reply(out=Value.read(raw.get("out")),
                      after=[_array_or_none(a, "inputs") for a in after][: len(args)],
                      after_kw={str(k): _array_or_none(v, "inputs") for k, v in after_kw.items()},
                      grads=None if grads is None else [_array_or_none(g, "gradients") for g in grads],
                      handle=handle if isinstance(handle, int) and not isinstance(handle, bool) else None,
                      each=None if each is None else [None if e is None else [_array_or_none(g, "gradients") for g in e]
-                                                     for e in each])
+                                                     for e in each],
+                     chained=None if chained is None else [None if e is None else [_array_or_none(g, "gradients")
+                                                                                   for g in e] for e in chained])
 
     def vjp(self, handle: int, upstream: Sequence[Any]) -> list[np.ndarray | None]:
         """Gradients with respect to the differentiable inputs of the kept call ``handle``."""
@@ -427,7 +439,9 @@ class _Through:
                     upstream = [None if g is None else g.detach().to("cpu").numpy() for g in grads]
                     if state["handle"] is None or all(u is None for u in upstream):
                         return (None, *[None] * len(state["inputs"]))
-                    got = state["holes"].vjp(state["handle"], upstream)
+                    got = _Through.prefetched(state, upstream)
+                    if got is None:
+                        got = state["holes"].vjp(state["handle"], upstream)
                     grads_in = []
                     wanted = iter(got)
                     for t in state["inputs"]:
@@ -470,24 +484,58 @@ class _Through:
                 total[i] = term if total[i] is None else total[i] + term
         return total
 
+    @staticmethod
+    def prefetched(state: dict, upstream: Sequence[Any]) -> list[np.ndarray | None] | None:
+        """The product a later eager call already brought for this kept call (``chain``), if the upstream
+        the backward pass gives is the one it was taken for (else None: ask the child)."""
+        ready = state.pop("prefetched", None)
+        if ready is None or len(upstream) != 1 or upstream[0] is None:
+            return None
+        expected, grads = ready
+        got = upstream[0]
+        if got.shape != expected.shape or not np.array_equal(got, expected.astype(got.dtype, copy=False)):
+            return None
+        return grads
+
+    @staticmethod
+    def _chain(holes: Holes, inputs: Sequence[Any]) -> list[tuple[dict, int]]:
+        """(producer's state, position among the inputs that require grad) of each input that is the one
+        output of a kept call of the same holes: an eager call can bring that call's product along."""
+        found = []
+        for i, t in enumerate([t for t in inputs if t.requires_grad]):
+            producer = getattr(t, "_grader_hole_state", None)
+            if (producer is not None and producer["holes"] is holes and producer["handle"] is not None
+                    and producer["each"] is None and len(producer["outputs"]) == 1):
+                found.append((producer, i))
+        return found
+
     @classmethod
     def run(cls, holes: Holes, name: str, args: tuple, kwargs: dict, device: Any, check: Check | None = None,
             eager: bool = False) -> Any:
-        reply = holes.call(name, *args, keep=True, eager=eager, **kwargs)     # (each, or else a kept graph)
+        inputs = [v for v in (*args, *kwargs.values()) if _is_tensor(v)]
+        chain = cls._chain(holes, inputs) if eager else []
+        reply = holes.call(name, *args, keep=True, eager=eager, chain=[(p["handle"], i) for p, i in chain] or None,
+                           **kwargs)     # (each, or else a kept graph)
         if check is not None:
             check(reply.out, args, kwargs)
         outputs = [_rebuild(v, name, device) for v in reply.out.tensors]
         if not outputs:
             return _rebuild(reply.out, name, device)
-        inputs = [v for v in (*args, *kwargs.values()) if _is_tensor(v)]
         if reply.each is not None and len(reply.each) != len(outputs):
             raise HoleError(f"{name}: the child's reply could not be read (gradients)")
+        if reply.each is not None and len(reply.each) == 1 and reply.each[0] is not None and reply.chained:
+            for (producer, i), grads in zip(chain, reply.chained):
+                upstream = reply.each[0][i] if i < len(reply.each[0]) else None
+                if grads is not None and upstream is not None:
+                    producer["prefetched"] = (np.asarray(upstream), grads)
         state = {"holes": holes, "name": name, "handle": reply.handle, "outputs": outputs, "inputs": inputs,
                  "each": reply.each}
         floating = [o.is_floating_point() for o in outputs]
         if not all(floating):      # integer outputs cannot carry a gradient: no graph for them
             return _rebuild(reply.out, name, device)
         attached = cls._fn().apply(state, *inputs)
+        if reply.handle is not None and len(attached) == 1:
+            attached[0]._grader_hole_state = state       # a later eager call may chain this call's product
         return _rebuild(reply.out, name, device, tensors=list(attached))
 
 
