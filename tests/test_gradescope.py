@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, gradescope_problems, stopped_every_group_json
 
 from grader.cli.main import EXIT_USAGE, main
-from grader.workflows.gradescope import TORCH_PIN
+from grader.workflows.gradescope import BundleError, torch_requirement
 
 pytestmark = pytest.mark.xdist_group("test_gradescope")   # one worker: its module fixture is built once
 
@@ -41,13 +41,39 @@ def test_bundle_contents(bundle: Path) -> None:
     assert not any(n.startswith(("solutions/", "tests/")) for n in names), "no reference solutions"
     assert "templates/bandits.py" in names          # the course's pipeline, which the thresholds train
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
-    assert TORCH_PIN in setup and "pip install" in setup
+    assert setup.count(f'"{torch_requirement()}"') == 2 and "pip install" in setup
     assert "results" in run and "grader.workflows.gradescope" in run
     assert modes["setup.sh"] & 0o111 and modes["run_autograder"] & 0o111
     for script in ("setup.sh", "run_autograder"):
         with zipfile.ZipFile(bundle) as zf:
             text = zf.read(script).decode()
         subprocess.run(["bash", "-n"], input=text.encode(), check=True)   # valid shell
+
+
+def test_the_torch_pin_is_the_one_the_grader_declares(tmp_path: Path, monkeypatch) -> None:
+    """setup.sh pins the torch of the grader's own requirements: the installed distribution's, else pyproject.toml's
+    (a grader run from a checkout it was not installed from), else no bundle."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    from grader.core import tomlfile
+    from grader.workflows import gradescope
+
+    declared = [Requirement(d) for d in tomlfile.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    assert torch_requirement() == next(f"{r.name}{r.specifier}" for r in declared if r.name == "torch")
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(gradescope.metadata, "requires", not_installed)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\ndependencies = ["numpy", "torch==1.0; extra == \'old\'", '
+                         '"torch >=2.1, <3; python_version >= \'3\'"]\n')
+    assert Requirement(torch_requirement(pyproject)).specifier == Requirement("torch>=2.1,<3").specifier
+    pyproject.write_text('[project]\ndependencies = ["numpy"]\n')
+    with pytest.raises(BundleError, match="no requirement on torch"):
+        torch_requirement(pyproject)
 
 
 def test_bad_bundle_arguments_are_usage_errors(tmp_path: Path, capsys) -> None:

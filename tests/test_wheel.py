@@ -74,6 +74,32 @@ def test_the_wheel_holds_the_package_not_the_course(wheel_venv):
     assert not (Path(out[0]).parent / "assignments").exists()
 
 
+def test_the_wheel_carries_the_package_data(wheel_venv):
+    """Files that are no module travel as package data: the HTML templates and the Gradescope bundle's scripts."""
+    import zipfile
+
+    with zipfile.ZipFile(next((wheel_venv.parent / "dist").glob("grader-*.whl"))) as zf:
+        names = set(zf.namelist())
+    assert {"grader/workflows/gradescope_files/setup.sh.in", "grader/workflows/gradescope_files/run_autograder.in",
+            "grader/core/kits.py", "grader/kits/holes/child.py"} <= names
+    assert any(n.startswith("grader/feedback/templates/") and n.endswith(".j2") for n in names)
+
+
+def test_the_gradescope_bundle_from_the_wheel_pins_the_graders_torch(wheel_venv, tmp_path):
+    """setup.sh comes from the wheel's package data, its torch pin from the installed distribution's metadata."""
+    import zipfile
+
+    from grader.core import tomlfile
+
+    result = run(wheel_venv, "gradescope", str(tmp_path / "autograder.zip"), "--course", str(ROOT), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as zf:
+        setup = zf.read("setup.sh").decode()
+    pin = next(d for d in tomlfile.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+               if d.startswith("torch"))
+    assert setup.count(f'"{pin}"') == 2 and "@" not in setup, setup
+
+
 def test_without_a_course_the_wheel_says_where_it_looked(wheel_venv, tmp_path):
     result = run(wheel_venv, "list", cwd=tmp_path)
     assert result.returncode == 2 and "no course folder found" in result.stderr and "--course" in result.stderr

@@ -8,7 +8,9 @@ set (tests use a temp dir), else ``/autograder``.
 
 The bundle holds the ``grader`` package, every assignment (hidden tests
 included: the bundle is for instructors' eyes and Gradescope only) and
-``pyproject.toml``; never the reference solutions.
+``pyproject.toml``; never the reference solutions. Its two scripts are package
+data (``gradescope_files/*.in``, shell a reader can check as it is), with the
+torch pin the grader itself declares (:func:`torch_requirement`).
 
 Results format: https://gradescope-autograders.readthedocs.io/en/latest/specs/
 """
@@ -18,49 +20,60 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import stat
 import sys
 import time
 import zipfile
 from collections.abc import Sequence
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
 from grader.core.course import Course
 from grader.core.version import __version__
 
-TORCH_PIN = "torch==2.13.0"
 DEFAULT_ROOT = "/autograder"
-
-SETUP_SH = f"""#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder image.
-set -euo pipefail
-SOURCE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="${{AUTOGRADER_ROOT:-{DEFAULT_ROOT}}}"
-if ! command -v python3 >/dev/null || ! python3 -m venv --help >/dev/null 2>&1; then
-    apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-pip
-fi
-python3 -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install --upgrade pip
-# CPU wheels of the pinned torch first, then the grader and its other dependencies.
-"$ROOT/venv/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu "{TORCH_PIN}"
-"$ROOT/venv/bin/python" -m pip install "$SOURCE" "{TORCH_PIN}"
-"""
-
-RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope runs this for every submission; it always writes $ROOT/results/results.json.
-set -u
-ROOT="${{AUTOGRADER_ROOT:-{root}}}"
-export GRADER_COURSE="$ROOT/source"
-PY="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
-[ -x "$PY" ] || PY=python3
-cd "$ROOT/source"
-exec "$PY" -m grader.workflows.gradescope --root "$ROOT"{assignment}
-"""
+SCRIPTS = "gradescope_files"      # package data: setup.sh.in and run_autograder.in, @NAME@ filled in here
 
 
 class BundleError(Exception):
     """The bundle cannot be built (unknown assignment, unwritable destination)."""
+
+
+# -- the bundle's scripts -------------------------------------------------------------
+def torch_requirement(pyproject: Path | None = None) -> str:
+    """The grader's own requirement on torch (``torch==2.13.0``), read from one place: the installed
+    distribution's metadata, else ``pyproject.toml`` (a grader run from a checkout it was not installed
+    from). ``setup.sh`` installs that torch from the CPU wheel index before the grader."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    from grader.core import tomlfile
+
+    try:
+        declared = metadata.requires("grader") or []
+    except metadata.PackageNotFoundError:
+        declared = []
+    if not declared and pyproject is not None and pyproject.is_file():
+        declared = tomlfile.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("dependencies", [])
+    for line in declared:
+        req = Requirement(line)
+        if canonicalize_name(req.name) == "torch" and (req.marker is None or req.marker.evaluate({"extra": ""})):
+            return f"{req.name}{req.specifier}"
+    raise BundleError("the grader declares no requirement on torch (pyproject.toml's dependencies), "
+                      "so setup.sh cannot pin one")
+
+
+def script(name: str, **values: str) -> str:
+    """The bundle's ``name`` (``setup.sh``, ``run_autograder``) from its template, each ``@KEY@`` filled in."""
+    text = (resources.files(__package__) / SCRIPTS / f"{name}.in").read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise ValueError(f"{SCRIPTS}/{name}.in: {', '.join(left)} not filled in")
+    return text
 
 
 # -- building the bundle --------------------------------------------------------------
@@ -85,17 +98,20 @@ def build_bundle(out_zip: Path, assignment: str | None = None, root: Path | None
     (else it is told from the submitted file's name)."""
     from grader.core.assignment import UnknownAssignment
 
+    course = Course.find(root)
     if assignment:
         try:
-            Course.find(root).assignment(assignment)
+            course.assignment(assignment)
         except UnknownAssignment as exc:
             raise BundleError(str(exc).strip('"')) from None
-    files = bundle_files(root)
+    files = bundle_files(course.root)
     names = {n for _, n in files}
-    run = RUN_AUTOGRADER.format(root=DEFAULT_ROOT, assignment=f" --assignment {assignment}" if assignment else "")
+    setup = script("setup.sh", DEFAULT_ROOT=DEFAULT_ROOT, TORCH=torch_requirement(course.root / "pyproject.toml"))
+    run = script("run_autograder", DEFAULT_ROOT=DEFAULT_ROOT,
+                 ASSIGNMENT_ARGS=f" --assignment {assignment}" if assignment else "")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        _add_text(zf, "setup.sh", SETUP_SH, executable=True)
+        _add_text(zf, "setup.sh", setup, executable=True)
         _add_text(zf, "run_autograder", run, executable=True)
         if "README.md" not in names:  # pyproject.toml names it; pip cannot build without it
             _add_text(zf, "README.md", "Autograder bundle built by `grader gradescope`.\n")
