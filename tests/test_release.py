@@ -211,6 +211,16 @@ def test_cli_release_usage(tmp_path):
     assert ok.returncode == 0 and (tmp_path / "new" / "templates" / "bandits.ipynb").is_file()
 
 
+def test_the_bundle_readme_names_what_was_released(tmp_path):
+    """The README's commands named bandits.ipynb in a bundle that held only reinforce_baseline (issue 22)."""
+    populate(tmp_path, only=["reinforce_baseline"])
+    readme = (tmp_path / "README.md").read_text()
+    assert "grader check reinforce_baseline.ipynb" in readme and "grader check reinforce_baseline.py --full" in readme
+    for other in set(ASSIGNMENTS) - {"reinforce_baseline"}:
+        stem = Path(load_assignment(other).submission_name).stem
+        assert f"{stem}.py" not in readme and f"{stem}.ipynb" not in readme and f"`{other}`" not in readme, other
+
+
 @pytest.mark.timeout(300)
 def test_a_one_assignment_bundle_checks_with_its_own_grader(tmp_path):
     """`release --only reinforce_baseline` wrote a bundle whose checks could not run (CartPole lived in a

@@ -107,12 +107,16 @@ def _requirements(pyproject: Path) -> str:
 
 
 def _readme(names: list[str], adir: Path) -> str:
-    rows = []
+    """The bundle's README: its assignments, and examples that name one of them (a student copies the
+    commands as they are, so they must name a file this bundle has a template for)."""
+    rows, stems = [], []
     for name in names:
         a = load_assignment(name, adir)
-        rows.append(f"| `{name}` | {a.title} | `templates/{Path(a.submission_name).stem}.py` or `.ipynb` | "
+        stems.append(Path(a.submission_name).stem)
+        rows.append(f"| `{name}` | {a.title} | `templates/{stems[-1]}.py` or `.ipynb` | "
                     f"[statement](assignments/{name}/README.md) |")
     table = "\n".join(rows)
+    example = stems[0] if stems else "<name>"
     return f"""# Course assignments: student bundle
 
 ## Install (Python ≥ 3.10)
@@ -134,8 +138,8 @@ names and signatures of the functions: the grader calls exactly those.
 ## Check your work
 
 ```
-grader check bandits.ipynb          # or bandits.py: the quick public checks
-grader check bandits.py --full      # also the slow training / threshold checks
+grader check {example}.ipynb          # or {example}.py: the quick public checks
+grader check {example}.py --full      # also the slow training / threshold checks
 ```
 
 Inside a notebook the last cell does the same (`from grader import check; check()`).
