@@ -38,6 +38,29 @@ def test_usage_errors_are_one_line_exit_2(args, message):
     assert message in proc.stderr and proc.stderr.startswith("grader: error:")
 
 
+def test_help_is_plain_text_for_whoever_typed_it(capsys):
+    """`grader --help` printed the module's docstring, RST backticks and all (issue 22): the top help is a
+    paragraph saying what the command is for and how to start, and no help of any command has markup."""
+    from grader.cli.main import build_parser
+    from grader.workflows.gradescope import main as gradescope_main
+
+    commands = list(build_parser()._subparsers._group_actions[0].choices)
+    pages = {}
+    for argv, run in [(["--help"], main), *(([c, "--help"], main) for c in commands),
+                      (["--help"], gradescope_main)]:
+        with pytest.raises(SystemExit) as stop:
+            run(argv)
+        assert stop.value.code == 0
+        pages[" ".join(argv) + ("" if run is main else " (gradescope runner)")] = capsys.readouterr().out
+    for name, page in pages.items():
+        assert "`" not in page and ":mod:" not in page and ":func:" not in page, (name, page)
+    top = pages["--help"]
+    description = top.split("\n\n")[1]
+    assert description.startswith("Autograder for deep reinforcement learning") and "grader check FILE" in description
+    assert "grader COMMAND --help" in " ".join(description.split())
+    assert len(commands) >= 10 and all(c in top for c in commands)
+
+
 def test_assignment_cannot_be_inferred(tmp_path):
     path = tmp_path / "homework.py"
     path.write_text("x = 1\n")

@@ -26,9 +26,17 @@ from grader.feedback.progress import LiveProgress
 from grader.feedback.terminal import print_report
 from grader.formats.markers import MarkerError
 
+# What `grader --help` opens with: plain text for whoever typed it (the module docstring is for developers).
+DESCRIPTION = ("Autograder for deep reinforcement learning and generative-model assignments. Students fill in "
+               "a template and run 'grader check FILE' for quick feedback from the public checks. Instructors "
+               "and course platforms grade with the hidden tests: 'grader grade FILE' for one hand-in, "
+               "'grader grade-batch FOLDER' for a class; 'grader release' writes the student bundle and "
+               "'grader gradescope' an autograder for Gradescope. Each submission runs in a sandbox; the score "
+               "is computed outside it. 'grader COMMAND --help' shows a command's options.")
+
 
 def build_parser() -> Parser:
-    parser = Parser(prog="grader", description=__doc__)
+    parser = Parser(prog="grader", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -45,10 +53,10 @@ def build_parser() -> Parser:
     t.add_argument("--check", action="store_true", help="only report templates out of sync (exit 1)")
 
     v = sub.add_parser("verify", help="instructor check: solutions score full marks, templates score zero; "
-                                      "`verify assignment NAME` checks one assignment's files")
+                                      "'verify assignment NAME' checks one assignment's files")
     v.add_argument("what", choices=["solutions", "templates", "assignment"])
-    v.add_argument("name", nargs="?", help="with `assignment`: the assignment to check")
-    v.add_argument("--quick", action="store_true", help="with `assignment`: skip grading the reference and templates")
+    v.add_argument("name", nargs="?", help="with 'assignment': the assignment to check")
+    v.add_argument("--quick", action="store_true", help="with 'assignment': skip grading the reference and templates")
     v.add_argument("--assignment", help="only this assignment")
     v.add_argument("--device", default="auto", choices=DEVICES)
     v.add_argument("--seed", type=int)
@@ -65,7 +73,7 @@ def build_parser() -> Parser:
     r.add_argument("--reveal", metavar="NAME,...",
                    help="assignments whose solutions may appear in the bundle (deadline over)")
 
-    n = sub.add_parser("new", help="instructors: scaffold a new assignment that `grader verify` accepts at once")
+    n = sub.add_parser("new", help="instructors: scaffold a new assignment that 'grader verify' accepts at once")
     n.add_argument("name", help="the assignment's name (also the module students hand in)")
     n.add_argument("--title", help="one line shown to students (default: made from the name)")
 
@@ -206,7 +214,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     for path in written:
         print(f"wrote {path}")
-    print(f"next: edit them, then `grader verify assignment {args.name}` (assignments/README.md walks through it)")
+    print(f"next: edit them, then 'grader verify assignment {args.name}' (assignments/README.md walks through it)")
     return 0
 
 

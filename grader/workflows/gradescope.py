@@ -162,7 +162,10 @@ def run_autograder(root: Path, assignment: str | None = None, device: str = "aut
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m grader.workflows.gradescope``: what ``run_autograder`` calls."""
-    parser = argparse.ArgumentParser(prog="python -m grader.workflows.gradescope", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.workflows.gradescope",
+        description="Grade the one hand-in in ROOT/submission and write ROOT/results/results.json, as Gradescope "
+                    "expects (the bundle's run_autograder runs this inside Gradescope's container).")
     parser.add_argument("--root", help="the autograder root (default: $AUTOGRADER_ROOT or /autograder)")
     parser.add_argument("--assignment", help="the assignment (default: told from the submitted file's name)")
     parser.add_argument("--device", default="auto")
