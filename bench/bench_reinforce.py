@@ -97,9 +97,35 @@ def holes_of(module: ModuleType, assignment: str) -> dict[str, Callable[..., Any
     return {name: getattr(module, name) for name in HOLES[assignment]}
 
 
+_CHILD: list[ModuleType] = []
+
+
+def checked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` refused as the grading refuses a hole's reply (:data:`PIPELINE_CHECKS`, on the value as the
+    holes kit's child describes it): a wrong variant fails here where it fails when graded."""
+    from grader.kits.cartpole.holes import PIPELINE_CHECKS
+    from grader.kits.holes.parent import Value
+
+    if not _CHILD:
+        import torch  # noqa: F401 - the child module binds torch's functions when it is imported
+
+        _CHILD.append(load_module(ROOT / "grader" / "kits" / "holes" / "child.py", f"holes_child_bench_{os.getpid()}"))
+    check = PIPELINE_CHECKS.get(name)
+
+    def hole(*args: Any, **kwargs: Any) -> Any:
+        out = fn(*args, **kwargs)
+        if check is not None:
+            check(Value.read(_CHILD[0].describe(out)), args, kwargs)
+        return out
+    return hole
+
+
 def run(assignment: str, holes: dict[str, Callable[..., Any]], seed: int, s: TrainingSettings,
-        overrides: dict[str, Any] | None = None, template: Path | None = None) -> Outcome:
-    """One run as the group makes it (its seed and evaluation seed drawn from ``seed``), in-process."""
+        overrides: dict[str, Any] | None = None, template: Path | None = None, check: bool = False) -> Outcome:
+    """One run as the group makes it (its seed and evaluation seed drawn from ``seed``), in-process;
+    ``check``: the holes' replies checked as the grading checks them."""
+    if check:
+        holes = {name: checked(name, fn) for name, fn in holes.items()}
     pipeline = course_pipeline(template or template_of(assignment), None, replace=holes)
     if overrides:
         parser = pipeline.build_parser
@@ -124,15 +150,16 @@ def _worker_init() -> None:
 
 
 def _job(job: tuple) -> Outcome:
-    assignment, source, seed, s, overrides = job
+    assignment, source, seed, s, overrides, check = job
     module = load_module_from_source(source, f"bench_{assignment}_{os.getpid()}")
-    return run(assignment, holes_of(module, assignment), seed, s, overrides)
+    return run(assignment, holes_of(module, assignment), seed, s, overrides, check=check)
 
 
 def sweep(label: str, assignment: str, source: str, seeds: range, s: TrainingSettings, jobs: int = 1,
-          overrides: dict[str, Any] | None = None, verbose: bool = False) -> list[Outcome]:
-    """``run`` over ``seeds`` with the holes of ``source`` (a whole submission's text); one summary line."""
-    work = [(assignment, source, seed, s, overrides) for seed in seeds]
+          overrides: dict[str, Any] | None = None, verbose: bool = False, check: bool = True) -> list[Outcome]:
+    """``run`` over ``seeds`` with the holes of ``source`` (a whole submission's text), checked as
+    graded; one summary line."""
+    work = [(assignment, source, seed, s, overrides, check) for seed in seeds]
     t0 = time.monotonic()
     if jobs > 1:
         with multiprocessing.get_context("spawn").Pool(jobs, initializer=_worker_init) as pool:
@@ -144,19 +171,27 @@ def sweep(label: str, assignment: str, source: str, seeds: range, s: TrainingSet
         for o in outcomes:
             print(f"  {label} seed {o.seed}: {o.seconds:.2f} s, {o.episodes} episodes, reached 475 at {o.reached_at}, "
                   f"eval {o.eval_mean:.1f}{'  ' + o.error[:80] if o.error else ''}", flush=True)
+    summary(label, outcomes, s, time.monotonic() - t0)
+    return outcomes
+
+
+def summary(label: str, outcomes: list[Outcome], s: TrainingSettings, seconds: float | None = None) -> None:
+    """One line: times, episodes, when 475 was reached, the pass rate, what a grading keeps, the misses."""
     secs = [o.seconds for o in outcomes]
     eps = [o.episodes for o in outcomes]
     hits = [o.reached_at for o in outcomes if o.reached_at is not None]
     failed = sorted(round(o.eval_mean, 1) for o in outcomes if not o.passed and not o.error)
     errors = [o for o in outcomes if o.error]
+    p = sum(o.passed for o in outcomes) / len(outcomes)
+    keeps = (1 - (1 - p) ** (1 + s.retries)) ** s.runs       # a grading keeps the points: every run passes in time
     print(f"{label:<46} runs {len(outcomes):3d}  train median {statistics.median(secs):5.2f} s max {max(secs):5.2f} s  "
           f"episodes median {statistics.median(eps):5.0f} ({min(eps)}-{max(eps)})  reached-475 median "
           f"{statistics.median(hits) if hits else float('nan'):5.0f} ({len(hits)}/{len(outcomes)})  "
-          f"pass {sum(o.passed for o in outcomes)}/{len(outcomes)}"
-          + (f"  missed: {failed}" if failed else "") + f"  [{time.monotonic() - t0:.0f} s]", flush=True)
+          f"pass {sum(o.passed for o in outcomes)}/{len(outcomes)} (a grading keeps the points: {keeps:.3f})"
+          + (f"  missed: {failed[:12]}" if failed else "") + (f"  [{seconds:.0f} s]" if seconds is not None else ""),
+          flush=True)
     if errors:
-        print(f"  errors: {sorted({o.error[:100] for o in errors})}")
-    return outcomes
+        print(f"  errors ({len(errors)}): {sorted({o.error[:110] for o in errors})[:3]}")
 
 
 def without_baseline_source() -> str:
@@ -170,17 +205,27 @@ def baseline_losses(logits, values, actions, returns):
 
 
 def variants(runs: int, jobs: int) -> None:
-    """Each wrong variant of the catalogue in the course's loop: how often it still passes."""
+    """Each wrong variant of the catalogue in the course's loop, its replies checked as graded: how often
+    it still passes (all runs in one pool of workers)."""
     import importlib
 
+    cases = []
     for assignment in ASSIGNMENTS:
         s = settings_of(assignment)
         catalogue = importlib.import_module(f"tests.variants.{assignment}")
         reference = (ROOT / "solutions" / f"{assignment}.py").read_text()
         for hole, wrong in catalogue.WRONG.items():
             for name, source in wrong.items():
-                sweep(f"{assignment}.{hole}: {name}"[:46], assignment, reference + "\n" + source,
-                      range(9000, 9000 + runs), s, jobs)
+                cases.append((f"{assignment}.{hole}: {name}", assignment, reference + "\n" + source, s))
+    work = [(assignment, source, seed, s, None, True) for _, assignment, source, s in cases
+            for seed in range(9000, 9000 + runs)]
+    with multiprocessing.get_context("spawn").Pool(jobs, initializer=_worker_init) as pool:
+        done: list[Outcome] = []
+        for outcome in pool.imap(_job, work, chunksize=1):        # in order: a case is said once its runs are in
+            done.append(outcome)
+            if len(done) % runs == 0:
+                label, _, _, s = cases[len(done) // runs - 1]
+                summary(label, done[-runs:], s)
 
 
 # -- speed: grading against the same work in-process -------------------------------------------
@@ -227,7 +272,8 @@ def grade_once(root: Path, assignment: str, seed: int) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--seed", str(seed), "--json", str(out)],
+        subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--seed", str(seed), "--json", str(out),
+                        "--device", "cpu"],
                        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=False)
         wall = time.perf_counter() - t0

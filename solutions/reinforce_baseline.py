@@ -169,6 +169,12 @@ class EpisodeCollector:
         return finished
 
 
+def batch_returns(episodes: list[tuple[np.ndarray, np.ndarray, np.ndarray]], gamma: float) -> np.ndarray:
+    """The discounted return of every step of a batch of episodes, episode after episode
+    (``compute_returns`` on each episode's rewards), as one float array."""
+    return np.concatenate([compute_returns(rewards, gamma) for _, _, rewards in episodes])
+
+
 def make_sampler(net: nn.Module, device: torch.device, generator: torch.Generator) -> Callable[[np.ndarray], np.ndarray]:
     """Draw actions from the current policy (no gradient; the update recomputes the logits)."""
     @torch.no_grad()
@@ -200,8 +206,8 @@ def train(env: Any, args: argparse.Namespace) -> Policy:
         episodes = collector.collect(sample, min(args.batch_episodes, args.episodes - collector.episodes_done))
         obs = torch.as_tensor(np.concatenate([o for o, _, _ in episodes]), device=device)
         actions = torch.as_tensor(np.concatenate([a for _, a, _ in episodes]), device=device)
-        returns = torch.as_tensor(np.concatenate([compute_returns(r, args.gamma) for _, _, r in episodes]),
-                                  dtype=torch.float32, device=device) * args.return_scale
+        returns = torch.as_tensor(batch_returns(episodes, args.gamma), dtype=torch.float32,
+                                  device=device) * args.return_scale
         # Anneal the step size over the budget: late updates fine-tune instead of undoing a good policy.
         progress = collector.episodes_done / max(1, args.episodes)
         for group, lr in zip(optimizer.param_groups, (args.lr, args.value_lr)):

@@ -3,4 +3,4 @@
 trip). The parent decides every check and runs the course's training loop itself
 (``grader.kits.cartpole``): nothing else of the submission is called."""
 
-from holes_child import hole, hole_map, hole_rngs, hole_vjp  # noqa: F401 - probes
+from holes_child import hole, hole_many, hole_map, hole_rngs, hole_vjp  # noqa: F401 - probes

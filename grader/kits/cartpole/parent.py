@@ -174,14 +174,43 @@ def _guarded(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
     return hole
 
 
+def _batched_returns(holes: Holes) -> Callable[..., Any]:
+    """The template's ``batch_returns(episodes, gamma)`` (``compute_returns`` on each episode of a batch,
+    the returns concatenated) with the batch's calls in one round trip (:meth:`Holes.many`): the same
+    calls, in the same order, each reply checked as one call's is."""
+    check = PIPELINE_CHECKS["compute_returns"]
+
+    def batch_returns(episodes: Any, gamma: float) -> np.ndarray:
+        calls = [((rewards, gamma), {}) for _, _, rewards in episodes]
+        try:
+            replies = holes.many("compute_returns", calls)
+        except (SubmissionError, ChildFailure) as exc:
+            where = (f"the course's training loop called your compute_returns on {len(calls)} episodes (rewards of "
+                     f"lengths {', '.join(str(len(args[0])) for args, _ in calls[:8])}{', …' if len(calls) > 8 else ''};"
+                     f" gamma={gamma:g})")
+            if isinstance(exc, SubmissionError):
+                raise CheckFailed(f"{where}: {explain_submission_error(exc)}") from None
+            raise exc.again(f"{where}: {exc.message}") from None
+        for (args, kwargs), reply in zip(calls, replies):
+            check(reply.out, args, kwargs)
+        return np.concatenate([np.array(reply.out.array, copy=True) for reply in replies])
+
+    return batch_returns
+
+
 def course_pipeline(template: Path, holes: Holes | None = None, replace: Mapping[str, Any] | None = None) -> ModuleType:
     """The course's template at ``template`` as a fresh module of this process: each hole is the
-    submission's (through ``holes``, checked, losses eager) or, for a bench, ``replace``'s function."""
+    submission's (through ``holes``, checked, losses eager) or, for a bench, ``replace``'s function.
+    With ``holes``, the template's ``batch_returns`` (if it has one) calls ``compute_returns`` for a
+    whole batch of episodes in one round trip."""
     module = load_pipeline(template, None, replace=replace)
     if holes is not None:
-        for name in pipeline_holes(Path(template).read_text(encoding="utf-8")):
+        names = pipeline_holes(Path(template).read_text(encoding="utf-8"))
+        for name in names:
             proxy = holes.function(name, check=PIPELINE_CHECKS.get(name), eager=name in EAGER)
             setattr(module, name, _guarded(proxy, name))
+        if "compute_returns" in names and callable(getattr(module, "batch_returns", None)):
+            module.batch_returns = _batched_returns(holes)
     return module
 
 
@@ -350,6 +379,14 @@ def training_group(ctx: GroupContext, template: Path, budget: int | None, runs: 
     ctx.extra("threshold", s.threshold)  # drawn as a line on the learning curves of the HTML report
     holes = Holes(ctx, call_seconds=s.call_seconds, device=DEVICE)
     attempts: list[list[Run]] = [[] for _ in range(s.runs)]
+    try:
+        # The child is up before the first run (its start-up is neither a hole call's time nor a run's).
+        ctx.call("hole_rngs", key="ready", seeds=[])
+    except (SubmissionError, ChildFailure) as exc:
+        for i in range(s.runs):
+            attempts[i].append(Run(i + 1, 0, 0, 0, error=exc))
+        _report(ctx, s, attempts)
+        return
     for i in range(s.runs):
         for retry in range(1 + s.retries):
             if retry and ctx.time_left < 3 * max(1.0, attempts[i][-1].seconds):
