@@ -50,7 +50,7 @@ def test_what_a_hand_in_builds_besides_its_holes_plays_no_part(tmp_path, case, a
     text = feedback(result, "training")
     if holes == "unimplemented":
         assert scores(result) == {"training": 0}, text
-        assert "the course's training loop called your compute_returns([" in text and "not implemented yet" in text
+        assert "the course's training loop called your compute_returns on " in text and "not implemented yet" in text
         assert "evaluation 500" not in text and "retrained" not in text
     else:
         assert scores(result) == {"training": points}, text
