@@ -1,22 +1,17 @@
 """Grading time per assignment: reference and template, per group, and child start-up overhead.
 
     python bench/bench_grading.py [--assignment NAME ...] [--seed N] [--repeat K]
-    python bench/bench_grading.py --assignment reinforce --assignment reinforce_baseline --lookahead 0,6 --repeat 3
     python bench/bench_grading.py --against ../before --repeat 2   # this checkout and another, alternately
 
 Prints one table row per (assignment, file); compare runs before and after a change.
 ``--against DIR`` grades each reference with ``grader grade`` from this checkout and from the
 checkout at DIR (e.g. a ``git worktree`` of the commit before a change), alternately, in fresh
 processes (the whole command, as a user waits for it), with the load average beside each.
-``--lookahead`` grades each reference once per depth of the RL training env's successor tree
-(``lookahead`` in the training group's params; 0: a round trip per step, as before it),
-alternately, ``--repeat`` times, and prints the load average beside each grading.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import statistics
@@ -36,15 +31,11 @@ def main() -> None:
     parser.add_argument("--assignment", action="append", help="default: all")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--lookahead", help="comma-separated tree depths: RL references only, alternately")
     parser.add_argument("--against", type=Path, metavar="DIR", help="another checkout to grade with, alternately")
     args = parser.parse_args()
     names = args.assignment or list_assignments()
     if args.against:
         compare_checkouts(names, args.against.resolve(), args.seed, args.repeat)
-        return
-    if args.lookahead:
-        compare_lookahead(names, [int(k) for k in args.lookahead.split(",")], args.seed, args.repeat)
         return
     print(f"{'assignment':<20} {'file':<9} {'score':>9} {'wall s':>8} {'start-up s/child (median, max)':>32}  per group s")
     for name in names:
@@ -62,13 +53,6 @@ def main() -> None:
             su = f"{statistics.median(startups):.3f}, {max(startups):.3f}" if startups else "-"
             print(f"{name:<20} {label:<9} {result.score:>4g}/{result.max_score:<4g} {statistics.median(walls):>8.2f} "
                   f"{su:>32}  {groups}")
-
-
-def with_lookahead(a, depth: int):
-    """The assignment with its training group's successor-tree depth set to ``depth``."""
-    training = a.groups["training"]
-    groups = {**a.groups, "training": dataclasses.replace(training, params={**training.params, "lookahead": depth})}
-    return dataclasses.replace(a, groups=groups)
 
 
 def compare_checkouts(names: list[str], other: Path, seed: int, repeat: int) -> None:
@@ -97,28 +81,6 @@ def compare_checkouts(names: list[str], other: Path, seed: int, repeat: int) -> 
     for (name, label), w in walls.items():
         print(f"{name:<20} {label:<5} ({other if label == 'other' else here}): median {statistics.median(w):.2f} s "
               f"over {len(w)} gradings (min {min(w):.2f}, max {max(w):.2f})")
-
-
-def compare_lookahead(names: list[str], depths: list[int], seed: int, repeat: int) -> None:
-    walls: dict[tuple[str, int], list[float]] = {}
-    for k in range(repeat):
-        for name in names:
-            a = load_assignment(name)
-            path = Course.find().solutions_dir / a.submission_name
-            for depth in depths:
-                load = os.getloadavg()[0]
-                t0 = time.perf_counter()
-                result = grade_file(path, with_lookahead(a, depth), GradeOptions(seed=seed + k))
-                wall = time.perf_counter() - t0
-                walls.setdefault((name, depth), []).append(wall)
-                training = next(t for t in result.tests if t.name == "training")
-                attempts = [e.get("attempts") for e in training.extra_data.get("evaluations", [])]
-                groups = " ".join(f"{t.name}={t.extra_data.get('seconds', t.seconds):.2f}" for t in result.tests)
-                print(f"{name:<20} lookahead {depth}  seed {seed + k}  load {load:4.1f}  {result.score:>4g}/"
-                      f"{result.max_score:<4g} {wall:7.2f} s  attempts {attempts}  {groups}", flush=True)
-    for (name, depth), w in walls.items():
-        print(f"{name:<20} lookahead {depth}: median {statistics.median(w):.2f} s over {len(w)} gradings "
-              f"(min {min(w):.2f}, max {max(w):.2f})")
 
 
 if __name__ == "__main__":

@@ -267,17 +267,24 @@ def in_process_work(assignment: str, seed: int) -> dict[str, float]:
     return times
 
 
-def grade_once(root: Path, assignment: str, seed: int) -> tuple[float, dict]:
+def grade_once(root: Path, assignment: str, seed: int) -> tuple[float, float, dict]:
+    """``grader grade`` of the reference from the checkout ``root`` in a fresh process: wall seconds, CPU
+    seconds of that process and every process it waited for (its sandboxed children), the results."""
+    import resource
+
     submission = root / "solutions" / load_assignment(assignment).submission_name
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.json"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "--seed", str(seed), "--json", str(out),
                         "--device", "cpu"],
                        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=False)
         wall = time.perf_counter() - t0
-        return wall, (json.loads(out.read_text()) if out.is_file() else {})
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return wall, cpu, (json.loads(out.read_text()) if out.is_file() else {})
 
 
 def speed(repeat: int, against: Path | None, names: tuple[str, ...]) -> None:
@@ -286,21 +293,25 @@ def speed(repeat: int, against: Path | None, names: tuple[str, ...]) -> None:
     for k in range(repeat):
         for name in names:
             load = os.getloadavg()[0]
+            c0 = time.process_time()
             work = in_process_work(name, k)
+            cpu = time.process_time() - c0
             total = sum(work.values())
             rows.setdefault((name, "in-process"), []).append(total)
-            line = [f"{name:<20} seed {k} load {load:4.1f}  in-process {total:6.2f} s ("
+            rows.setdefault((name, "in-process cpu"), []).append(cpu)
+            line = [f"{name:<20} seed {k} load {load:4.1f}  in-process {total:6.2f} s (CPU {cpu:.2f} s; "
                     + ", ".join(f"{g} {t:.2f}" for g, t in work.items()) + ")"]
             for label, root in (("before", against), ("after", here)):
                 if root is None:
                     continue
-                wall, result = grade_once(root, name, k)
+                wall, cpu, result = grade_once(root, name, k)
                 rows.setdefault((name, label), []).append(wall)
+                rows.setdefault((name, f"{label} cpu"), []).append(cpu)
                 startups = [s for t in result.get("tests", []) for s in t.get("extra_data", {}).get("startup_seconds", [])]
                 rows.setdefault((name, f"{label} start-up"), []).extend(startups)
                 groups = " ".join(f"{t['name']}={t.get('extra_data', {}).get('seconds', 0) or 0:.2f}"
                                   for t in result.get("tests", []))
-                line.append(f"{label} {wall:6.2f} s [{result.get('score', '?')}] ({groups})")
+                line.append(f"{label} {wall:6.2f} s, CPU {cpu:.2f} s [{result.get('score', '?')}] ({groups})")
             print("; ".join(line), flush=True)
     med = statistics.median
     print()
@@ -311,8 +322,11 @@ def speed(repeat: int, against: Path | None, names: tuple[str, ...]) -> None:
         line = (f"{name:<20} median over {repeat}: in-process work {work:.2f} s; grading {after:.2f} s (child start-up "
                 f"{startup:.2f} s); target 1.5 x {work:.2f} + {startup:.2f} = {1.5 * work + startup:.2f} s: "
                 f"{'met' if after <= 1.5 * work + startup else 'MISSED'} (ratio {(after - startup) / work:.2f})")
+        line += (f"; CPU: in-process {med(rows[(name, 'in-process cpu')]):.2f} s, grading "
+                 f"{med(rows[(name, 'after cpu')]):.2f} s")
         if (name, "before") in rows:
-            line += f"; before: grading {med(rows[(name, 'before')]):.2f} s"
+            line += (f"; before: grading {med(rows[(name, 'before')]):.2f} s, CPU "
+                     f"{med(rows[(name, 'before cpu')]):.2f} s")
         print(line)
 
 
