@@ -55,6 +55,33 @@ def test_the_model_survives_results_json():
     assert render_html(data) == render_html(result)
 
 
+def test_the_sandbox_paragraph_closes_every_page(grade_source):
+    """What a student reads first is the score and what failed: the paragraph on the sandbox (six lines in
+    a browser) opened the results.json output and the HTML page (issue 22); it closes them now, after what
+    stopped every group. A grading without isolation still says so first."""
+    from grader.sandbox import NoIsolation
+
+    broken = (ROOT / "solutions" / "bandits.py").read_text().replace("import numpy as np\n",
+                                                                     "import numpy as np\nimport not_a_module_anywhere\n")
+    for isolation, first in ((None, "Multi-armed bandits"), (NoIsolation(reason="test"), "WARNING: graded WITHOUT")):
+        result = grade_source("bandits", broken, **({"isolation": isolation} if isolation else {}))
+        sandbox = result.extra_data["sandbox"]
+        assert sandbox.startswith("sandbox: ") and "sandbox:" not in result.output
+        assert result.output.startswith(first) and result.cause is not None
+        data = to_gradescope(result)
+        assert gradescope_problems(data) == []
+        lines = data["output"].splitlines()
+        assert lines[-1] == sandbox and lines.index("score: 0 / 10") < 3
+        assert lines.index(sandbox) > next(i for i, ln in enumerate(lines) if "not_a_module_anywhere" in ln)
+        back = GradeResult.from_gradescope(json.loads(json.dumps(data)))
+        assert back.output == result.output and back.extra_data["sandbox"] == sandbox
+        page = render_html(data)
+        assert page == render_html(result)
+        body = page[page.index("<body>"):]
+        assert body.count("sandbox: ") == 1 and body.index("sandbox: ") > body.rindex("update_estimate")
+        assert body.index(first) < body.index("<table")
+
+
 def test_every_renderer_says_the_cause_once_and_what_was_expected():
     result = sample_result()
     text = group_text(result.tests[0])

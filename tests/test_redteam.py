@@ -85,7 +85,7 @@ def grade_case(tmp_path: Path, case: str, only: list[str], replace: dict[str, st
     path = folder / "bandits.py"
     path.write_text(source)
     result = grade_path(path, "bandits", only=only, **options)
-    assert "sandbox:" in result.output
+    assert result.extra_data["sandbox"].startswith("sandbox:")
     assert [t.name for t in result.tests] == [g for g in (EPS, UPD, "agent") if g in only]
     return result
 

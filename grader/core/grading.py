@@ -100,7 +100,7 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
     choice = resolve(options.device, options.isolation) if assignment.uses_torch else DeviceChoice("cpu")
     device = choice.device
     result = GradeResult(assignment=assignment.name, submission=submission.name)
-    header = [f"{assignment.title}: {submission.name}", options.isolation.describe(), choice.header(), *notes]
+    header = [f"{assignment.title}: {submission.name}"]
     if isinstance(options.isolation, NoIsolation):
         header.insert(0, no_isolation_warning(options.isolation))
 
@@ -141,7 +141,8 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
 
     result.say_once()
     result.execution_time = time.monotonic() - t0
-    result.output = printable_text("\n".join(header + [f"score: {result.score:g} / {result.max_score:g}"]))
+    result.output = printable_text("\n".join([*header, f"score: {result.score:g} / {result.max_score:g}",
+                                              choice.header(), *notes]))
     result.extra_data = {
         "grader_version": __version__,
         "device": device,
@@ -149,6 +150,7 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
         "suite": options.suite,
         "seed": master_seed,
         "isolation": options.isolation.name,
+        "sandbox": options.isolation.describe(),   # said last on every page (feedback.text.sandbox_lines)
     }
     if isinstance(options.isolation, NoIsolation):
         reaper.sweep()   # nothing the submission started outlives its grading

@@ -17,15 +17,21 @@ from typing import Any
 
 from grader.core.results import SCHEMA_VERSION, GradeResult, TestResult
 from grader.core.text import printable_text
-from grader.feedback.text import cause_lines, group_text
+from grader.feedback.text import cause_lines, group_text, sandbox_lines
 
 
 def to_gradescope(result: GradeResult) -> dict[str, Any]:
     output = printable_text(result.output)
-    said = {}
+    said: dict[str, Any] = {}
+    after: list[str] = []
     if result.cause is not None:      # what stopped every group: at the top of the page, once
-        said = {"cause": _printable(result.cause.to_dict()), "output_lines": len(output.splitlines())}
-        output = "\n".join([*output.splitlines(), *cause_lines(result.cause)])
+        said["cause"] = _printable(result.cause.to_dict())
+        after += cause_lines(result.cause)
+    sandbox = sandbox_lines(result)   # what protected the grading: last
+    after += ["", *sandbox] if sandbox else []
+    if after:                         # the grader's own lines come first; the model keeps them apart
+        said["output_lines"] = len(output.splitlines())
+        output = "\n".join([*output.splitlines(), *after])
     return {
         "score": result.score,
         "execution_time": round(result.execution_time, 3),

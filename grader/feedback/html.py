@@ -32,7 +32,7 @@ from grader.core.results import CAUSE_KINDS, NOT_RUN, GradeResult, TestResult
 from grader.core.text import printable_text
 from grader.core.version import __version__
 from grader.feedback.files import write_text_atomic
-from grader.feedback.text import MARKS, cause_heading, repeated_causes, summary_line
+from grader.feedback.text import MARKS, cause_heading, repeated_causes, sandbox_lines, summary_line
 
 CURVE_MARKERS = ("curve", "returns")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -225,6 +225,8 @@ def render_html(results: GradeResult | Mapping[str, Any], roots: Sequence[Path] 
     same = repeated_causes(result.tests)
     for i, test in enumerate(result.tests):
         parts.append(_test_section(i, test, roots, same.get(test.name, "")))
+    # last: a student reads the score and what failed first (a grading without isolation says so at the top)
+    parts.extend(f'<p class="meta sandbox">{_e(line)}</p>' for line in sandbox_lines(result))
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -1,4 +1,5 @@
-"""The results model as plain text: Gradescope's per-test ``output``, ``grader check``, one-line summaries.
+"""The results model as plain text: Gradescope's per-test ``output``, ``grader check``, one-line summaries,
+and the sandbox paragraph that closes a page.
 
 Every renderer says the same things in the same order, from the model's
 fields: the group's cause once (what stopped it, the student's frames, the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from grader.core.results import CAUSE_KINDS, FAILED, NOT_RUN, PASSED, Cause, CheckResult, TestResult
+from grader.core.results import CAUSE_KINDS, FAILED, NOT_RUN, PASSED, Cause, CheckResult, GradeResult, TestResult
 from grader.core.text import printable_text
 
 MARKS = {PASSED: "✓", FAILED: "✗", NOT_RUN: "–"}
@@ -91,6 +92,14 @@ def summary_line(test: TestResult, limit: int = SUMMARY_CHARS) -> str:
         if first is not None:
             text += f" — {first.name}" + (f": {detail}" if detail else "")
     return shorten(printable_text(text), limit)
+
+
+def sandbox_lines(result: GradeResult) -> list[str]:
+    """What protected the grading (a paragraph), for the END of a page: what a student reads first is the
+    score and what failed. A grading without isolation says so at the top as well (its warning is the
+    first line of ``result.output``)."""
+    sandbox = result.extra_data.get("sandbox")
+    return [printable_text(sandbox)] if isinstance(sandbox, str) and sandbox else []
 
 
 def shorten(text: str, limit: int) -> str:
