@@ -149,9 +149,9 @@ def checked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     torch = _torch()
 
     def hole(mean, sd):
-        if not (bool(torch.isfinite(mean).all()) and bool(torch.isfinite(sd).all())):
-            raise CheckFailed("the course's VAE diverged: the encoder's mean or sd became NaN or infinite during "
-                              "training (the gradients your holes give it are wrong)")
+        if not (bool(torch.isfinite(mean).all()) and bool(torch.isfinite(sd).all()) and bool((sd > 0).all())):
+            raise CheckFailed("the course's VAE diverged: the encoder's mean or sd became NaN or infinite, or sd "
+                              "reached 0, during training (the gradients your holes give it are wrong)")
         out = fn(mean, sd)
         want = list(mean.shape) if name == "reparametrize" else [mean.shape[0]]
         what = "the shape of mean" if name == "reparametrize" else "one value per example"
@@ -164,7 +164,8 @@ def checked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         if list(out.shape) != want:
             raise CheckFailed(f"{said}; a tensor of shape {want} is expected ({what})")
         if not bool(torch.isfinite(out).all()):
-            raise CheckFailed(f"{said} holding NaN or infinite values, for finite mean and sd > 0")
+            raise CheckFailed(f"{said} holding NaN or infinite values, for finite mean and sd > 0 (smallest sd "
+                              f"{float(sd.detach().min()):.3g}, largest |mean| {float(mean.detach().abs().max()):.3g})")
         return out
 
     hole.__name__ = hole.__qualname__ = name
