@@ -138,7 +138,7 @@ def _settings(assignment: str) -> TrainingSettings:
 def test_the_grader_sets_seed_device_budget_and_time_over_the_templates_defaults():
     pipeline = course_pipeline(TEMPLATE["reinforce_baseline"])
     args = make_args(pipeline, 123, _settings("reinforce_baseline"))
-    assert (args.seed, args.device, args.episodes, args.max_seconds) == (123, "cpu", 350, 100.0)
+    assert (args.seed, args.device, args.episodes, args.max_seconds) == (123, "cpu", 350, 240.0)
     assert (args.gamma, args.lr, args.value_steps, args.batch_episodes) == (0.99, 0.01, 4, 2)   # the template's
     plain = make_args(course_pipeline(TEMPLATE["reinforce"]), 5, dataclasses.replace(_settings("reinforce"), budget=350))
     assert plain.max_episodes == 350

@@ -223,7 +223,7 @@ class TrainingSettings:
     num_envs: int = 16
     threshold: float = 475.0        # mean evaluation return a run must reach
     retries: int = 2                # a run that only missed the bound is retrained at most this many times
-    train_seconds: float = 100.0    # the course's loop stops after this long: a run that did is an error
+    train_seconds: float = 240.0    # the course's loop stops after this long: a run that did is an error
     call_seconds: float = 10.0      # one hole call (a hole that never answers costs the run)
     eval_episodes: int = 100
     window: int = 20                # episodes averaged in the learning summary
