@@ -520,7 +520,8 @@ def search_group(ctx: GroupContext, landscapes: Callable[[np.random.Generator], 
                          f"{landscape.size}; {server.used} of {budget} queries in {run.updates} controller updates, "
                          f"best queried {rewards.max() if rewards.size else float('nan'):.4f}; {learning.distinct} "
                          f"distinct architectures asked, the last {learning.last} earning on average "
-                         f"{_percent(learning.last_share)} of the best; {run.seconds:.1f} s. "
+                         f"{_percent(learning.last_share)} of the best; {run.seconds:.1f} s, of which "
+                         f"{holes.seconds:.1f} s in {holes.calls} calls of your functions. "
                          f"Random search with {budget} queries reaches {_percent(share)} with probability "
                          f"{_percent(p_random)} (mean best {random_curve[-1]:.4f}), and its last queries average "
                          f"{_percent(learned_share)} with probability {_percent(p_random_learning)}")
@@ -535,7 +536,8 @@ def search_group(ctx: GroupContext, landscapes: Callable[[np.random.Generator], 
                                  "distinct": learning.distinct, "last_quarter_share": round(learning.last_share, 6),
                                  "random_search_pass_probability": round(p_random, 4),
                                  "random_search_learning_probability": round(p_random_learning, 4),
-                                 "passed": verdict.passed, "seconds": round(run.seconds, 3)})
+                                 "passed": verdict.passed, "seconds": round(run.seconds, 3),
+                                 "round_trips": holes.calls, "round_trip_seconds": round(holes.seconds, 3)})
                 ctx.extra("reward per query curve", per_query)
                 ctx.extra("best so far curve", best_so_far)
                 ctx.extra("random search best so far (reference curve)", random_curves)
