@@ -15,6 +15,7 @@ from grader.core.assignment import Assignment, AssignmentError, GroupConfig
 from grader.core.causes import contract_signature, explain_group
 from grader.core.course import Course
 from grader.core.devices import DeviceChoice, resolve
+from grader.core.progress import Event, GroupEnded, GroupStarted, Observer
 from grader.core.results import STOPS_EVERY_GROUP, Cause, GradeResult, TestResult
 from grader.core.suite import GroupContext, GroupOutcome, seed_for
 from grader.core.text import printable_text
@@ -24,9 +25,9 @@ from grader.sandbox.spares import Spares
 
 MAX_FEEDBACK_OUTPUT = 4000       # characters of what the program printed kept in the feedback (head and tail)
 
-# Who watches a grading (the live progress display): called with (event, group, fields); event is
-# "start" / "progress" / "end" for a group. Never told anything that decides a score.
-ProgressHook = Callable[[str, str, dict], None]
+# Who watches a grading (the live progress display): an observer of grader.core.progress's events.
+# Never told anything that decides a score.
+ProgressHook = Observer
 
 
 @dataclass
