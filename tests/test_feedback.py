@@ -129,14 +129,14 @@ def _failure(kind="raised", type_="ValueError", message="bad", skipped=False, fr
 
 
 def test_an_import_error_stops_every_check():
-    f = _failure("import_error", "ModuleNotFoundError", "No module named 'tqdm'", module="tqdm",
-                 frames=((3, "<module>", "import tqdm"),))
+    f = _failure("import_error", "ModuleNotFoundError", "No module named 'copydetect'", module="copydetect",
+                 frames=((3, "<module>", "import copydetect"),))
     records = [Record("a", 1, failure=f), Record("b", 2, failure=_failure("import_error", "ModuleNotFoundError",
-                                                                          "No module named 'tqdm'", module="tqdm",
+                                                                          "No module named 'copydetect'", module="copydetect",
                                                                           skipped=True))]
     checks, cause = explain_group(records, 3, "bandits")
-    assert cause.kind == "import" and cause.summary == "ModuleNotFoundError: No module named 'tqdm'"
-    assert "does not have the package `tqdm`" in cause.hint and "numpy" in cause.hint
+    assert cause.kind == "import" and cause.summary == "ModuleNotFoundError: No module named 'copydetect'"
+    assert "`copydetect` is not available to submissions" in cause.hint and "numpy" in cause.hint
     assert [(c.status, c.message, c.by_cause) for c in checks] == [(NOT_RUN, "not run: see above", True)] * 2
 
 

@@ -245,6 +245,7 @@ def _score_table(result: GradeResult) -> str:
 
 
 def _cause_box(cause) -> str:
+    """A cause in full: its heading, the student's frames and the hint (a group's, or the result's)."""
     out = [f"<div class='cause'><h3>{_e(cause_heading(cause))}</h3>"]
     if cause.traceback.strip():
         out.append(f"<pre>{_e(cause.traceback.rstrip())}</pre>")
@@ -262,13 +263,7 @@ def _cause(test: TestResult, same_cause_as: str) -> list[str]:
         label = CAUSE_KINDS.get(cause.kind, cause.kind)
         return [f"<div class='cause'><h3>{_e(label)}: the same as in "
                 f"<a href='#test-{_e(same_cause_as)}'>{_e(same_cause_as)}</a> (see above)</h3></div>"]
-    out = [f"<div class='cause'><h3>{_e(cause_heading(cause))}</h3>"]
-    if cause.traceback.strip():
-        out.append(f"<pre>{_e(cause.traceback.rstrip())}</pre>")
-    if cause.hint:
-        out.append(f"<p class='hint'><strong>hint:</strong> {_e(cause.hint)}</p>")
-    out.append("</div>")
-    return out
+    return [_cause_box(cause)]
 
 
 def _checks(test: TestResult) -> list[str]:
