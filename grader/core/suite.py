@@ -121,7 +121,7 @@ class GroupContext:
     # -- talking to the children -----------------------------------------
     def call(self, op: str, *, timeout: float | None = None,
              handlers: Mapping[str, Callable[[Any], Any]] | None = None,
-             endpoint: str = "main", reply_bytes: int = DEFAULT_REPLY_BYTES, **args: Any) -> Any:
+             endpoint: str = "main", reply_bytes: int = DEFAULT_REPLY_BYTES, doing: str = "", **args: Any) -> Any:
         """Raw result of probe ``op``; raises SubmissionError / ChildFailure for the check to record.
 
         ``endpoint`` names the child process that answers. Each name is its own
@@ -139,7 +139,7 @@ class GroupContext:
         """
         handlers = {"progress": self._child_progress, **(handlers or {})}
         try:
-            return self._pool.call(endpoint, op, args, self._deadline(timeout), handlers, reply_bytes)
+            return self._pool.call(endpoint, op, args, self._deadline(timeout), handlers, reply_bytes, doing)
         except RetiredEndpoint as exc:
             raise SuiteError(str(exc)) from None
 

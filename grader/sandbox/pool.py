@@ -87,7 +87,7 @@ class ChildPool:
 
     def call(self, endpoint: str, op: str, args: Mapping[str, Any], deadline: float,
              handlers: Mapping[str, Callable[[Any], Any]] | None = None,
-             reply_bytes: int = DEFAULT_REPLY_BYTES) -> Any:
+             reply_bytes: int = DEFAULT_REPLY_BYTES, doing: str = "") -> Any:
         """Probe ``op`` in the child ``endpoint``; raises ChildFailure (named) or SubmissionError."""
         slot = self._slots.setdefault(endpoint, _Slot())
         if slot.retired:
@@ -95,7 +95,7 @@ class ChildPool:
         self._retire_others(endpoint)
         child = self._ensure_child(endpoint, slot, deadline)
         try:
-            return child.call(op, args, deadline, handlers, reply_bytes)
+            return child.call(op, args, deadline, handlers, reply_bytes, doing)
         except ChildFailure as exc:
             slot.last_failure = exc
             self._stop(endpoint, slot)

@@ -412,8 +412,10 @@ class Child:
 
     # -- calls -----------------------------------------------------------
     def call(self, op: str, args: Mapping[str, Any], deadline: float,
-             handlers: Mapping[str, Handler] | None = None, reply_bytes: int = DEFAULT_REPLY_BYTES) -> Any:
-        """Run probe ``op`` in the child and return its raw result.
+             handlers: Mapping[str, Handler] | None = None, reply_bytes: int = DEFAULT_REPLY_BYTES,
+             doing: str = "") -> Any:
+        """Run probe ``op`` in the child and return its raw result (``doing``: what a failure message says
+        the child was doing, "running OP" by default; a call of a student's function names it).
 
         While the probe runs, the child may send callbacks (e.g. ``env_step``)
         which ``handlers`` answer; a handler raising :class:`CallbackAbort`
@@ -429,7 +431,7 @@ class Child:
                                final=bool(self._stopped_for()))
         self._calls += 1
         call = self._calls
-        doing = f"running {op}"
+        doing = doing or f"running {op}"
         self._send({"op": op, "args": dict(args), "call": call, "reply_bytes": int(reply_bytes)}, deadline, op)
         handlers = handlers or {}
         while True:

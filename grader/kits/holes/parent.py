@@ -262,10 +262,16 @@ class Holes:
         self.call_seconds = float(call_seconds)
         self.device = device or ("cuda" if ctx.device == "cuda" else "cpu")
         self.calls = 0
+        self._last = "a hole"       # the last hole called (what a backward pass goes through)
 
     def _call(self, op: str, **args: Any) -> Any:
         self.calls += 1
-        return self.ctx.call(op, endpoint=self.endpoint, timeout=self.call_seconds, **args)
+        name = args.get("name")
+        doing = (f"running {name}" if op != "hole_vjp" else f"taking the gradient of {self._last}") \
+            if isinstance(name, str) or op == "hole_vjp" else ""
+        if isinstance(name, str):
+            self._last = name
+        return self.ctx.call(op, endpoint=self.endpoint, timeout=self.call_seconds, doing=doing, **args)
 
     def call(self, name: str, *args: Any, seed: int | None = None, upstream: Sequence[Any] | None = None,
              keep: bool = False, eager: bool = False, chain: Sequence[tuple[int, int]] | None = None,
