@@ -338,7 +338,7 @@ def moving_average(baseline: float, rewards: np.ndarray, decay: float) -> float:
 def new_baseline(holes: Holes, baseline: float, rewards: np.ndarray, decay: float, kind: str = "list") -> float:
     """``update_baseline`` with ``rewards`` as a list, a numpy array or a float32 tensor (``kind``); the new
     baseline as a finite float."""
-    rewards = np.asarray(rewards, dtype=np.float64)
+    rewards = np.array(rewards, dtype=np.float64)        # (a copy: the rewards are sent, never changed here)
     if kind == "tensor":
         sent: Any = _torch().tensor(rewards, dtype=_torch().float32)
     elif kind == "numpy":
