@@ -360,9 +360,10 @@ def main() -> None:
         print(chance_report(outcomes, p))
         return
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    outcomes = [o for s in seeds for o in grading(s, p, reference)]
-    print(sweep("reference", outcomes, p))
-    print(chance_report(outcomes, p))
+    if args.seeds:
+        outcomes = [o for s in seeds for o in grading(s, p, reference)]
+        print(sweep("reference", outcomes, p))
+        print(chance_report(outcomes, p))
     if args.compare:
         print(sweep("the template's --no-baseline", [o for s in seeds for o in grading(s, p, reference,
                                                                                     {"no_baseline": True})], p))

