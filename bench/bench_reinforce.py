@@ -101,8 +101,9 @@ _CHILD: list[ModuleType] = []
 
 
 def checked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` refused as the grading refuses a hole's reply (:data:`PIPELINE_CHECKS`, on the value as the
-    holes kit's child describes it): a wrong variant fails here where it fails when graded."""
+    """``fn`` called on copies of its inputs (as in the child) and refused as the grading refuses a
+    hole's reply (:data:`PIPELINE_CHECKS`, on the value as the holes kit's child describes it): a wrong
+    variant fails here where it fails when graded."""
     from grader.kits.cartpole.holes import PIPELINE_CHECKS
     from grader.kits.holes.parent import Value
 
@@ -112,8 +113,13 @@ def checked(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         _CHILD.append(load_module(ROOT / "grader" / "kits" / "holes" / "child.py", f"holes_child_bench_{os.getpid()}"))
     check = PIPELINE_CHECKS.get(name)
 
+    def copy(value: Any) -> Any:        # the child gets copies: what a hole does to its inputs stays there
+        if isinstance(value, np.ndarray):
+            return value.copy()
+        return value.clone() if hasattr(value, "clone") else value
+
     def hole(*args: Any, **kwargs: Any) -> Any:
-        out = fn(*args, **kwargs)
+        out = fn(*[copy(a) for a in args], **{k: copy(v) for k, v in kwargs.items()})
         if check is not None:
             check(Value.read(_CHILD[0].describe(out)), args, kwargs)
         return out
