@@ -4,7 +4,7 @@ The group trains the course's pipeline (the template's loop and networks) with t
 Here the same pipeline runs in this process with the reference's functions in the holes
 (bench/bench_reinforce.py: ``course_pipeline(template, None, replace=...)`` and the group's own
 ``run_once``), over 20 seeds: every run passes once a missed run is retrained (as the group does),
-REINFORCE without a baseline mostly fails within the ``reinforce_baseline`` budget, and a few
+REINFORCE without a baseline often fails within the ``reinforce_baseline`` budget, and a few
 sandboxed gradings of the references get full training points. The per-run miss rate over 200 runs
 and its bound: ``bench_reinforce.py --chance 200``.
 """
@@ -50,12 +50,15 @@ def test_reference_passes_on_every_seed_once_a_miss_is_retrained(assignment):
         assert all(s.budget <= o.episodes <= s.budget + s.num_envs - 1 for o in outcomes)
 
 
-def test_reinforce_without_baseline_mostly_fails_within_the_budget():
+def test_reinforce_without_baseline_often_fails_within_the_budget():
+    """Plain REINFORCE stopped at the budget passes about a third to a half of its runs (12/40 on seeds
+    9000-9039, 12/20 here); the reference with a baseline misses 2.5 %. At least 4 misses in 20 (for a
+    learner that misses half the time, fewer happen about once in 5,000 sweeps)."""
     budget = bench.settings_of("reinforce_baseline").budget
     s = bench.settings_of("reinforce").__class__(**{**bench.settings_of("reinforce").__dict__, "budget": budget})
     outcomes = bench.sweep("reinforce under the budget", "reinforce", (ROOT / "solutions" / "reinforce.py").read_text(),
                            SEEDS, s)
-    assert sum(o.passed for o in outcomes) <= len(outcomes) // 2
+    assert sum(not o.passed for o in outcomes) >= 4
 
 
 @pytest.mark.parametrize("assignment", ["reinforce", "reinforce_baseline"])
