@@ -53,7 +53,7 @@ def test_reference_passes_on_every_seed_once_a_miss_is_retrained(assignment):
 def test_reinforce_without_baseline_often_fails_within_the_budget():
     """Plain REINFORCE stopped at the budget passes about a third to a half of its runs (12/40 on seeds
     9000-9039, 12/20 here); the reference with a baseline misses 2.5 %. At least 4 misses in 20 (for a
-    learner that misses 6 runs in 10, fewer happen about once in 6,000 sweeps)."""
+    learner that misses 6 runs in 10, fewer happen about once in 20,000 sweeps)."""
     budget = bench.settings_of("reinforce_baseline").budget
     s = bench.settings_of("reinforce").__class__(**{**bench.settings_of("reinforce").__dict__, "budget": budget})
     outcomes = bench.sweep("reinforce under the budget", "reinforce", (ROOT / "solutions" / "reinforce.py").read_text(),
