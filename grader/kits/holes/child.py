@@ -78,6 +78,24 @@ def _bind_torch():
 _T = _bind_torch()
 
 
+def _warm_up() -> None:
+    """Run one tiny backward pass now, while the child waits to be used (started ahead of need, before
+    the submission is imported): torch imports modules on its first ``autograd.grad`` with
+    ``grad_outputs`` (torch.fx's symbolic shapes and sympy, ≈ 0.4 s), which would otherwise land on the
+    first hole call of every grading."""
+    if _T is None:
+        return
+    try:
+        x = _T["requires_grad_"](_T["from_numpy"](_zeros(2, dtype=_float64)), True)
+        y = (x * 2).sum()
+        _T["grad"]([y], [x], grad_outputs=[_T["from_numpy"](_zeros((), dtype=_float64))])   # as _vjp asks
+    except Exception:  # noqa: BLE001 - a warm-up only: the real call reports any real problem
+        pass
+
+
+_warm_up()
+
+
 def _torch():
     global _T
     if _T is None:          # an assignment without torch whose student code imported it: bind now
