@@ -27,9 +27,9 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,12 @@ from grader.core.causes import Failure, Record
 from grader.core.progress import Event, from_fields
 from grader.core.results import MODEL_KEYS
 from grader.sandbox import ChildFailure, ChildSpec, SubmissionError
-from grader.sandbox.pool import Call, ChildPool, RetiredEndpoint
+from grader.sandbox.pool import ChildPool, RetiredEndpoint
 from grader.sandbox.process import DEFAULT_REPLY_BYTES
 from grader.sandbox.spares import Spares
 
 # What a suite is written against (assignments import these from here).
-__all__ = ["DEFAULT_REPLY_BYTES", "Call", "CheckFailed", "CheckSkipped", "GroupContext", "SuiteError", "as_array",
+__all__ = ["DEFAULT_REPLY_BYTES", "CheckFailed", "CheckSkipped", "GroupContext", "SuiteError", "as_array",
            "as_float", "describe", "explain_submission_error", "factor_hint", "group", "import_local", "seed_for", "sig"]
 
 
@@ -140,19 +140,6 @@ class GroupContext:
         handlers = {"progress": self._child_progress, **(handlers or {})}
         try:
             return self._pool.call(endpoint, op, args, self._deadline(timeout), handlers, reply_bytes, doing)
-        except RetiredEndpoint as exc:
-            raise SuiteError(str(exc)) from None
-
-    def call_together(self, calls: Sequence[Call]) -> list[Any]:
-        """Run ``calls`` (:class:`Call`: endpoint, probe, inputs, timeout, handlers) at once, each in its
-        own child, and return each one's raw result or the SubmissionError / ChildFailure it raised, in
-        order, for the suite to record per check. Only for calls that gain nothing from talking to each
-        other (independent training runs, each scored on what it alone produced): it is the one
-        exception to one student process at a time (:mod:`grader.sandbox.pool`). Calling one of these
-        endpoints alone afterwards retires the others."""
-        calls = [replace(c, handlers={"progress": self._child_progress, **(c.handlers or {})}) for c in calls]
-        try:
-            return self._pool.call_together(calls)
         except RetiredEndpoint as exc:
             raise SuiteError(str(exc)) from None
 

@@ -339,7 +339,6 @@ def build_config(workdir: Path, limits: Limits, device: str, mode: str, hidden: 
     # A secret below a bound folder is masked; a bound folder below a secret one (a venv inside
     # the checkout) shows the secret folder only as the empty way to its mount point.
     mask = [h for h in hidden if any(_is_within(h, k) and h != k for k in kept)]
-    mask += module_files(limits.hide_modules)
     uid = INSIDE_ID if mode == "userns" else UID_BASE + secrets.randbelow(1 << 26)  # as root: outside
     inside = uid if mode == "root-no-userns" else INSIDE_ID                     # what the child sees
     return {
@@ -512,27 +511,6 @@ def proc_constants(limits: Limits) -> dict[str, str]:
     assert tuple(files) == PROC_CONSTANT
     files.update({path: "" for path in PROC_EMPTY})
     return files
-
-
-def module_files(names: tuple[str, ...]) -> list[str]:
-    """Source files (or package folders) of ``names``, found without importing the modules themselves.
-
-    Each is masked in the child (an empty file or folder), so importing it
-    fails or yields nothing, whatever the submission does to ``sys.modules``.
-    """
-    import importlib.util
-
-    found = []
-    for name in names:
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None or not spec.origin or not os.path.exists(spec.origin):
-            continue
-        origin = os.path.realpath(spec.origin)
-        found.append(os.path.dirname(origin) if spec.submodule_search_locations else origin)
-    return found
 
 
 def _modes() -> list[str]:

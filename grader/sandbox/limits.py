@@ -24,7 +24,6 @@ LIMIT_DOCS = {
     "address_space": "apply memory_mb as RLIMIT_AS (turned off on CUDA by the grader)",
     "data_segment": "apply memory_mb as RLIMIT_DATA (turned on on CUDA by the grader: CUDA's reserved, "
                     "inaccessible address space does not count there)",
-    "hide_modules": "modules whose source the child cannot read (e.g. a simulator past an episode budget)",
 }
 
 
@@ -57,9 +56,6 @@ class Limits:
     address_space: bool = True
     data_segment: bool = False
     gpu_memory_mb: int = 4096
-    # Modules whose source files the child must not see (e.g. a simulator that
-    # would let a submission train past an episode budget). Needs namespaces.
-    hide_modules: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], base: Limits | None = None) -> Limits:

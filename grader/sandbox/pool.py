@@ -9,8 +9,6 @@ folder and namespaces, started on first use. The policy lives here, in one place
   it again is the suite's bug, :class:`RetiredEndpoint`). Two live children of one
   submission could pass data through kernel objects every sandbox shares; one
   after the other, they have nothing in common but what the parent carries.
-  The one exception is :meth:`ChildPool.call_together`, for calls that gain
-  nothing from each other (independent training runs), which then run at once;
 * **restarts** — a crashed child is restarted for the next call, ``MAX_RESPAWNS``
   times at most; never after a failure a fresh child would only repeat or that
   must not get a second go (``FINAL_FAILURES``: it failed to import, ran out of
@@ -27,13 +25,12 @@ What every child printed is kept, in order, for the feedback.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from grader.sandbox.process import DEFAULT_REPLY_BYTES, Child, ChildFailure, ChildSpec, SubmissionError
+from grader.sandbox.process import DEFAULT_REPLY_BYTES, Child, ChildFailure, ChildSpec
 from grader.sandbox.spares import Spares
 
 MAIN = "main"
@@ -59,18 +56,6 @@ def _named(endpoint: str, failure: ChildFailure) -> ChildFailure:
     if endpoint == MAIN:
         return failure
     return failure.again(f"[{endpoint} process] {failure.message}")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One probe call of :meth:`ChildPool.call_together`: which child, which probe, its inputs, and
-    what :meth:`ChildPool.call` would be given besides (``timeout`` in seconds from the start)."""
-    endpoint: str
-    op: str
-    args: Mapping[str, Any] = field(default_factory=dict)
-    timeout: float | None = None
-    handlers: Mapping[str, Callable[[Any], Any]] | None = None
-    reply_bytes: int = DEFAULT_REPLY_BYTES
 
 
 class ChildPool:
@@ -100,53 +85,6 @@ class ChildPool:
             slot.last_failure = exc
             self._stop(endpoint, slot)
             raise _named(endpoint, exc) from None
-
-    def call_together(self, calls: Sequence[Call]) -> list[Any]:
-        """Run ``calls`` at once, each in its own child (distinct endpoints), and return, in order, each
-        one's result or the ChildFailure / SubmissionError it raised.
-
-        The one exception to "one at a time": for calls that gain nothing from talking to each other
-        (independent training runs, each scored on what it alone produced), so that they use the
-        cores the grading has. Every other endpoint is retired first, and the calls' children stay
-        live together until the group moves on. Under namespace isolation they share no kernel
-        object a submission can write (the seccomp filter refuses locks and keyrings).
-        """
-        names = [c.endpoint for c in calls]
-        if len(set(names)) != len(names):
-            raise ValueError(f"call_together needs distinct endpoints, got {names}")
-        slots = [self._slots.setdefault(c.endpoint, _Slot()) for c in calls]
-        for c, slot in zip(calls, slots):
-            if slot.retired:
-                raise RetiredEndpoint(f"the suite called the {c.endpoint!r} process again after moving on to another one")
-        self._retire_others(*names)
-        now = time.monotonic()
-        deadlines = [self.deadline if c.timeout is None else min(self.deadline, now + c.timeout) for c in calls]
-        outcomes: list[Any] = [None] * len(calls)
-        children: dict[int, Child] = {}
-        for i, (c, slot) in enumerate(zip(calls, slots)):
-            try:
-                children[i] = self._ensure_child(c.endpoint, slot, deadlines[i])
-            except ChildFailure as exc:
-                outcomes[i] = exc
-
-        def run(i: int) -> None:
-            c = calls[i]
-            try:
-                outcomes[i] = children[i].call(c.op, c.args, deadlines[i], c.handlers, c.reply_bytes)
-            except (ChildFailure, SubmissionError) as exc:
-                outcomes[i] = exc
-
-        threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in children]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for i, (c, slot) in enumerate(zip(calls, slots)):
-            if i in children and isinstance(outcomes[i], ChildFailure):
-                slot.last_failure = outcomes[i]
-                self._stop(c.endpoint, slot)
-                outcomes[i] = _named(c.endpoint, outcomes[i])
-        return outcomes
 
     def _retire_others(self, *endpoints: str) -> None:
         for name, other in self._slots.items():
