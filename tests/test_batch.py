@@ -238,8 +238,12 @@ def test_non_utf8_and_unreadable_files_get_a_row_each(tmp_path: Path) -> None:
         fh.write(TEMPLATE)
     (subs / "dave").mkdir()
     os.symlink(tmp_path / "missing.py", subs / "dave" / "bandits.py")
-    summary = run_batch(BatchConfig(subs, out, jobs=1, assignment="bandits", options=GradeOptions(seed=1)))
+    seen = []
+    summary = run_batch(BatchConfig(subs, out, jobs=1, assignment="bandits", options=GradeOptions(seed=1)),
+                        on_progress=seen.append)
     assert summary.graded == 1 and summary.invalid == 1 and not summary.interrupted
+    assert sorted(type(e).__name__ for e in seen) == ["JobEnded", "JobEnded"]     # the typed events of a grading
+    assert {e.status.split(":")[0] for e in seen} == {"graded", "refused"}
     header, rows = gradebook_rows(out)
     by_student = {r[0]: r for r in rows}
     assert {s.split("~")[0] for s in by_student} == {"\\xff\\xfeodd", "dave"}

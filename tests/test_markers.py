@@ -58,7 +58,7 @@ def test_templates_check_command_detects_drift(tmp_path):
     sol, tpl = tmp_path / "solutions", tmp_path / "templates"
     sol.mkdir()
     (sol / "x.py").write_text(SOLUTION)
-    write_templates(sol, tpl)
-    assert stale_templates(sol, tpl) == []
+    write_templates(solutions=sol, templates=tpl)
+    assert stale_templates(solutions=sol, templates=tpl) == []
     (sol / "x.py").write_text(SOLUTION.replace("double it", "triple it"))
-    assert tpl / "x.py" in stale_templates(sol, tpl)
+    assert tpl / "x.py" in stale_templates(solutions=sol, templates=tpl)

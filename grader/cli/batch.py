@@ -149,8 +149,8 @@ def cmd_grade_batch(args: argparse.Namespace) -> int:
     def on_start(n: int) -> None:
         progress.update(task, total=n)
 
-    def on_progress(job, status: str) -> None:
-        progress.update(task, advance=1, description=f"{job.folder}: {status}"[:60])
+    def on_progress(event) -> None:          # a JobEnded (grader.core.progress)
+        progress.update(task, advance=1, description=f"{event.job}: {event.status}"[:60])
 
     try:
         with progress:

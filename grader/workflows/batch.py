@@ -28,6 +28,7 @@ from typing import Any
 
 from grader.core.course import Course
 from grader.core.grading import GradeOptions, grade_file, grade_submission
+from grader.core.progress import JobEnded, Observer
 from grader.core.results import Cause, GradeResult, TestResult
 from grader.core.version import __version__
 from grader.feedback.files import write_json_atomic, write_text_atomic
@@ -324,12 +325,14 @@ def plan(config: BatchConfig) -> tuple[list[Job], list[Job], Discovery]:
     return todo, done, found
 
 
-def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | None = None,
+def run_batch(config: BatchConfig, on_progress: Observer | None = None,
               on_start: Callable[[int], None] | None = None,
               planned: tuple[list[Job], list[Job], Discovery] | None = None) -> BatchSummary:
     """Grade every pending job; the gradebook is rebuilt at the end, interrupted or not.
 
-    ``planned`` is what :func:`plan` returned, when the caller checked the input first."""
+    ``on_progress`` observes a :class:`grader.core.progress.JobEnded` per job written (the events a
+    grading's observer gets, at the batch's level); ``planned`` is what :func:`plan` returned, when the
+    caller checked the input first."""
     from grader.workflows.executors import ExecutorError, make_executor
 
     t0 = time.monotonic()
@@ -367,7 +370,7 @@ def run_batch(config: BatchConfig, on_progress: Callable[[Job, str], None] | Non
                 summary.invalid += kind in ("invalid", "refused")
                 summary.errors += kind == "error"
                 if on_progress:
-                    on_progress(job, outcome.status)
+                    on_progress(JobEnded(job.folder, outcome.status))
     except KeyboardInterrupt:
         summary.interrupted = True
         if executor is not None:
