@@ -79,6 +79,37 @@ def twin_course(root: Path, points: float = 5.0) -> Path:
     return root
 
 
+CHILD_PROBES = '''
+def run(sub, ctx, code):
+    scope = {}
+    exec(code, scope)
+    return scope.get("result")
+'''
+
+
+@pytest.fixture
+def child_factory(tmp_path):
+    """``make(**limits)`` → a started Child whose probe ``run`` executes ``code`` in the sandbox (the tests of
+    the sandbox itself); ``make(isolation=..., **limits)`` for another isolation than the selected one."""
+    from grader.sandbox import Child, ChildSpec, Limits
+
+    (tmp_path / "probes.py").write_text(CHILD_PROBES)
+    (tmp_path / "sub.py").write_text("")
+    made = []
+
+    def make(isolation=None, **limits):
+        spec = ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py",
+                         limits=Limits(**limits), isolation=isolation or ISOLATION)
+        child = Child(spec)
+        made.append(child)
+        child.start(time.monotonic() + 60)
+        return child
+
+    yield make
+    for child in made:
+        child.close()
+
+
 @contextmanager
 def child_pool(spec, seconds: float = 60.0) -> Iterator:
     """A ChildPool of ``spec`` with spares of its own, both closed afterwards (tests of the pool)."""

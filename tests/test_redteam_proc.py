@@ -14,39 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Child, ChildSpec, Limits
+from grader.sandbox import Child, Limits
 from grader.sandbox import isolation as iso
-from tests.conftest import ISOLATION, needs_isolation
+from tests.conftest import needs_isolation
 
 REDTEAM = Path(__file__).resolve().parent / "redteam"
 pytestmark = pytest.mark.timeout(120)
-
-PROBES = '''
-def run(sub, ctx, code):
-    scope = {}
-    exec(code, scope)
-    return scope.get("result")
-'''
-
-
-@pytest.fixture
-def child_factory(tmp_path):
-    (tmp_path / "probes.py").write_text(PROBES)
-    (tmp_path / "sub.py").write_text("")
-    made: list[Child] = []
-
-    def make(**limits) -> Child:
-        spec = ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py",
-                         limits=Limits(**limits), isolation=ISOLATION)
-        child = Child(spec)
-        made.append(child)
-        child.start(time.monotonic() + 60)
-        return child
-
-    yield make
-    for child in made:
-        child.close()
-
 
 def run(child: Child, code: str, timeout: float = 30):
     return child.call("run", {"code": textwrap.dedent(code)}, time.monotonic() + timeout)

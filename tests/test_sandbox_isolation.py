@@ -29,41 +29,12 @@ from grader.sandbox import (
 )
 from grader.sandbox import isolation as iso
 from grader.sandbox.cgroups import CgroupRoot, find_cgroup_root
-from tests.conftest import ISOLATION, ROOT, grade_path, needs_isolation, needs_seccomp
+from tests.conftest import CHILD_PROBES, ISOLATION, ROOT, grade_path, needs_isolation, needs_seccomp
 
 SELECTED = ISOLATION
 needs_namespaces = needs_isolation
 REDTEAM = Path(__file__).resolve().parent / "redteam"
 pytestmark = pytest.mark.timeout(60)
-
-PROBES = '''
-def run(sub, ctx, code):
-    scope = {}
-    exec(code, scope)
-    return scope.get("result")
-'''
-
-
-@pytest.fixture
-def child_factory(tmp_path):
-    """``make(limits=...)`` → a started Child whose probe ``run`` executes ``code`` in the sandbox
-    (``make(isolation=..., limits=...)`` for another isolation than the selected one)."""
-    (tmp_path / "probes.py").write_text(PROBES)
-    (tmp_path / "sub.py").write_text("")
-    made: list[Child] = []
-
-    def make(isolation=None, **limits) -> Child:
-        spec = ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py",
-                         limits=Limits(**limits), isolation=isolation or SELECTED)
-        child = Child(spec)
-        made.append(child)
-        child.start(time.monotonic() + 30)
-        return child
-
-    yield make
-    for child in made:
-        child.close()
-
 
 def run(child: Child, code: str, timeout: float = 20):
     return child.call("run", {"code": textwrap.dedent(code)}, time.monotonic() + timeout)
@@ -367,7 +338,7 @@ def test_cuda_child_joins_its_cgroup_and_sees_sys(tmp_path):
     """The CUDA path end to end, minus the GPU: a (fake) cgroup is made and joined, /sys is bound."""
     cgroot = tmp_path / "cg"
     cgroot.mkdir()
-    (tmp_path / "probes.py").write_text(PROBES)
+    (tmp_path / "probes.py").write_text(CHILD_PROBES)
     (tmp_path / "sub.py").write_text("")
 
     class FakeCgroup(CgroupRoot):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 # C0 controls but tab and newline, DEL, C1 controls; bidi embeddings, overrides and isolates.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -62,3 +63,23 @@ def csv_text(header: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
     writer.writerow([spreadsheet_cell(c) for c in header])
     writer.writerows([spreadsheet_cell(c) for c in row] for row in rows)
     return buf.getvalue()
+
+
+def numbered_rows(reader: Any, problems: list[str], label: str, after: str = "") -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of every row of a ``csv.reader`` that is not blank, counted as a text editor
+    numbers the file's lines (a quoted cell may span lines). A row that is not CSV ends the reading:
+    ``problems`` gets "LABEL line N: not CSV (why)" (and ``after``), since the lines after it cannot be
+    told apart. Shared by the files an instructor writes by hand (overrides, rosters)."""
+    line = reader.line_num
+    while True:
+        start = line + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.append(f"{label} line {start}: not CSV ({exc}){after}")
+            return
+        line = reader.line_num
+        if any(c.strip() for c in cells):
+            yield start, cells

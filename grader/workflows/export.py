@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.core.text import FORMULA_STARTS, cell_text, csv_text, printable_text
+from grader.core.text import FORMULA_STARTS, cell_text, csv_text, numbered_rows, printable_text
 from grader.feedback.classpage import status_kind
 from grader.feedback.files import write_text_atomic
 from grader.feedback.gradebook import GradebookEntry
@@ -143,19 +143,7 @@ def read_roster(path: Path) -> list[RosterRow]:
     rows: list[RosterRow] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(f"roster line {start}: not CSV ({exc})")
-            break
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
+    for start, cells in numbered_rows(reader, problems, "roster"):
         if len(cells) != len(header):
             problems.append(f"roster line {start}: {len(cells)} cells, the header has {len(header)}")
             continue

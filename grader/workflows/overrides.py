@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.core.text import cell_text, csv_text, printable_text
+from grader.core.text import cell_text, csv_text, numbered_rows, printable_text
 from grader.feedback.files import write_text_atomic
 from grader.feedback.gradebook import Adjustment, GradebookEntry
 
@@ -84,19 +84,7 @@ def parse_overrides(text: str) -> tuple[list[Override], list[str]]:
     index = {n: i for i, n in enumerate(names)}
     found: list[Override] = []
     first: dict[tuple[str, str, str], int] = {}
-    line = reader.line_num
-    while True:
-        start = line + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(f"{OVERRIDES_NAME} line {start}: not CSV ({exc}); the lines after it were not read")
-            break
-        line = reader.line_num
-        if not any(c.strip() for c in row):
-            continue
+    for start, row in numbered_rows(reader, problems, OVERRIDES_NAME, "; the lines after it were not read"):
         try:
             override = _parse_row(row, index, start)
         except OverrideError as exc:
