@@ -39,8 +39,13 @@ def _is_grader(entry: Path) -> bool:
 @pytest.fixture(scope="module")
 def wheel_venv(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of the checkout: setuptools builds in the source tree's build/, where an earlier or
+    # concurrent build (an editable install, another test run) left a dist-info it refuses to overwrite.
+    source = work / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", ".tox", "build", "dist", "*.egg-info",
+                                                                "__pycache__", ".whl", ".pytest_cache"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                            "-w", str(work / "dist"), str(ROOT)], capture_output=True, text=True, timeout=300)
+                            "-w", str(work / "dist"), str(source)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     wheel = next((work / "dist").glob("grader-*.whl"))
     venv = work / "venv"
