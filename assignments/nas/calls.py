@@ -69,7 +69,7 @@ def _with_gradient(holes: Holes, name: str, args: Sequence[Any], upstream: list[
         shape = reply.out.array.shape if reply.out.kind == "tensor" else None
         if reply.handle is None or shape is None or int(np.prod(shape)) != upstream[0].size:
             raise first
-        reply.grads = holes.vjp(reply.handle, [upstream[0].reshape(shape)])
+        reply.grads = holes.vjp(reply.handle, [upstream[0].reshape(shape)], name)
         return reply
     check(reply)
     return reply

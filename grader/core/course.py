@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from grader.core.locate import ASSIGNMENTS, COURSE_FILE, CourseNotFound, course_folder, find_course_folder
 
@@ -75,15 +75,6 @@ class Course:
         from grader.core.assignment import list_assignments
 
         return list_assignments(self.assignments_dir)
-
-    def settings(self) -> dict[str, Any]:
-        """``course.toml`` as data ({} when it is missing or unreadable: its users say what they miss)."""
-        from grader.core import tomlfile
-
-        try:
-            return tomlfile.loads(self.course_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomlfile.TOMLDecodeError):
-            return {}
 
     def protected_paths(self) -> tuple[str, ...]:
         """What no child may see: the course folder and its parts (each resolved, as any may be a link)."""

@@ -262,15 +262,10 @@ class Holes:
         self.call_seconds = float(call_seconds)
         self.device = device or ("cuda" if ctx.device == "cuda" else "cpu")
         self.calls = 0
-        self._last = "a hole"       # the last hole called (what a backward pass goes through)
 
-    def _call(self, op: str, **args: Any) -> Any:
+    def _call(self, op: str, doing: str = "", **args: Any) -> Any:
+        """Probe ``op``; ``doing`` is what a failure says the child was doing (the student's function)."""
         self.calls += 1
-        name = args.get("name")
-        doing = (f"running {name}" if op != "hole_vjp" else f"taking the gradient of {self._last}") \
-            if isinstance(name, str) or op == "hole_vjp" else ""
-        if isinstance(name, str):
-            self._last = name
         return self.ctx.call(op, endpoint=self.endpoint, timeout=self.call_seconds, doing=doing, **args)
 
     def call(self, name: str, *args: Any, seed: int | None = None, upstream: Sequence[Any] | None = None,
@@ -297,7 +292,7 @@ class Holes:
             request["eager"] = True
         if chain:
             request["chain"] = [[int(h), int(i)] for h, i in chain]
-        raw = self._call("hole", **request)
+        raw = self._call("hole", doing=f"running {name}", **request)
         if not isinstance(raw, dict):
             raise HoleError(f"{name}: the child's reply could not be read")
         after = raw.get("after") if isinstance(raw.get("after"), list) else []
@@ -321,9 +316,9 @@ class Holes:
                      chained=None if chained is None else [None if e is None else [_array_or_none(g, "gradients")
                                                                                    for g in e] for e in chained])
 
-    def vjp(self, handle: int, upstream: Sequence[Any]) -> list[np.ndarray | None]:
-        """Gradients with respect to the differentiable inputs of the kept call ``handle``."""
-        raw = self._call("hole_vjp", handle=int(handle),
+    def vjp(self, handle: int, upstream: Sequence[Any], name: str = "a hole") -> list[np.ndarray | None]:
+        """Gradients with respect to the differentiable inputs of the kept call ``handle`` (of ``name``)."""
+        raw = self._call("hole_vjp", doing=f"taking the gradient of {name}", handle=int(handle),
                          upstream=[None if u is None else _upstream(u) for u in upstream])
         grads = raw.get("grads") if isinstance(raw, dict) else None
         if not isinstance(grads, list):
@@ -336,7 +331,7 @@ class Holes:
 
     def map(self, name: str, n: int, *args: Any) -> MapReply:
         """``name`` called ``n`` times in one round trip (see :class:`Rows`, :class:`Each`, :class:`Rng`)."""
-        raw = self._call("hole_map", name=name, n=int(n), args=[encode(a) for a in args])
+        raw = self._call("hole_map", doing=f"running {name}", name=name, n=int(n), args=[encode(a) for a in args])
         try:
             kinds, ints, floats, index = (np.asarray(raw[k]) for k in ("kind", "ints", "floats", "type"))
             names = [str(t)[:200] for t in raw["types"]]
@@ -353,7 +348,7 @@ class Holes:
         """``name`` called once per ``(args, kwargs)`` of ``calls``, in order, in one round trip (a batch
         of episodes for the course's loop): each call's outputs as :meth:`call` reads them, without the
         inputs after the call or gradients. A call that raises ends the batch."""
-        raw = self._call("hole_many", name=name, calls=[{"args": [encode(a) for a in args],
+        raw = self._call("hole_many", doing=f"running {name}", name=name, calls=[{"args": [encode(a) for a in args],
                                                          "kwargs": {k: encode(v) for k, v in kwargs.items()}}
                                                         for args, kwargs in calls])
         outs = raw.get("outs") if isinstance(raw, dict) else None
@@ -447,7 +442,7 @@ class _Through:
                         return (None, *[None] * len(state["inputs"]))
                     got = _Through.prefetched(state, upstream)
                     if got is None:
-                        got = state["holes"].vjp(state["handle"], upstream)
+                        got = state["holes"].vjp(state["handle"], upstream, state["name"])
                     grads_in = []
                     wanted = iter(got)
                     for t in state["inputs"]:
