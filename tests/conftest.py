@@ -90,16 +90,18 @@ def run(sub, ctx, code):
 @pytest.fixture
 def child_factory(tmp_path):
     """``make(**limits)`` → a started Child whose probe ``run`` executes ``code`` in the sandbox (the tests of
-    the sandbox itself); ``make(isolation=..., **limits)`` for another isolation than the selected one."""
+    the sandbox itself); ``make(isolation=..., **limits)`` for another isolation than the selected one,
+    ``make(probes=SOURCE)`` for other probes."""
     from grader.sandbox import Child, ChildSpec, Limits
 
-    (tmp_path / "probes.py").write_text(CHILD_PROBES)
     (tmp_path / "sub.py").write_text("")
     made = []
 
-    def make(isolation=None, **limits):
-        spec = ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py",
-                         limits=Limits(**limits), isolation=isolation or ISOLATION)
+    def make(isolation=None, probes=CHILD_PROBES, **limits):
+        path = tmp_path / f"probes{len(made)}.py"
+        path.write_text(probes)
+        spec = ChildSpec(submission=tmp_path / "sub.py", probes=path, limits=Limits(**limits),
+                         isolation=isolation or ISOLATION)
         child = Child(spec)
         made.append(child)
         child.start(time.monotonic() + 60)

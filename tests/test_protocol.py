@@ -11,7 +11,7 @@ import pytest
 
 from grader.core.assignment import load_assignment
 from grader.core.grading import GradeOptions, grade_submission
-from grader.sandbox import Child, ChildFailure, ChildSpec, SubmissionError
+from grader.sandbox import ChildFailure, NoIsolation, SubmissionError
 from tests.conftest import feedback, write_toy_assignment
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.xdist_group("test_protocol")]
@@ -207,21 +207,9 @@ def _raw(head: bytes, body: bytes = b"") -> bytes:
 
 
 @pytest.fixture
-def channel_child(tmp_path):
+def channel_child(child_factory):
     """``make()`` → a started Child whose probes write whatever they are given on the reply pipe."""
-    (tmp_path / "probes.py").write_text(CHANNEL_PROBES)
-    (tmp_path / "sub.py").write_text("")
-    made: list[Child] = []
-
-    def make() -> Child:
-        child = Child(ChildSpec(submission=tmp_path / "sub.py", probes=tmp_path / "probes.py"))
-        made.append(child)
-        child.start(time.monotonic() + 30)
-        return child
-
-    yield make
-    for child in made:
-        child.close()
+    return lambda: child_factory(isolation=NoIsolation(), probes=CHANNEL_PROBES)
 
 
 FORGED = {
