@@ -182,3 +182,49 @@ def test_allowed_imports_are_the_same_from_the_wheel(wheel_venv, tmp_path, packa
     assert f"{data['score']:g}" == points, data["output"]
     if points == "0":
         assert "not available to submissions" in json.dumps(data)
+
+
+def test_a_course_apart_from_the_grader_gets_a_bundle_that_installs_it(wheel_venv, tmp_path):
+    """A course made with `grader new` beside a wheel-installed grader has no grader/ and no pyproject.toml
+    of its own: its Gradescope bundle carries the installed grader and a pyproject.toml that installs it
+    (its torch pin, its package data), and grades the course's hand-in full marks inside /autograder."""
+    import json
+    import zipfile
+
+    from grader.core import tomlfile
+
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "course.toml").write_text("")
+    made = run(wheel_venv, "new", "demo", "--course", str(course), cwd=tmp_path)
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    built = run(wheel_venv, "gradescope", str(tmp_path / "autograder.zip"), cwd=course)
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as zf:
+        names = set(zf.namelist())
+        zf.extractall(root / "source")
+    assert {"grader/cli/main.py", "grader/kits/holes/child.py", "grader/workflows/gradescope_files/setup.sh.in",
+            "pyproject.toml", "assignments/demo/assignment.toml", "templates/demo.py"} <= names
+    assert not any(n.startswith("solutions/") or "__pycache__" in n for n in names)
+    pin = next(d for d in tomlfile.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+               if d.startswith("torch"))
+    assert pin in tomlfile.loads((root / "source" / "pyproject.toml").read_text())["project"]["dependencies"]
+
+    # setup.sh's `pip install "$SOURCE"`, without the network: the bundle builds into a wheel with its package data.
+    wheel = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "dist"), str(root / "source")], capture_output=True, text=True, timeout=300)
+    assert wheel.returncode == 0, wheel.stdout[-2000:] + wheel.stderr[-2000:]
+    with zipfile.ZipFile(next((tmp_path / "dist").glob("grader-*.whl"))) as zf:
+        packaged = set(zf.namelist())
+    assert {"grader/workflows/gradescope_files/run_autograder.in", "grader/kits/holes/child.py"} <= packaged
+    assert any(n.startswith("grader/feedback/templates/") and n.endswith(".j2") for n in packaged)
+
+    (root / "submission").mkdir()
+    (root / "submission" / "demo.py").write_text((course / "solutions" / "demo.py").read_text())
+    env = {"PATH": f"{wheel_venv / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(tmp_path),
+           "AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": str(wheel_venv / "bin" / "python")}
+    graded = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                            text=True, timeout=600)
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert graded.returncode == 0 and data["score"] == data["extra_data"]["max_score"] > 0, graded.stderr[-2000:]
