@@ -320,6 +320,52 @@ def test_the_suites_device_switch_forces_cuda(monkeypatch):
     assert devices.resolve("auto") == DeviceChoice("cpu")        # a CPU machine: no note, nothing is wrong
 
 
+def test_cuda_available_asks_torch_only_where_a_gpu_device_file_exists(monkeypatch):
+    """No GPU device file: no CUDA, said without importing torch (its import then runs while the first
+    child starts up, grader.core.warmup); with one, torch decides."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(devices.glob, "glob", lambda pattern: [])
+    assert not devices.gpu_device_files() and not devices.cuda_available()
+    monkeypatch.setattr(devices.glob, "glob", lambda pattern: ["/dev/nvidia0"] if "nvidia" in pattern else [])
+    assert devices.gpu_device_files() and devices.cuda_available()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not devices.cuda_available()
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from grader.core import devices\n"
+            "devices.gpu_device_files = lambda: False\n"
+            "print(devices.cuda_available(), 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_an_assignment_too_small_for_a_gpu_grades_on_the_cpu_and_says_why(monkeypatch):
+    """``cpu_only`` (the RL assignments: CartPole's networks): a grading that would have used CUDA runs on
+    the CPU, children included, without probing CUDA, and its device line says why; one on the CPU anyway
+    says nothing."""
+    from grader.core.course import Course
+    from grader.core.grading import device_choice
+
+    reinforce = Course.find().assignment("reinforce")
+    assert "too small" in reinforce.cpu_only
+    monkeypatch.setattr(devices, "probe_cuda", lambda isolation=None: pytest.fail("probed CUDA"))
+    monkeypatch.setattr(devices, "AUTO_MEANS", "auto")
+    for requested in ("cuda", DeviceChoice("cuda")):
+        choice = device_choice(reinforce, GradeOptions(device=requested))
+        assert choice.device == "cpu" and choice.note == "reinforce grades on the CPU: " + reinforce.cpu_only
+    monkeypatch.setattr(devices, "cuda_available", lambda: True)
+    assert device_choice(reinforce, GradeOptions(device="auto")).note
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)
+    assert device_choice(reinforce, GradeOptions(device="auto")) == DeviceChoice("cpu")
+    assert device_choice(reinforce, GradeOptions(device="cpu")) == DeviceChoice("cpu")
+    result = grade_submission(Course.find().templates_dir / "reinforce.py", reinforce,
+                              GradeOptions(device=DeviceChoice("cuda"), only=["compute_returns"], seed=1,
+                                           isolation=ISOLATION))
+    assert result.extra_data["device"] == "cpu" and "too small" in result.extra_data["device_note"]
+    assert "device: cpu (reinforce grades on the CPU: CartPole's networks" in result.output
+
+
 def test_conftest_reads_the_switch():
     code = ("import os, sys; sys.path.insert(0, sys.argv[1]); os.environ['GRADER_TEST_DEVICE'] = 'cuda'\n"
             "import tests.conftest\nfrom grader.core import devices\nprint(devices.AUTO_MEANS)\n")

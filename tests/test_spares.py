@@ -233,3 +233,38 @@ def test_deferred_children_start_only_once_the_child_waited_for_is_up(pool):
     assert len(pool.spares) == 0
     pool.call("main", "token", {}, time.monotonic() + 30)     # its child is up: the deferred start now
     assert len(pool.spares) == 2 and all(not c.started for _, c in pool.spares._waiting)
+
+
+def test_the_parents_own_work_runs_once_while_the_first_child_starts_up(toy):
+    """``Spares.meanwhile``: the grading's first-use costs (torch.optim's imports, grader.core.warmup)
+    run after the child is launched and told to go, before the wait for it, and only once."""
+    ran = []
+    with child_pool(_spec(toy)) as pool:
+        def work():
+            child = pool.spares._waiting[0][1] if pool.spares._waiting else None
+            ran.append(time.monotonic())
+            assert child is None            # the pool's own child, not a spare, is the one starting
+        pool.spares.meanwhile(work)
+        t0 = time.monotonic()
+        pool.call("main", "token", {}, time.monotonic() + 30)
+        assert len(ran) == 1 and ran[0] >= t0
+        assert pool.spares.take_meanwhile() is None
+        pool.call("other", "token", {}, time.monotonic() + 30)      # a second start-up: nothing left to run
+        assert len(ran) == 1
+
+
+def test_a_torch_grading_warms_the_parent_while_its_first_child_starts(monkeypatch):
+    """The grading hands torch's first-use imports to the first child start-up (grader.core.warmup),
+    once; an assignment without torch does not pay for them."""
+    from grader.core import warmup
+    from grader.core.course import Course
+
+    course = Course.find()
+    calls = []
+    monkeypatch.setattr(warmup, "torch_training", lambda: calls.append("warm"))
+    options = GradeOptions(only=["reparametrize", "kl_divergence"], seed=1)
+    grade_submission(course.templates_dir / "vae.py", course.assignment("vae"), options)
+    assert calls == ["warm"]
+    grade_submission(course.templates_dir / "bandits.py", course.assignment("bandits"),
+                     GradeOptions(only=["epsilon_greedy"], seed=1))
+    assert calls == ["warm"]

@@ -79,6 +79,7 @@ class Assignment:
     submission_name: str
     groups: dict[str, GroupConfig]
     uses_torch: bool = False
+    cpu_only: str = ""          # why it grades on the CPU whatever --device says ('' : it follows --device)
     holes: tuple[str, ...] = ()
     summary: str = ""
     kits: tuple[str, ...] = ()
@@ -182,6 +183,7 @@ def load_assignment(name: str, root: Path | None = None) -> Assignment:
         submission_name=data.get("submission", f"{name}.py"),
         groups=groups,
         uses_torch=bool(data.get("uses_torch", False)),
+        cpu_only=str(data.get("cpu_only", "")),
         holes=tuple(data.get("holes", [])),
         summary=data.get("summary", ""),
         kits=tuple(k.name for k in kits),

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from grader.core import devices, warmup
 from grader.core.assignment import Assignment, AssignmentError, GroupConfig
 from grader.core.causes import contract_signature, explain_group
 from grader.core.course import Course
@@ -98,7 +99,7 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
     suite = assignment.suite(options.suite)
     configs = _group_configs(assignment, suite, options.suite)
     names = select_groups(assignment, options.only, list(configs))
-    choice = resolve(options.device, options.isolation) if assignment.uses_torch else DeviceChoice("cpu")
+    choice = device_choice(assignment, options)
     device = choice.device
     result = GradeResult(assignment=assignment.name, submission=submission.name)
     header = [f"{assignment.title}: {submission.name}"]
@@ -110,6 +111,8 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
     scaled = {name: _scaled(configs[name], options.time_scale) for name in names}
     specs = child_specs(scaled, submission, assignment, master_seed, device, options)
     spares = Spares()
+    if assignment.uses_torch:
+        spares.meanwhile(warmup.torch_training)   # torch.optim's first-use imports, during the first child's start-up
     stopped: Cause | None = None      # a cause that stops every group (the file did not import): the rest are not run
     if problem:
         stopped = Cause("file", problem.splitlines()[0] if problem.strip() else "the file cannot be graded",
@@ -159,6 +162,23 @@ def _grade_copy(submission: Path, assignment: Assignment, options: GradeOptions,
     if notes:
         result.extra_data["notes"] = list(notes)   # e.g. what a notebook converter left out
     return result
+
+
+def device_choice(assignment: Assignment, options: GradeOptions) -> DeviceChoice:
+    """Where this grading runs: the CPU for an assignment without torch; for one whose networks are too
+    small to gain from a GPU (``cpu_only``), the CPU too, saying why where CUDA was asked for or would
+    have been picked; else what ``--device`` resolves to (:func:`grader.core.devices.resolve`)."""
+    if not assignment.uses_torch:
+        return DeviceChoice("cpu")
+    requested = options.device
+    if assignment.cpu_only:
+        if isinstance(requested, DeviceChoice):
+            wanted_cuda = requested.device == "cuda"
+        else:
+            effective = devices.AUTO_MEANS if requested == "auto" else requested
+            wanted_cuda = effective == "cuda" or (effective == "auto" and devices.cuda_available())
+        return DeviceChoice("cpu", f"{assignment.name} grades on the CPU: {assignment.cpu_only}" if wanted_cuda else "")
+    return resolve(requested, options.isolation)
 
 
 def no_isolation_warning(isolation: NoIsolation) -> str:

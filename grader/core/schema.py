@@ -33,6 +33,9 @@ TOP_LEVEL: dict[str, Key] = {
     "holes": Key("list[str]", "the contract functions students write, one hidden test group each "
                               "(`grader list`, the variant tests and the feedback name them)", required=True),
     "uses_torch": Key("bool", "the child imports torch: `--device` applies and CUDA is offered (default false)"),
+    "cpu_only": Key("str", "why this torch assignment grades on the CPU even where `--device` picks CUDA (networks "
+                           "too small to gain from a GPU); said in the result's device line (default: follows "
+                           "`--device`)"),
     "kits": Key("list[str]", "shared code the assignment uses (`grader.kits.<name>`): its child modules "
                              "are copied into every child and every release"),
     "child_files": Key("list[str]", "modules of this assignment's folder copied next to probes.py in the child "

@@ -528,8 +528,8 @@ def probe(mode: str, protected: tuple[str, ...] = (), seccomp_off: str | None = 
     hidden = tuple(secret_paths(protected))
     iso = (NamespaceIsolation(mode=mode, hidden=hidden, proc_counters=proc_counters) if seccomp_off is None
            else NamespaceIsolation(mode=mode, hidden=hidden, seccomp_off=seccomp_off, proc_counters=proc_counters))
-    bound = [h for h in iso.hidden if any(h == b for b in build_config(Path("/nonexistent"), Limits(), "cpu", mode,
-                                                                         iso.hidden)["binds"])]
+    binds = set(build_config(Path("/nonexistent"), Limits(), "cpu", mode, iso.hidden)["binds"])
+    bound = [h for h in iso.hidden if h in binds]
     if bound:
         return (f"the Python installation is itself a folder the child must not see ({bound[0]}): "
                 "make the venv in a folder of its own, e.g. <checkout>/.venv")

@@ -106,7 +106,7 @@ class ChildPool:
         child = self.spares.take(self.spec) or Child(self.spec)
         if not child.started:       # (one handed on alive by the group before has nothing to wait for)
             try:
-                child.start(deadline)
+                child.start(deadline, meanwhile=self.spares.take_meanwhile())
             except ChildFailure as exc:
                 self.spares.release()
                 child.close()

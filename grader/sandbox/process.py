@@ -342,14 +342,18 @@ class Child:
         """Launched and told to import the submission (it has answered, or failed to)."""
         return self._started
 
-    def start(self, deadline: float) -> None:
+    def start(self, deadline: float, meanwhile: Callable[[], None] | None = None) -> None:
         """Launch the process if it is not yet, tell it to import the submission, and wait until it
-        has (``startup_seconds``: the wait, which is less for a child launched ahead of need)."""
+        has (``startup_seconds``: the wait, which is less for a child launched ahead of need).
+        ``meanwhile``: the parent's own work, done while the child starts up instead of waiting idle
+        (``startup_seconds`` then includes it where it outlasts the child's start-up)."""
         t0 = time.monotonic()
         self.launch()
         self._started = True
         doing = "starting up and importing the submission"
         self._send({"op": "go"}, deadline, doing)
+        if meanwhile is not None:
+            meanwhile()
         hello = self._recv(deadline, doing, GREETING_BYTES)
         self.startup_seconds = time.monotonic() - t0
         status = hello.get("status") if isinstance(hello, dict) else None

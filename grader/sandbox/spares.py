@@ -17,10 +17,16 @@ children of one submission run its code at once:
   share one; see :mod:`grader.core.grading`). A group whose child failed, or whose code failed
   a check, leaves the next group a fresh child, so a broken hole costs its own group only.
 
+The grading's own first-use costs go in the same waits (:meth:`Spares.meanwhile`): work the
+parent would otherwise do later, on the critical path (importing what torch's optimizers import on
+first use, ≈ 0.8 s), done while it waits for a child to start up anyway.
+
 The grading closes what is left (:meth:`Spares.close`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from grader.sandbox.process import Child, ChildSpec
 
@@ -33,6 +39,24 @@ class Spares:
     def __init__(self) -> None:
         self._waiting: list[tuple[ChildSpec, Child]] = []
         self._deferred: list[ChildSpec] = []
+        self._meanwhile: list[Callable[[], None]] = []
+
+    def meanwhile(self, work: Callable[[], None]) -> None:
+        """Run ``work`` (the parent's own, never the submission's) the next time the grading waits for
+        a child to start up: once, after the child is launched and told to go, before the wait."""
+        self._meanwhile.append(work)
+
+    def take_meanwhile(self) -> Callable[[], None] | None:
+        """The work to do during the child start-up about to be waited for (all of it, once), or None."""
+        if not self._meanwhile:
+            return None
+        work, self._meanwhile = self._meanwhile, []
+
+        def run() -> None:
+            for item in work:
+                item()
+
+        return run
 
     def defer(self, spec: ChildSpec, count: int = 1) -> None:
         """Prestart ``count`` children of ``spec`` at the next :meth:`release`: once the child the grading
@@ -77,6 +101,7 @@ class Spares:
     def close(self) -> None:
         """Stop every child still waiting (the grading is over)."""
         self._deferred.clear()
+        self._meanwhile.clear()
         waiting, self._waiting = self._waiting, []
         for _, child in waiting:
             child.close()
