@@ -39,9 +39,9 @@ def test_moving_to_another_process_stops_the_first_before_the_second_starts(ctx,
     alive_at_start = []
     original = process.Child.start
 
-    def start(self, deadline):
+    def start(self, deadline, **kwargs):
         alive_at_start.append(first.alive)
-        return original(self, deadline)
+        return original(self, deadline, **kwargs)
 
     monkeypatch.setattr(process.Child, "start", start)
     ctx.call("pid", endpoint="decoder")

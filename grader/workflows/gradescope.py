@@ -99,9 +99,7 @@ def grader_source(root: Path) -> tuple[Path, Path | None]:
     bundle, the one it was checked with."""
     if (root / "grader" / "__init__.py").is_file() and (root / "pyproject.toml").is_file():
         return root / "grader", root / "pyproject.toml"
-    import grader
-
-    package = Path(grader.__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent     # grader/workflows/gradescope.py -> grader/
     checkout = package.parent / "pyproject.toml"      # an editable install, or a run from a checkout
     if checkout.is_file() and (package.parent / "grader" / "__init__.py").is_file():
         return package, checkout
