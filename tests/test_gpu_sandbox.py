@@ -359,6 +359,8 @@ def test_an_assignment_too_small_for_a_gpu_grades_on_the_cpu_and_says_why(monkey
     monkeypatch.setattr(devices, "cuda_available", lambda: False)
     assert device_choice(reinforce, GradeOptions(device="auto")) == DeviceChoice("cpu")
     assert device_choice(reinforce, GradeOptions(device="cpu")) == DeviceChoice("cpu")
+    with pytest.raises(DeviceError, match="unknown device"):         # still checked, as for every assignment
+        device_choice(reinforce, GradeOptions(device="gpu"))
     result = grade_submission(Course.find().templates_dir / "reinforce.py", reinforce,
                               GradeOptions(device=DeviceChoice("cuda"), only=["compute_returns"], seed=1,
                                            isolation=ISOLATION))

@@ -74,11 +74,15 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def resolve(requested: str | DeviceChoice, isolation=None) -> DeviceChoice:
+def resolve(requested: str | DeviceChoice, isolation=None, cpu_only: str = "") -> DeviceChoice:
     """The device to grade on. ``auto`` means CUDA when torch sees a GPU and a sandboxed child can
     compute on it, else the CPU (with the reason when a GPU is there); asking for CUDA where it cannot
-    be used is an error (one line), not a silent CPU run."""
+    be used is an error (one line), not a silent CPU run. ``cpu_only``: why this grading stays on the
+    CPU whatever was asked (an assignment too small to gain from a GPU): the CPU, with that reason as
+    the note where CUDA was asked for or ``auto`` would have picked it, and CUDA is never probed."""
     if isinstance(requested, DeviceChoice):
+        if cpu_only:
+            return DeviceChoice("cpu", cpu_only if requested.device == "cuda" else "")
         return requested
     if requested not in DEVICES:
         raise DeviceError(f"unknown device {requested!r} (choose from {', '.join(DEVICES)})")
@@ -86,6 +90,8 @@ def resolve(requested: str | DeviceChoice, isolation=None) -> DeviceChoice:
         requested = AUTO_MEANS
     if requested == "cpu":
         return DeviceChoice("cpu")
+    if cpu_only:
+        return DeviceChoice("cpu", cpu_only if requested == "cuda" or cuda_available() else "")
     if not cuda_available():
         if requested == "cuda":
             raise DeviceError("--device cuda was requested but torch sees no CUDA device")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader.core import devices, warmup
+from grader.core import warmup
 from grader.core.assignment import Assignment, AssignmentError, GroupConfig
 from grader.core.causes import contract_signature, explain_group
 from grader.core.course import Course
@@ -170,15 +170,8 @@ def device_choice(assignment: Assignment, options: GradeOptions) -> DeviceChoice
     have been picked; else what ``--device`` resolves to (:func:`grader.core.devices.resolve`)."""
     if not assignment.uses_torch:
         return DeviceChoice("cpu")
-    requested = options.device
-    if assignment.cpu_only:
-        if isinstance(requested, DeviceChoice):
-            wanted_cuda = requested.device == "cuda"
-        else:
-            effective = devices.AUTO_MEANS if requested == "auto" else requested
-            wanted_cuda = effective == "cuda" or (effective == "auto" and devices.cuda_available())
-        return DeviceChoice("cpu", f"{assignment.name} grades on the CPU: {assignment.cpu_only}" if wanted_cuda else "")
-    return resolve(requested, options.isolation)
+    cpu_only = f"{assignment.name} grades on the CPU: {assignment.cpu_only}" if assignment.cpu_only else ""
+    return resolve(options.device, options.isolation, cpu_only=cpu_only)
 
 
 def no_isolation_warning(isolation: NoIsolation) -> str:

@@ -16,16 +16,17 @@ from __future__ import annotations
 import threading
 
 _lock = threading.Lock()
-_done: set[str] = set()
+_torch_warmed = False
 
 
 def torch_training() -> None:
     """Import what the first optimizer step and backward pass of a process import (once per process;
     a failure here is not the grading's: the pipeline then pays the cost, or says the error, itself)."""
+    global _torch_warmed
     with _lock:
-        if "torch" in _done:
+        if _torch_warmed:
             return
-        _done.add("torch")
+        _torch_warmed = True
     try:
         import torch
 

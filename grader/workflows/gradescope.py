@@ -45,6 +45,15 @@ class BundleError(Exception):
 
 
 # -- the bundle's scripts -------------------------------------------------------------
+def installed_requirements() -> list[str] | None:
+    """The installed ``grader`` distribution's requirements (PEP 508 lines, extras' included), or None
+    where no ``grader`` distribution is installed (a run from a checkout on ``PYTHONPATH``)."""
+    try:
+        return metadata.requires("grader") or []
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def torch_requirement(pyproject: Path | None = None) -> str:
     """The grader's own requirement on torch (``torch==2.13.0``), read from one place: the installed
     distribution's metadata, else ``pyproject.toml`` (a grader run from a checkout it was not installed
@@ -54,10 +63,7 @@ def torch_requirement(pyproject: Path | None = None) -> str:
 
     from grader.core import tomlfile
 
-    try:
-        declared = metadata.requires("grader") or []
-    except metadata.PackageNotFoundError:
-        declared = []
+    declared = installed_requirements() or []
     if not declared and pyproject is not None and pyproject.is_file():
         declared = tomlfile.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("dependencies", [])
     for line in declared:
@@ -112,11 +118,10 @@ def generated_pyproject(package_files: Sequence[str]) -> str:
     are the bundled files that are not Python modules."""
     from packaging.requirements import Requirement
 
-    try:
-        requires = metadata.requires("grader") or []
-    except metadata.PackageNotFoundError:
+    requires = installed_requirements()
+    if requires is None:
         raise BundleError("the grader building this bundle is neither installed nor a checkout, so the bundle "
-                          "cannot say how to install it: run `grader gradescope` from an installed grader") from None
+                          "cannot say how to install it: run `grader gradescope` from an installed grader")
     # Every requirement but the extras' (test, dask); markers kept as declared: Gradescope's Python decides them.
     declared = [line for line in requires if "extra" not in str(Requirement(line).marker or "")]
     data: dict[str, list[str]] = {}
